@@ -1,0 +1,198 @@
+/**
+ * {@linkcode Failure}: an error captured as a value, so that it can travel down a Deferred's
+ * errback chain, be inspected, trapped or re-thrown — Twisted's `twisted.python.failure`.
+ *
+ * @example Trap the errors you can handle
+ * ```ts
+ * import { Failure } from "@poetry/serve/failure";
+ *
+ * const failure = new Failure(new RangeError("too long"));
+ * failure.trap(RangeError, TypeError); // returns RangeError; anything else is re-thrown
+ * console.log(failure.getErrorMessage()); // "too long"
+ * ```
+ *
+ * @module
+ */
+
+/** A class whose instances can be failure values (any `Error` subclass, or any constructor). */
+// deno-lint-ignore no-explicit-any
+export type ErrorType = abstract new (...args: any[]) => unknown;
+
+/**
+ * An error wrapped as a value. Errbacks always receive a `Failure`, whatever was thrown or
+ * passed to `errback()`: an `Error`, another `Failure` (which is reused, not nested), or any
+ * other value.
+ *
+ * @example Wrap a thrown error
+ * ```ts
+ * import { Failure } from "@poetry/serve/failure";
+ *
+ * let failure: Failure;
+ * try {
+ *   JSON.parse("{");
+ * } catch (e) {
+ *   failure = Failure.from(e);
+ * }
+ * console.log(failure!.check(SyntaxError) === SyntaxError); // true
+ * ```
+ */
+export class Failure {
+  /** What was thrown: usually an `Error`, but any value can fail a Deferred. */
+  readonly value: unknown;
+
+  /**
+   * Wraps `value`. Prefer {@linkcode Failure.from}, which returns an existing `Failure`
+   * unchanged instead of wrapping it.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * const f = new Failure(new Error("oops"));
+   * console.log(f.getErrorMessage()); // "oops"
+   * ```
+   */
+  constructor(value: unknown) {
+    this.value = value instanceof Failure ? value.value : value;
+  }
+
+  /**
+   * Returns `value` if it already is a `Failure`, otherwise a new `Failure` wrapping it.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * const f = new Failure("oops");
+   * console.log(Failure.from(f) === f); // true
+   * ```
+   */
+  static from(value: unknown): Failure {
+    return value instanceof Failure ? value : new Failure(value);
+  }
+
+  /**
+   * The class of {@linkcode Failure.value}: its constructor for objects, `undefined` for
+   * primitives such as a thrown string.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * console.log(new Failure(new TypeError("x")).type === TypeError); // true
+   * ```
+   */
+  get type(): ErrorType | undefined {
+    const v = this.value;
+    if (v !== null && (typeof v === "object" || typeof v === "function")) {
+      return (v as { constructor?: ErrorType }).constructor;
+    }
+    return undefined;
+  }
+
+  /**
+   * Returns the first of `types` that the value is an instance of, or `null` if none is.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * const f = new Failure(new RangeError("x"));
+   * console.log(f.check(TypeError)); // null
+   * console.log(f.check(TypeError, Error) === Error); // true
+   * ```
+   */
+  check<E extends ErrorType>(...types: E[]): E | null {
+    for (const type of types) {
+      if (this.value instanceof type) return type;
+    }
+    return null;
+  }
+
+  /**
+   * Like {@linkcode Failure.check}, but re-throws the original value when none of `types`
+   * matches: the idiom for an errback that handles only some errors and lets the rest go on
+   * down the chain.
+   *
+   * @throws the wrapped value, when it is an instance of none of `types`.
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * const f = new Failure(new RangeError("x"));
+   * console.log(f.trap(RangeError) === RangeError); // true
+   * ```
+   */
+  trap<E extends ErrorType>(...types: E[]): E {
+    const matched = this.check(...types);
+    if (matched === null) this.raiseException();
+    return matched;
+  }
+
+  /**
+   * The error's message (`value.message` for errors, `String(value)` otherwise).
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * console.log(new Failure(42).getErrorMessage()); // "42"
+   * ```
+   */
+  getErrorMessage(): string {
+    const v = this.value;
+    if (v instanceof Error) return v.message;
+    if (v !== null && typeof v === "object" && "message" in v) return String(v.message);
+    return String(v);
+  }
+
+  /**
+   * A printable traceback: the error's stack when it has one, else `Name: message`.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * console.log(new Failure(new Error("oops")).getTraceback().startsWith("Error: oops")); // true
+   * ```
+   */
+  getTraceback(): string {
+    const v = this.value;
+    if (v instanceof Error && typeof v.stack === "string" && v.stack.length > 0) {
+      return v.stack.includes(v.message) || v.message === ""
+        ? v.stack
+        : `${v.name}: ${v.message}\n${v.stack}`;
+    }
+    return `${this.#typeName()}: ${this.getErrorMessage()}`;
+  }
+
+  /**
+   * Throws the wrapped value: the original error, with its own stack.
+   *
+   * @throws always.
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * try {
+   *   new Failure(new Error("oops")).raiseException();
+   * } catch (e) {
+   *   console.log((e as Error).message); // "oops"
+   * }
+   * ```
+   */
+  raiseException(): never {
+    throw this.value;
+  }
+
+  /**
+   * `Failure: Name: message`, like Twisted's `[Failure instance: ...]`.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * console.log(String(new Failure(new TypeError("bad")))); // "[Failure TypeError: bad]"
+   * ```
+   */
+  toString(): string {
+    return `[Failure ${this.#typeName()}: ${this.getErrorMessage()}]`;
+  }
+
+  #typeName(): string {
+    const v = this.value;
+    if (v instanceof Error) return v.name;
+    return this.type?.name ?? typeof v;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * {@linkcode Protocol}, the object that speaks the wire for one connection, and the interfaces
+ * it talks to: its {@linkcode Transport}, addresses, and the producer/consumer pair used for
+ * flow control. As in Twisted, a protocol never touches a socket: the transport calls
+ * {@linkcode Protocol.dataReceived} with what arrived and the protocol calls
+ * {@linkcode Transport.write} with what to send.
+ *
+ * @example Echo every byte back
+ * ```ts
+ * import { Protocol } from "@poetry/serve/protocol";
+ *
+ * class Echo extends Protocol {
+ *   override dataReceived(data: Uint8Array): void {
+ *     this.transport.write(data);
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type { Failure } from "../failure.ts";
+import type { Factory } from "./factory.ts";
+
+/** The address of a TCP (or TLS) endpoint. */
+export interface TCPAddress {
+  /** Always `"TCP"`. */
+  type: "TCP";
+  /** The IP address, e.g. `127.0.0.1`. */
+  host: string;
+  /** The port number. */
+  port: number;
+}
+
+/** The address of a UNIX domain socket. */
+export interface UNIXAddress {
+  /** Always `"UNIX"`. */
+  type: "UNIX";
+  /** The socket's path in the file system. */
+  path: string;
+}
+
+/** Where a connection's end is: {@linkcode TCPAddress} or {@linkcode UNIXAddress}. */
+export type Address = TCPAddress | UNIXAddress;
+
+/** Bytes to send: a `Uint8Array`, or a string sent as UTF-8. */
+export type Data = Uint8Array | string;
+
+/**
+ * A producer that writes on its own and can be paused: the consumer calls
+ * {@linkcode PushProducer.pauseProducing} when its buffer is full and
+ * {@linkcode PushProducer.resumeProducing} when it has drained.
+ */
+export interface PushProducer {
+  /** Stop producing until {@linkcode PushProducer.resumeProducing} is called. */
+  pauseProducing(): void;
+  /** Produce again after a pause. */
+  resumeProducing(): void;
+  /** Stop for good: the consumer is gone. */
+  stopProducing(): void;
+}
+
+/**
+ * A producer that writes only when asked: the consumer calls
+ * {@linkcode PullProducer.resumeProducing} each time it wants more.
+ */
+export interface PullProducer {
+  /** Write the next piece of data to the consumer. */
+  resumeProducing(): void;
+  /** Stop for good: the consumer is gone. */
+  stopProducing(): void;
+}
+
+/** Something that data can be written to, with flow control through a registered producer. */
+export interface Consumer {
+  /**
+   * Registers the producer that writes to this consumer. `streaming` is `true` for a
+   * {@linkcode PushProducer}, `false` for a {@linkcode PullProducer}.
+   */
+  registerProducer(producer: PushProducer | PullProducer, streaming: boolean): void;
+  /** Forgets the registered producer. */
+  unregisterProducer(): void;
+  /** Writes data; a string is sent as UTF-8. */
+  write(data: Data): void;
+}
+
+/**
+ * One end of a connection, as a protocol sees it. Writes are buffered and sent in order;
+ * the transport is itself a {@linkcode PushProducer}: pausing it stops reading from the peer.
+ */
+export interface Transport extends Consumer, PushProducer {
+  /** Writes each piece in order, as if by successive {@linkcode Consumer.write} calls. */
+  writeSequence(data: Iterable<Data>): void;
+  /** Closes the connection once every byte already written has been sent. */
+  loseConnection(): void;
+  /** Closes the connection at once; data not yet sent is dropped. */
+  abortConnection(): void;
+  /** Half-closes: sends end-of-file to the peer once pending data is sent, and keeps reading. */
+  loseWriteConnection(): void;
+  /** The address of the other end. */
+  getPeer(): Address;
+  /** The address of this end. */
+  getHost(): Address;
+  /** Turns Nagle's algorithm off (`true`) or on. No effect on UNIX sockets. */
+  setTcpNoDelay(enabled: boolean): void;
+  /** Turns TCP keep-alive on or off. No effect on UNIX sockets. */
+  setTcpKeepAlive(enabled: boolean): void;
+  /** `true` once {@linkcode Transport.loseConnection} has been called. */
+  readonly disconnecting: boolean;
+}
+
+/**
+ * The base class of every protocol: one instance per connection, built by a
+ * {@linkcode Factory}. Override the event methods you need; each default does nothing.
+ *
+ * The transport calls {@linkcode Protocol.makeConnection} once when the connection is up, then
+ * {@linkcode Protocol.dataReceived} for each piece of data as it arrives (chunked however the
+ * network chunked it), and {@linkcode Protocol.connectionLost} exactly once at the end.
+ *
+ * @example Send a poem and hang up
+ * ```ts
+ * import { Protocol } from "@poetry/serve/protocol";
+ *
+ * class PoetryProtocol extends Protocol {
+ *   override connectionMade(): void {
+ *     this.transport.write("Roses are red\n");
+ *     this.transport.loseConnection();
+ *   }
+ * }
+ * ```
+ */
+export class Protocol {
+  /** The factory that built this protocol, if a factory did. */
+  factory: Factory | undefined = undefined;
+  /**
+   * The transport, set by {@linkcode Protocol.makeConnection}. Using it before the connection
+   * is made is an error, as in Twisted.
+   */
+  transport!: Transport;
+  /** `true` from {@linkcode Protocol.makeConnection} until the connection is lost. */
+  connected = false;
+
+  /**
+   * Attaches the transport, marks the protocol connected and calls
+   * {@linkcode Protocol.connectionMade}. Called by the transport; rarely overridden.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const p = new Protocol();
+   * p.makeConnection(new StringTransport());
+   * console.log(p.connected); // true
+   * ```
+   */
+  makeConnection(transport: Transport): void {
+    this.connected = true;
+    this.transport = transport;
+    this.connectionMade();
+  }
+
+  /**
+   * Called once the connection is up and {@linkcode Protocol.transport} is set.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * class Greeter extends Protocol {
+   *   override connectionMade(): void {
+   *     this.transport.write("hello\r\n");
+   *   }
+   * }
+   * ```
+   */
+  connectionMade(): void {}
+
+  /**
+   * Called with each piece of data as it arrives. Data may come in pieces of any size: a
+   * protocol must not assume one call per message (use a framing receiver for that).
+   * The array is the protocol's to keep.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * class Collector extends Protocol {
+   *   chunks: Uint8Array[] = [];
+   *   override dataReceived(data: Uint8Array): void {
+   *     this.chunks.push(data);
+   *   }
+   * }
+   * ```
+   */
+  dataReceived(_data: Uint8Array): void {}
+
+  /**
+   * Called exactly once when the connection ends, with why: a `ConnectionDone` failure for a
+   * clean close, `ConnectionLost` (or `ConnectionAborted`) otherwise. The transport sets
+   * {@linkcode Protocol.connected} to `false` before calling it.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * import type { Failure } from "@poetry/serve/failure";
+   * class Reporter extends Protocol {
+   *   override connectionLost(reason: Failure): void {
+   *     console.log("lost:", reason.getErrorMessage());
+   *   }
+   * }
+   * ```
+   */
+  connectionLost(_reason: Failure): void {}
+}
