@@ -1,0 +1,95 @@
+/**
+ * {@linkcode Application}: the top service of a program, the one object a configuration module
+ * (Twisted's *tac file*) exports for the runner to start — Twisted's
+ * `twisted.application.service.Application`.
+ *
+ * A configuration module only builds the tree of services; it starts nothing. The runner
+ * imports it, takes its `application` export, and runs the application's
+ * `privilegedStartService`, then `startService`, and `stopService` at shutdown.
+ *
+ * @example A configuration module
+ * ```ts
+ * import { Application } from "@poetry/serve/application";
+ * import { MultiService } from "@poetry/serve/multi-service";
+ * import { Service } from "@poetry/serve/service";
+ *
+ * // configuration parameters
+ * const poetryFile = "poetry/ecstasy.txt";
+ *
+ * class PoetryService extends Service {
+ *   constructor(readonly poetryFile: string) {
+ *     super();
+ *   }
+ * }
+ *
+ * const topService = new MultiService();
+ * new PoetryService(poetryFile).setServiceParent(topService);
+ *
+ * // the runner looks for this export
+ * export const application = new Application("fastpoetry");
+ * topService.setServiceParent(application);
+ * console.log(application.name); // fastpoetry
+ * ```
+ *
+ * @module
+ */
+
+import { MultiService } from "./multi_service.ts";
+
+/** Options for {@linkcode Application}. */
+export interface ApplicationOptions {
+  /**
+   * The user id the runner switches to after the privileged start, when it runs as root.
+   * @default {undefined} (keep the current user)
+   */
+  uid?: number;
+  /**
+   * The group id the runner switches to after the privileged start, when it runs as root.
+   * @default {undefined} (keep the current group)
+   */
+  gid?: number;
+}
+
+/**
+ * The top service of a program: a {@linkcode MultiService} with a name (and, optionally, the
+ * user and group the runner should switch to). Everything the program runs is its child or
+ * grandchild. A configuration module exports it as `application`.
+ *
+ * @example Build and run an application by hand
+ * ```ts
+ * import { Application } from "@poetry/serve/application";
+ * import { Service } from "@poetry/serve/service";
+ *
+ * const application = new Application("fastpoetry");
+ * const poetry = new Service();
+ * poetry.setServiceParent(application);
+ * application.privilegedStartService();
+ * application.startService();
+ * console.log(poetry.running); // true
+ * await application.stopService();
+ * console.log(poetry.running); // false
+ * ```
+ */
+export class Application extends MultiService {
+  /** The user id to switch to, if any (see {@linkcode ApplicationOptions.uid}). */
+  readonly uid: number | undefined;
+  /** The group id to switch to, if any (see {@linkcode ApplicationOptions.gid}). */
+  readonly gid: number | undefined;
+
+  /**
+   * An application named `name` with no children yet.
+   *
+   * @example
+   * ```ts
+   * import { Application } from "@poetry/serve/application";
+   * const application = new Application("fastpoetry", { uid: 1000, gid: 1000 });
+   * console.log(application.name, application.uid); // fastpoetry 1000
+   * ```
+   */
+  constructor(name: string, options: ApplicationOptions = {}) {
+    super();
+    this.name = name;
+    this.uid = options.uid;
+    this.gid = options.gid;
+  }
+}
