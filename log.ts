@@ -7,8 +7,28 @@
  * 2026-06-23 20:57:14-0700 [PoetryFactory,client] sending 3003 bytes of poetry to ...
  * ```
  *
+ * An error is logged as its explanation followed by its traceback, each further line indented
+ * with a tab:
+ *
+ * ```text
+ * 2026-06-23 20:57:14-0700 [-] Unhandled error in Deferred:
+ * 	Error: the poem is missing
+ * 	    at loadPoem (file:///srv/poetry.ts:3:9)
+ * ```
+ *
+ * {@linkcode startLogging} writes the log to standard output or a file (a rotating `LogFile`
+ * from `services/log_file.ts` for daemons); {@linkcode addObserver} takes any function.
  * Until an observer is added, messages are dropped and errors are written to stderr, so that an
  * unhandled error is never lost silently.
+ *
+ * @example Log to standard output as twistd does
+ * ```ts
+ * import { err, msg, startLogging } from "@poetry/serve/log";
+ *
+ * using observer = startLogging(Deno.stdout);
+ * msg("loaded a poem from: poetry/ecstasy.txt");
+ * err(new Error("the poem is missing"), "while serving a poem:");
+ * ```
  *
  * @example Log to the console
  * ```ts
@@ -113,19 +133,27 @@ export function currentSystem(): string {
   return systems.length > 0 ? systems[systems.length - 1] : "-";
 }
 
+/** How deep we are in delivering events (observers may log, or print, in turn). */
+let publishing = 0;
+
 function publish(event: LogEvent): void {
-  if (observers.length === 0) {
-    if (event.isError) console.error(textFromEvent(event));
-    return;
-  }
-  for (const observer of [...observers]) {
-    try {
-      observer(event);
-    } catch (e) {
-      // An observer that throws would throw again on every event; drop it and say so.
-      removeObserver(observer);
-      console.error(`log observer removed after it threw: ${Failure.from(e).getTraceback()}`);
+  publishing++;
+  try {
+    if (observers.length === 0) {
+      if (event.isError) console.error(textFromEvent(event));
+      return;
     }
+    for (const observer of [...observers]) {
+      try {
+        observer(event);
+      } catch (e) {
+        // An observer that throws would throw again on every event; drop it and say so.
+        removeObserver(observer);
+        console.error(`log observer removed after it threw: ${Failure.from(e).getTraceback()}`);
+      }
+    }
+  } finally {
+    publishing--;
   }
 }
 
@@ -166,7 +194,8 @@ export function err(failure: unknown, why?: string): void {
 
 /**
  * The text of an event without its time and system: the message, or for an error the
- * explanation followed by the traceback.
+ * explanation (`Unhandled Error` when none was given) and, on the following lines, the
+ * traceback.
  *
  * @example
  * ```ts
@@ -177,8 +206,7 @@ export function err(failure: unknown, why?: string): void {
  */
 export function textFromEvent(event: LogEvent): string {
   if (event.isError && event.failure) {
-    const trace = event.failure.getTraceback();
-    return event.why ? `${event.why}\n${trace}` : trace;
+    return `${event.why ?? "Unhandled Error"}\n${event.failure.getTraceback()}`;
   }
   return event.message
     .map((part) => typeof part === "string" ? part : Deno.inspect(part, { compact: true }))
@@ -206,16 +234,231 @@ export function formatTime(seconds: number): string {
 }
 
 /**
- * One log line per line of the event's text, each prefixed with the time and `[system]`.
+ * The event as twistd writes it (without the final newline): the time and `[system]` before
+ * the first line of its text, and a tab before each following line, so that a traceback stays
+ * visibly part of the event it belongs to:
+ *
+ * ```text
+ * 2026-06-23 20:57:14-0700 [-] Unhandled error in Deferred:
+ * 	Error: the poem is missing
+ * 	    at loadPoem (file:///srv/poetry.ts:3:9)
+ * ```
  *
  * @example
  * ```ts
  * import { formatEvent } from "@poetry/serve/log";
  * const line = formatEvent({ time: 0, system: "PoetryFactory", message: ["hi"], isError: false });
  * console.log(line.endsWith("[PoetryFactory] hi")); // true
+ * const two = formatEvent({ time: 0, system: "-", message: ["a\nb"], isError: false });
+ * console.log(two.endsWith("[-] a\n\tb")); // true
  * ```
  */
 export function formatEvent(event: LogEvent): string {
-  const prefix = `${formatTime(event.time)} [${event.system}] `;
-  return textFromEvent(event).split("\n").map((line) => prefix + line).join("\n");
+  return `${formatTime(event.time)} [${event.system}] ${
+    textFromEvent(event).replaceAll("\n", "\n\t")
+  }`;
+}
+
+/**
+ * Where a {@linkcode FileLogObserver} writes: anything with a synchronous `writeSync`, such as
+ * `Deno.stdout`, `Deno.stderr`, a `Deno.FsFile` or a `LogFile` (from `services/log_file.ts`).
+ */
+export interface LogSink {
+  /** Writes some of `data` at once and returns how many bytes were written. */
+  writeSync(data: Uint8Array): number;
+}
+
+/** Options for {@linkcode FileLogObserver} and {@linkcode startLogging}. */
+export interface FileLogObserverOptions {
+  /**
+   * While the observer is started, send what the program writes with `console.log`,
+   * `console.info`, `console.debug`, `console.warn` and `console.error` to the log as
+   * messages, as twistd does with a daemon's standard output.
+   * @default {false}
+   */
+  captureConsole?: boolean;
+}
+
+const encoder = new TextEncoder();
+const CONSOLE_METHODS = ["log", "info", "debug", "warn", "error"] as const;
+
+/** Writes all of `data` to `sink`, looping over short writes. */
+function writeAllSync(sink: LogSink, data: Uint8Array): void {
+  let written = 0;
+  while (written < data.length) written += sink.writeSync(data.subarray(written));
+}
+
+/**
+ * An observer that writes each event to a {@linkcode LogSink} as twistd's log lines
+ * ({@linkcode formatEvent} plus a newline). Each event is written whole and synchronously
+ * before the logging call returns, so lines never interleave and nothing is left in a buffer
+ * when the program exits. `msg()` with no arguments writes nothing.
+ *
+ * An error from the sink (a full disk, a closed pipe) propagates out of
+ * {@linkcode FileLogObserver.emit}; when the observer is started, the logging system then
+ * removes it and reports the error on stderr.
+ *
+ * @example Log to standard output
+ * ```ts
+ * import { FileLogObserver, msg } from "@poetry/serve/log";
+ *
+ * const observer = new FileLogObserver(Deno.stdout);
+ * observer.start();
+ * msg("loaded a poem from: poetry/ecstasy.txt");
+ * observer.stop();
+ * ```
+ */
+export class FileLogObserver implements Disposable {
+  #sink: LogSink;
+  #captureConsole: boolean;
+  #observer: LogObserver | undefined = undefined;
+  #savedConsole: Partial<Record<(typeof CONSOLE_METHODS)[number], unknown>> | undefined = undefined;
+
+  /**
+   * An observer that will write to `sink` once {@linkcode FileLogObserver.start}ed (or
+   * whenever {@linkcode FileLogObserver.emit} is called).
+   *
+   * @example
+   * ```ts
+   * import { FileLogObserver } from "@poetry/serve/log";
+   * const observer = new FileLogObserver(Deno.stderr, { captureConsole: false });
+   * console.log(observer.started); // false
+   * ```
+   */
+  constructor(sink: LogSink, options: FileLogObserverOptions = {}) {
+    this.#sink = sink;
+    this.#captureConsole = options.captureConsole ?? false;
+  }
+
+  /**
+   * Whether the observer is receiving events.
+   *
+   * @example
+   * ```ts
+   * import { FileLogObserver } from "@poetry/serve/log";
+   * using observer = new FileLogObserver(Deno.stdout);
+   * observer.start();
+   * console.log(observer.started); // true
+   * ```
+   */
+  get started(): boolean {
+    return this.#observer !== undefined;
+  }
+
+  /**
+   * Writes `event` to the sink, as a formatted line (or lines) ending in a newline.
+   *
+   * @throws whatever the sink's `writeSync` throws.
+   * @example
+   * ```ts
+   * import { FileLogObserver } from "@poetry/serve/log";
+   * const observer = new FileLogObserver(Deno.stdout);
+   * observer.emit({ time: Date.now() / 1000, system: "-", message: ["hello"], isError: false });
+   * ```
+   */
+  emit(event: LogEvent): void {
+    if (!event.isError && event.message.length === 0) return;
+    writeAllSync(this.#sink, encoder.encode(formatEvent(event) + "\n"));
+  }
+
+  /**
+   * Starts receiving every logged event (and, if asked, the console's output). Does nothing
+   * if already started.
+   *
+   * @example
+   * ```ts
+   * import { FileLogObserver, msg } from "@poetry/serve/log";
+   * using observer = new FileLogObserver(Deno.stdout);
+   * observer.start();
+   * msg("written to stdout");
+   * ```
+   */
+  start(): void {
+    if (this.#observer !== undefined) return;
+    this.#observer = (event) => this.emit(event);
+    addObserver(this.#observer);
+    if (this.#captureConsole) this.#hookConsole();
+  }
+
+  /**
+   * Stops receiving events and gives the console back. Does nothing if not started.
+   * The sink is not closed.
+   *
+   * @example
+   * ```ts
+   * import { FileLogObserver, msg } from "@poetry/serve/log";
+   * const observer = new FileLogObserver(Deno.stdout);
+   * observer.start();
+   * observer.stop();
+   * msg("not written");
+   * ```
+   */
+  stop(): void {
+    if (this.#observer === undefined) return;
+    removeObserver(this.#observer);
+    this.#observer = undefined;
+    this.#unhookConsole();
+  }
+
+  /**
+   * Same as {@linkcode FileLogObserver.stop}, for `using`.
+   *
+   * @example
+   * ```ts
+   * import { FileLogObserver } from "@poetry/serve/log";
+   * {
+   *   using observer = new FileLogObserver(Deno.stdout);
+   *   observer.start();
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.stop();
+  }
+
+  #hookConsole(): void {
+    const saved: Record<string, unknown> = {};
+    const target = console as unknown as Record<string, (...data: unknown[]) => void>;
+    for (const method of CONSOLE_METHODS) {
+      const original = target[method];
+      saved[method] = original;
+      target[method] = (...data: unknown[]) => {
+        // What observers (or the logging system itself) print while an event is delivered
+        // goes to the real console, never back into the log.
+        if (publishing > 0) original.apply(console, data);
+        else msg(...data);
+      };
+    }
+    this.#savedConsole = saved;
+  }
+
+  #unhookConsole(): void {
+    const saved = this.#savedConsole;
+    if (saved === undefined) return;
+    Object.assign(console, saved);
+    this.#savedConsole = undefined;
+  }
+}
+
+/**
+ * Starts logging to `sink` (standard output, a file, a `LogFile`) in twistd's format and logs
+ * `Log opened.`; returns the started {@linkcode FileLogObserver}, whose `stop()` ends it.
+ * This is what twistd does at start-up: to the terminal with `--nodaemon`, else to its log
+ * file.
+ *
+ * @example Log to standard output
+ * ```ts
+ * import { msg, startLogging } from "@poetry/serve/log";
+ *
+ * using observer = startLogging(Deno.stdout);
+ * msg("sending 3003 bytes of poetry");
+ * // 2026-06-23 20:57:14-0700 [-] Log opened.
+ * // 2026-06-23 20:57:14-0700 [-] sending 3003 bytes of poetry
+ * ```
+ */
+export function startLogging(sink: LogSink, options: FileLogObserverOptions = {}): FileLogObserver {
+  const observer = new FileLogObserver(sink, options);
+  observer.start();
+  msg("Log opened.");
+  return observer;
 }
