@@ -161,6 +161,22 @@ export class LogFile implements LogSink, Disposable {
   }
 
   /**
+   * The same as `new LogFile(path, options)`, under Twisted's name.
+   *
+   * @example
+   * ```ts
+   * import { LogFile } from "@poetry/serve/log-file";
+   * const dir = await Deno.makeTempDir();
+   * using file = LogFile.fromFullPath(`${dir}/twistd.log`, { maxRotatedFiles: 5 });
+   * console.log(file.maxRotatedFiles); // 5
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static fromFullPath(path: string, options: LogFileOptions = {}): LogFile {
+    return new LogFile(path, options);
+  }
+
+  /**
    * The size of the current file in bytes.
    *
    * @example
