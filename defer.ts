@@ -1,0 +1,1270 @@
+/**
+ * {@linkcode Deferred}: a result that is not there yet, with a chain of callbacks and errbacks
+ * that run when it arrives — Twisted's `twisted.internet.defer`, with its helpers
+ * ({@linkcode succeed}, {@linkcode fail}, {@linkcode maybeDeferred}, {@linkcode DeferredList},
+ * {@linkcode gatherResults}, {@linkcode inlineCallbacks}) and its concurrency primitives
+ * ({@linkcode DeferredLock}, {@linkcode DeferredSemaphore}, {@linkcode DeferredQueue}).
+ *
+ * The routing is Twisted's: each stage has a callback and an errback; stage N+1's errback runs
+ * if and only if stage N threw or returned a {@linkcode Failure}, its callback otherwise. A
+ * callback that returns a Deferred (or a Promise, or any thenable) suspends the chain until that
+ * one fires. Unlike Twisted, the runner never recurses on deep chains: 100,000 nested or
+ * chained Deferreds fire without exhausting the stack.
+ *
+ * A Deferred is also `PromiseLike`: `await d` gives its result or throws the failure's error,
+ * without changing the result that later callbacks see.
+ *
+ * @example Fire a chain of callbacks
+ * ```ts
+ * import { Deferred } from "@poetry/serve/defer";
+ *
+ * const d = new Deferred<string>();
+ * d.addCallback((poem) => poem.length)
+ *   .addCallback((length) => console.log(`got ${length} bytes of poetry`));
+ * d.callback("Roses are red");
+ * ```
+ *
+ * @example Recover from an error in an errback
+ * ```ts
+ * import { Deferred } from "@poetry/serve/defer";
+ *
+ * const d = new Deferred<string>();
+ * d.addCallback((poem) => poem.toUpperCase())
+ *   .addErrback((failure) => `poem download failed: ${failure.getErrorMessage()}`)
+ *   .addCallback(console.log); // poem download failed: connection refused
+ * d.errback(new Error("connection refused"));
+ * ```
+ *
+ * @module
+ */
+
+import { Failure } from "./failure.ts";
+import { err } from "./log.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** A short, single-line rendering of a value for error messages. */
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (value instanceof Failure) return String(value);
+  if (typeof Deno !== "undefined" && typeof Deno.inspect === "function") {
+    const text = Deno.inspect(value, { compact: true, depth: 1, colors: false });
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  }
+  return String(value);
+}
+
+/**
+ * Thrown by {@linkcode Deferred.callback} or {@linkcode Deferred.errback} on a Deferred that
+ * has already been fired: a Deferred fires once. With {@linkcode setDebugging} on, the message
+ * also shows where the Deferred was created and where it was first fired.
+ *
+ * @example
+ * ```ts
+ * import { AlreadyCalledError, Deferred } from "@poetry/serve/defer";
+ *
+ * const d = new Deferred<number>();
+ * d.callback(1);
+ * try {
+ *   d.callback(2);
+ * } catch (e) {
+ *   console.log(e instanceof AlreadyCalledError); // true
+ * }
+ * ```
+ */
+export class AlreadyCalledError extends Error {
+  /**
+   * @param message What was fired twice, and with what.
+   *
+   * @example
+   * ```ts
+   * import { AlreadyCalledError } from "@poetry/serve/defer";
+   * console.log(new AlreadyCalledError().name); // AlreadyCalledError
+   * ```
+   */
+  constructor(message = "Deferred has already been fired", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AlreadyCalledError";
+  }
+}
+
+/**
+ * The failure a Deferred fires with when it is cancelled and its canceller (if any) did not
+ * fire it.
+ *
+ * @example
+ * ```ts
+ * import { CancelledError, Deferred } from "@poetry/serve/defer";
+ *
+ * const d = new Deferred<string>();
+ * d.addErrback((failure) => console.log(failure.check(CancelledError) === CancelledError));
+ * d.cancel(); // true
+ * ```
+ */
+export class CancelledError extends Error {
+  /**
+   * @param message What was cancelled.
+   *
+   * @example
+   * ```ts
+   * import { CancelledError } from "@poetry/serve/defer";
+   * console.log(new CancelledError().message); // Deferred was cancelled
+   * ```
+   */
+  constructor(message = "Deferred was cancelled", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CancelledError";
+  }
+}
+
+/**
+ * Something took longer than it was allowed to: the project's one timeout error, used by
+ * {@linkcode Deferred.addTimeout} and by connection attempts.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@poetry/serve/defer";
+ *
+ * console.log(new TimeoutError(2).message); // Deferred timed out after 2 seconds
+ * console.log(new TimeoutError(30, "connection to 127.0.0.1:10000").message);
+ * // connection to 127.0.0.1:10000 timed out after 30 seconds
+ * ```
+ */
+export class TimeoutError extends Error {
+  /** The time allowed, in seconds (`undefined` if not known). */
+  readonly seconds: number | undefined;
+
+  /**
+   * @param seconds The time that was allowed, in seconds.
+   * @param what What timed out.
+   * @param options `cause`: the underlying error.
+   *
+   * @example
+   * ```ts
+   * import { TimeoutError } from "@poetry/serve/defer";
+   * const e = new TimeoutError(1, "poem download");
+   * console.log(e.message, e.seconds); // poem download timed out after 1 second 1
+   * ```
+   */
+  constructor(seconds?: number, what = "Deferred", options?: ErrorOptions) {
+    super(
+      seconds === undefined
+        ? `${what} timed out`
+        : `${what} timed out after ${seconds} second${seconds === 1 ? "" : "s"}`,
+      options,
+    );
+    this.name = "TimeoutError";
+    this.seconds = seconds;
+  }
+}
+
+/**
+ * The failure of a {@linkcode DeferredList} with `fireOnOneErrback` (and so of
+ * {@linkcode gatherResults}): which Deferred of the list failed first, and how.
+ *
+ * @example
+ * ```ts
+ * import { FirstError, gatherResults, fail, succeed } from "@poetry/serve/defer";
+ *
+ * gatherResults([succeed(1), fail(new Error("no poem"))]).addErrback((failure) => {
+ *   const first = failure.value as FirstError;
+ *   console.log(first.index, first.subFailure.getErrorMessage()); // 1 no poem
+ * });
+ * ```
+ */
+export class FirstError extends Error {
+  /** The failure of the first Deferred that failed. */
+  readonly subFailure: Failure;
+  /** Its position in the list. */
+  readonly index: number;
+
+  /**
+   * @param subFailure How the Deferred failed.
+   * @param index Its position in the list.
+   *
+   * @example
+   * ```ts
+   * import { FirstError } from "@poetry/serve/defer";
+   * import { Failure } from "@poetry/serve/failure";
+   * const e = new FirstError(new Failure(new Error("boom")), 3);
+   * console.log(e.message); // Deferred #3 of the list failed first: Error: boom
+   * ```
+   */
+  constructor(subFailure: Failure, index: number) {
+    const what = subFailure.value instanceof Error
+      ? `${subFailure.value.name}: ${subFailure.getErrorMessage()}`
+      : describe(subFailure.value);
+    super(`Deferred #${index} of the list failed first: ${what}`, { cause: subFailure.value });
+    this.name = "FirstError";
+    this.subFailure = subFailure;
+    this.index = index;
+  }
+}
+
+/**
+ * Thrown by {@linkcode DeferredQueue.put} when the queue already holds `size` items.
+ *
+ * @example
+ * ```ts
+ * import { DeferredQueue, QueueOverflow } from "@poetry/serve/defer";
+ *
+ * const queue = new DeferredQueue<string>(1);
+ * queue.put("a");
+ * try {
+ *   queue.put("b");
+ * } catch (e) {
+ *   console.log(e instanceof QueueOverflow); // true
+ * }
+ * ```
+ */
+export class QueueOverflow extends Error {
+  /**
+   * @param message Why the item was refused.
+   *
+   * @example
+   * ```ts
+   * import { QueueOverflow } from "@poetry/serve/defer";
+   * console.log(new QueueOverflow().name); // QueueOverflow
+   * ```
+   */
+  constructor(message = "DeferredQueue is full", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueueOverflow";
+  }
+}
+
+/**
+ * Thrown by {@linkcode DeferredQueue.get} when `backlog` gets are already waiting.
+ *
+ * @example
+ * ```ts
+ * import { DeferredQueue, QueueUnderflow } from "@poetry/serve/defer";
+ *
+ * const queue = new DeferredQueue<string>(Infinity, 0);
+ * try {
+ *   queue.get();
+ * } catch (e) {
+ *   console.log(e instanceof QueueUnderflow); // true
+ * }
+ * ```
+ */
+export class QueueUnderflow extends Error {
+  /**
+   * @param message Why the get was refused.
+   *
+   * @example
+   * ```ts
+   * import { QueueUnderflow } from "@poetry/serve/defer";
+   * console.log(new QueueUnderflow().name); // QueueUnderflow
+   * ```
+   */
+  constructor(message = "DeferredQueue has too many waiting gets", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueueUnderflow";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debugging and unhandled-error tracking
+
+let debugging = false;
+
+/**
+ * Turns debugging of Deferreds on or off. While it is on, each new Deferred records the stack
+ * where it was created, and each Deferred the stack where it was first fired; an
+ * {@linkcode AlreadyCalledError} and an unhandled-error report then show both. It costs a stack
+ * capture per Deferred, so leave it off in production.
+ *
+ * @example
+ * ```ts
+ * import { Deferred, setDebugging } from "@poetry/serve/defer";
+ *
+ * setDebugging(true);
+ * const d = new Deferred<number>();
+ * d.callback(1);
+ * try {
+ *   d.callback(2);
+ * } catch (e) {
+ *   console.log((e as Error).message.includes("first fired")); // true
+ * } finally {
+ *   setDebugging(false);
+ * }
+ * ```
+ */
+export function setDebugging(on: boolean): void {
+  debugging = on;
+}
+
+/**
+ * Whether {@linkcode setDebugging} is on.
+ *
+ * @example
+ * ```ts
+ * import { getDebugging } from "@poetry/serve/defer";
+ * console.log(getDebugging()); // false
+ * ```
+ */
+export function getDebugging(): boolean {
+  return debugging;
+}
+
+/** Where a Deferred was created and first fired, recorded while debugging is on. */
+interface DebugInfo {
+  created?: string;
+  invoked?: string;
+}
+
+/** The current stack, without the Error line and the frames inside this module. */
+function stackHere(): string {
+  const lines = (new Error().stack ?? "").split("\n").slice(1);
+  const outside = lines.filter((line) => !line.includes(import.meta.url));
+  return outside.join("\n");
+}
+
+function debugText(info: DebugInfo | undefined): string {
+  if (info === undefined) return "";
+  let text = "";
+  if (info.created !== undefined) text += `\nDeferred was created at:\n${info.created}`;
+  if (info.invoked !== undefined) text += `\nDeferred was first fired at:\n${info.invoked}`;
+  return text;
+}
+
+/**
+ * A failure that a Deferred ended holding with no errback to handle it. The Deferred points at
+ * its holder, never the other way round, so that the registry can notice the Deferred die.
+ */
+interface Unhandled {
+  failure: Failure;
+  reported: boolean;
+  debug: DebugInfo | undefined;
+}
+
+const UNHANDLED_WHY = "Unhandled error in Deferred:";
+
+function report(holder: Unhandled): void {
+  holder.reported = true;
+  err(holder.failure, UNHANDLED_WHY + debugText(holder.debug));
+}
+
+/** Holders of Deferreds that are alive and end in an unhandled failure. */
+const unhandled = new Set<Unhandled>();
+
+const registry = new FinalizationRegistry<Unhandled>((holder) => {
+  if (holder.reported) return;
+  unhandled.delete(holder);
+  report(holder);
+});
+
+/**
+ * Logs, with `log.err` and the message `Unhandled error in Deferred:`, every failure that a
+ * live Deferred currently ends with and that no errback handled, and returns how many there
+ * were. Each is reported once: a failure reported here is not reported again when its Deferred
+ * is garbage collected (which is when Twisted, and this module, report the others).
+ *
+ * A failure stops counting as unhandled once an errback is added after it, or once the
+ * Deferred is awaited (or `then` is called on it).
+ *
+ * @example Check a test left no failure behind
+ * ```ts
+ * import { fail, reportUnhandledErrors } from "@poetry/serve/defer";
+ * import { addObserver, removeObserver, type LogEvent } from "@poetry/serve/log";
+ *
+ * const events: LogEvent[] = [];
+ * const observer = (event: LogEvent) => void events.push(event);
+ * addObserver(observer);
+ * const d = fail(new Error("nobody listens"));
+ * console.log(reportUnhandledErrors()); // 1
+ * console.log(events[0].why); // Unhandled error in Deferred:
+ * removeObserver(observer);
+ * d.addErrback(() => {}); // handled from now on
+ * ```
+ */
+export function reportUnhandledErrors(): number {
+  const holders = [...unhandled];
+  unhandled.clear();
+  for (const holder of holders) {
+    registry.unregister(holder);
+    report(holder);
+  }
+  return holders.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clocks
+
+/** A scheduled call, as a clock's `callLater` returns it. */
+export interface DelayedCallLike {
+  /** Stops the call from being made. */
+  cancel(): void;
+  /** Whether the call is still to be made (neither made nor cancelled). */
+  active(): boolean;
+}
+
+/**
+ * Anything that can call a function later: the reactor, `task.Clock` (for tests), or the
+ * timer-based clock {@linkcode Deferred.addTimeout} uses by default.
+ */
+export interface TimeSource {
+  /** Calls `fn` after `seconds` seconds; the result can cancel the call. */
+  callLater(seconds: number, fn: () => void): DelayedCallLike;
+}
+
+/** `setTimeout`-based time, for timeouts given no clock. */
+const timerClock: TimeSource = {
+  callLater(seconds: number, fn: () => void): DelayedCallLike {
+    let active = true;
+    const id = setTimeout(() => {
+      active = false;
+      fn();
+    }, seconds * 1000);
+    return {
+      cancel(): void {
+        if (!active) return;
+        active = false;
+        clearTimeout(id);
+      },
+      active: (): boolean => active,
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The Deferred
+
+/**
+ * A callback's result type once the chain has adopted it: a returned Deferred or Promise is
+ * waited for, and a returned {@linkcode Failure} goes to the next errback instead.
+ */
+export type ChainResult<U> = Exclude<Awaited<U>, Failure>;
+
+/** Extra arguments for {@linkcode Deferred.addCallbacks}. */
+export interface AddCallbacksOptions<A extends unknown[], B extends unknown[]> {
+  /** Passed to the callback after the result. @default [] */
+  callbackArgs?: A;
+  /** Passed to the errback after the failure. @default [] */
+  errbackArgs?: B;
+}
+
+type Stage = ((result: unknown, ...args: unknown[]) => unknown) | null;
+
+/** Stage marker: hand the result to the Deferred waiting on this one (given as the args). */
+function CONTINUE(): void {}
+/** Stage marker: fire another Deferred with the result (`chainDeferred`). */
+function CHAIN(): void {}
+
+/**
+ * How many runners may be active on the stack at once before a newly fired Deferred is queued
+ * for the outermost runner instead of run in place. Below it, firing a Deferred from inside a
+ * callback runs its callbacks at once, as in Twisted; above it the stack would only grow.
+ */
+const MAX_RUN_DEPTH = 100;
+let runDepth = 0;
+const overflow: (Deferred<unknown> | undefined)[] = [];
+let overflowHead = 0;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Set by Deferred's static block: makes `outer` wait for `inner` as if a callback returned it. */
+let waitOn: (outer: Deferred<unknown>, inner: Deferred<unknown>) => void;
+
+/**
+ * A result that will arrive later, and the chain of callbacks and errbacks waiting for it.
+ *
+ * - {@linkcode Deferred.addCallback}, {@linkcode Deferred.addErrback},
+ *   {@linkcode Deferred.addBoth} and {@linkcode Deferred.addCallbacks} add a stage to the chain
+ *   and return the same Deferred, re-typed for what the new stage returns. A stage added to a
+ *   Deferred that has fired runs at once.
+ * - {@linkcode Deferred.callback} fires it with a result, {@linkcode Deferred.errback} with a
+ *   failure. Each stage gets what the previous one returned: its callback runs if that was a
+ *   value, its errback if it threw or returned a {@linkcode Failure} (errbacks always receive a
+ *   `Failure`). A stage that returns a Deferred, a Promise or any thenable suspends the chain
+ *   until that one settles and goes on with its outcome.
+ * - {@linkcode Deferred.cancel} asks the code that will fire it to stop.
+ *
+ * Firing runs the callbacks synchronously, before `callback()` returns, as in Twisted. The only
+ * exception is firing from within a callback nested more than a hundred runners deep (where
+ * Twisted overflows its stack): that Deferred's callbacks then run as soon as the outermost
+ * runner is done, still before the outermost `callback()` returns.
+ *
+ * @typeParam T The type of the result the next callback will receive.
+ *
+ * @example You make it, you fire it
+ * ```ts
+ * import { Deferred } from "@poetry/serve/defer";
+ *
+ * function getPoem(): Deferred<string> {
+ *   const d = new Deferred<string>();
+ *   setTimeout(() => d.callback("This poem is short."), 10);
+ *   return d;
+ * }
+ * console.log(await getPoem()); // This poem is short.
+ * ```
+ */
+export class Deferred<T = unknown> implements PromiseLike<T> {
+  /** The chain, four slots a stage: callback, its extra args, errback, its extra args. */
+  #stages: unknown[] = [];
+  /** Index into #stages of the next stage to run: a cursor, so running stays linear. */
+  #next = 0;
+  #result: unknown = undefined;
+  #called = false;
+  #paused = 0;
+  /** True while one of this Deferred's own callbacks is executing. */
+  #running = false;
+  /** Swallow one later fire: set by cancel() when there is no canceller to stop the source. */
+  #suppressAlreadyCalled = false;
+  /** Typed without T, so that a Deferred<T> stays assignable to a Deferred<unknown>. */
+  #canceller: ((deferred: never) => void) | undefined;
+  #unhandled: Unhandled | undefined = undefined;
+  /** The failure last seen by `then`/`await`: it counts as handled. */
+  #observed: Failure | undefined = undefined;
+  #debug: DebugInfo | undefined = undefined;
+
+  static {
+    waitOn = (outer, inner) => outer.#waitOn(inner);
+  }
+
+  /**
+   * Creates a Deferred that has not fired.
+   *
+   * @param canceller Called with this Deferred by {@linkcode Deferred.cancel} while it has not
+   *   fired: it should stop whatever would fire it, and may fire it itself (if it does not, the
+   *   Deferred fails with {@linkcode CancelledError}).
+   *
+   * @example A Deferred that stops a timer when cancelled
+   * ```ts
+   * import { CancelledError, Deferred } from "@poetry/serve/defer";
+   *
+   * const d = new Deferred<string>(() => clearTimeout(timer));
+   * const timer = setTimeout(() => d.callback("done"), 1000);
+   * d.addErrback((failure) => {
+   *   failure.trap(CancelledError);
+   *   return "cancelled";
+   * });
+   * d.cancel();
+   * console.log(await d); // cancelled
+   * ```
+   */
+  constructor(canceller?: (deferred: Deferred<T>) => void) {
+    this.#canceller = canceller;
+    if (debugging) this.#debug = { created: stackHere() };
+  }
+
+  /**
+   * Whether {@linkcode Deferred.callback} or {@linkcode Deferred.errback} has been called.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<number>();
+   * console.log(d.called); // false
+   * d.callback(1);
+   * console.log(d.called); // true
+   * ```
+   */
+  get called(): boolean {
+    return this.#called;
+  }
+
+  /**
+   * How many times the Deferred is paused: by {@linkcode Deferred.pause}, and once while it
+   * waits for a Deferred that one of its callbacks returned. 0 when it is not paused.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<number>();
+   * d.pause();
+   * console.log(d.paused); // 1
+   * ```
+   */
+  get paused(): number {
+    return this.#paused;
+  }
+
+  /**
+   * Adds a stage: `callback(result, ...args)` if the previous stage succeeded, and a
+   * pass-through for failures. Returns this Deferred, typed for what `callback` returns.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<number>();
+   * d.addCallback((n, times: number) => n * times, 3).addCallback(console.log); // 42
+   * d.callback(14);
+   * ```
+   */
+  addCallback<U, A extends unknown[] = []>(
+    callback: (result: T, ...args: A) => U,
+    ...args: A
+  ): Deferred<ChainResult<U>> {
+    return this.#add(callback as Stage, args.length === 0 ? undefined : args, null, undefined);
+  }
+
+  /**
+   * Adds a stage: `errback(failure, ...args)` if the previous stage failed, and a pass-through
+   * for results. The errback handles the failure by returning a value, or passes it on by
+   * throwing or returning a `Failure` (`failure.trap(SomeError)` does that for other errors).
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addErrback((failure) => `no poem: ${failure.getErrorMessage()}`).addCallback(console.log);
+   * d.errback(new Error("timed out")); // no poem: timed out
+   * ```
+   */
+  addErrback<U = never, A extends unknown[] = []>(
+    errback: (failure: Failure, ...args: A) => U,
+    ...args: A
+  ): Deferred<T | ChainResult<U>> {
+    return this.#add(null, undefined, errback as Stage, args.length === 0 ? undefined : args);
+  }
+
+  /**
+   * Adds a stage whose one function gets the result or the failure, whichever arrives: the
+   * place for clean-up that must happen either way. Return the argument to pass it on.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addBoth((outcome) => {
+   *   console.log("closing the connection");
+   *   return outcome;
+   * });
+   * d.callback("poem");
+   * ```
+   */
+  addBoth<U, A extends unknown[] = []>(
+    callback: (outcome: T | Failure, ...args: A) => U,
+    ...args: A
+  ): Deferred<ChainResult<U>> {
+    const extra = args.length === 0 ? undefined : args;
+    return this.#add(callback as Stage, extra, callback as Stage, extra);
+  }
+
+  /**
+   * Adds a stage with both a callback and an errback: exactly one of them runs, and the
+   * errback does not see a failure thrown by the callback (add it with a separate
+   * {@linkcode Deferred.addErrback} for that).
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addCallbacks(
+   *   (poem, prefix: string) => prefix + poem,
+   *   (failure) => `failed: ${failure.getErrorMessage()}`,
+   *   { callbackArgs: ["poem: "] },
+   * ).addCallback(console.log); // poem: short
+   * d.callback("short");
+   * ```
+   */
+  addCallbacks<U, V = never, A extends unknown[] = [], B extends unknown[] = []>(
+    callback: (result: T, ...args: A) => U,
+    errback?: ((failure: Failure, ...args: B) => V) | null,
+    options?: AddCallbacksOptions<A, B>,
+  ): Deferred<ChainResult<U | V>> {
+    const cbArgs = options?.callbackArgs;
+    const ebArgs = options?.errbackArgs;
+    return this.#add(
+      callback as Stage,
+      cbArgs === undefined || cbArgs.length === 0 ? undefined : cbArgs,
+      (errback ?? null) as Stage,
+      ebArgs === undefined || ebArgs.length === 0 ? undefined : ebArgs,
+    );
+  }
+
+  /**
+   * Fires the Deferred with a result: its callbacks run now, in order.
+   *
+   * @throws {AlreadyCalledError} if it has already fired (unless it was cancelled without a
+   *   canceller, in which case the late result is dropped).
+   * @throws {TypeError} if `result` is a Deferred: return it from a callback to chain it.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addCallback(console.log);
+   * d.callback("hello"); // hello
+   * ```
+   */
+  callback(result: T): void {
+    if (result instanceof Deferred) {
+      throw new TypeError(
+        "Deferred.callback() was given a Deferred; return it from a callback to wait for it, " +
+          "or use chainDeferred()",
+      );
+    }
+    this.#fire(result);
+  }
+
+  /**
+   * Fires the Deferred with a failure: its errbacks run now. `reason` can be an `Error`, a
+   * {@linkcode Failure} (passed on as it is) or any other value (wrapped in a `Failure`).
+   *
+   * @throws {AlreadyCalledError} if it has already fired (unless it was cancelled without a
+   *   canceller).
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addErrback((failure) => console.log(failure.getErrorMessage()));
+   * d.errback(new Error("no such poem")); // no such poem
+   * ```
+   */
+  errback(reason?: unknown): void {
+    this.#fire(
+      Failure.from(
+        arguments.length === 0
+          ? new Error("Deferred.errback() was called without a reason")
+          : reason,
+      ),
+    );
+  }
+
+  /**
+   * Stops the callbacks from running until {@linkcode Deferred.unpause} is called as many
+   * times. Firing a paused Deferred records the result; the callbacks run on unpause.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addCallback(console.log);
+   * d.pause();
+   * d.callback("later");
+   * d.unpause(); // later
+   * ```
+   */
+  pause(): void {
+    this.#paused++;
+  }
+
+  /**
+   * Undoes one {@linkcode Deferred.pause}; once none is left, runs the callbacks that are due.
+   * Does nothing on a Deferred that is not paused.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<number>();
+   * d.pause();
+   * d.callback(1);
+   * d.unpause();
+   * console.log(d.paused); // 0
+   * ```
+   */
+  unpause(): void {
+    if (this.#paused === 0) return;
+    this.#paused--;
+    if (this.#paused === 0 && this.#called) this.#runCallbacks();
+  }
+
+  /**
+   * Cancels the Deferred. If it has not fired, its canceller is called (with the Deferred);
+   * if that did not fire it, or there was none, it fails with {@linkcode CancelledError}, and
+   * without a canceller a later `callback()` from the code that would have fired it is dropped.
+   * If it has fired but is waiting for a Deferred that one of its callbacks returned, that one
+   * is cancelled instead. Otherwise it does nothing.
+   *
+   * @example
+   * ```ts
+   * import { CancelledError, Deferred } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addErrback((failure) => console.log(failure.check(CancelledError) !== null));
+   * d.cancel(); // true
+   * d.callback("too late"); // dropped: there was no canceller to stop it
+   * ```
+   */
+  cancel(): void {
+    // Walk down the waits instead of recursing: a chain can be 100,000 Deferreds deep.
+    // deno-lint-ignore no-this-alias
+    let d: Deferred<unknown> = this;
+    while (d.#called) {
+      const result = d.#result;
+      if (!(result instanceof Deferred)) return;
+      d = result;
+    }
+    if (d === this) this.#cancelUnfired();
+    else d.cancel(); // it may override cancel(), as DeferredList does
+  }
+
+  /**
+   * Makes `other` fire with this Deferred's result (or failure) when this one gets to this
+   * point of its chain. This Deferred's result becomes `undefined`: the outcome now belongs to
+   * `other`, including the duty to handle a failure.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d1 = new Deferred<string>();
+   * const d2 = new Deferred<string>();
+   * d2.addCallback((poem) => console.log("d2 got", poem));
+   * d1.chainDeferred(d2);
+   * d1.callback("a poem"); // d2 got a poem
+   * ```
+   */
+  chainDeferred(other: Deferred<T>): Deferred<undefined> {
+    return this.#add(CHAIN, other, CHAIN, other);
+  }
+
+  /**
+   * Cancels the Deferred if it has not fired (and, as far as this point of the chain, finished
+   * waiting) within `seconds`; the `CancelledError` that results becomes a
+   * {@linkcode TimeoutError}, or whatever `onTimeoutCancel(outcome, seconds)` returns or throws.
+   * Firing in time cancels the timer.
+   *
+   * @param seconds How long to wait.
+   * @param clock What measures the time: the reactor, a test clock, or by default a
+   *   `setTimeout` timer.
+   * @param onTimeoutCancel Replaces the conversion to `TimeoutError`; it receives whatever the
+   *   cancellation produced (usually a `CancelledError` failure).
+   *
+   * @example Give up on a slow poem
+   * ```ts
+   * import { Deferred, TimeoutError } from "@poetry/serve/defer";
+   * const d = new Deferred<string>();
+   * d.addTimeout(0.01).addErrback((failure) => {
+   *   failure.trap(TimeoutError);
+   *   return "the poem took too long";
+   * });
+   * console.log(await d); // the poem took too long
+   * ```
+   */
+  addTimeout(
+    seconds: number,
+    clock: TimeSource = timerClock,
+    onTimeoutCancel?: (outcome: T | Failure, seconds: number) => unknown,
+  ): Deferred<T> {
+    let timedOut = false;
+    const call = clock.callLater(seconds, () => {
+      timedOut = true;
+      this.cancel();
+    });
+    this.addBoth((outcome) => {
+      if (!timedOut) return outcome;
+      if (onTimeoutCancel !== undefined) return onTimeoutCancel(outcome, seconds);
+      if (outcome instanceof Failure && outcome.check(CancelledError) !== null) {
+        return new Failure(new TimeoutError(seconds, "Deferred", { cause: outcome.value }));
+      }
+      return outcome;
+    });
+    this.addBoth((outcome) => {
+      if (call.active()) call.cancel();
+      return outcome;
+    });
+    return this;
+  }
+
+  /**
+   * Registers handlers as a Promise's `then` does (Promises/A+: they run later, in a
+   * microtask), for the result at this point of the chain. It only observes: the Deferred
+   * keeps its result, so callbacks added after an `await` still receive it, and a failure
+   * seen this way counts as handled.
+   *
+   * @example
+   * ```ts
+   * import { succeed } from "@poetry/serve/defer";
+   * const d = succeed(5);
+   * console.log(await d); // 5
+   * d.addCallback((n) => console.log(n + 1)); // 6
+   * ```
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const settled = new Promise<T>((resolve, reject) => {
+      this.#add(
+        (result: unknown) => {
+          resolve(result as T);
+          return result;
+        },
+        undefined,
+        (failure: unknown) => {
+          this.#observed = failure as Failure;
+          reject((failure as Failure).value);
+          return failure;
+        },
+        undefined,
+      );
+    });
+    return settled.then(onfulfilled, onrejected);
+  }
+
+  /**
+   * A Promise for the result at this point of the chain; like `then`, it only observes.
+   *
+   * @example
+   * ```ts
+   * import { succeed } from "@poetry/serve/defer";
+   * const promise: Promise<string> = succeed("poem").asPromise();
+   * console.log(await promise); // poem
+   * ```
+   */
+  asPromise(): Promise<T> {
+    return this.then();
+  }
+
+  /**
+   * A Deferred that fires with the outcome of `promise` (or any thenable). Cancelling it makes
+   * it fail with {@linkcode CancelledError} and drop the promise's later outcome (a Promise
+   * cannot be stopped).
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * const d = Deferred.fromPromise(Promise.resolve(42));
+   * d.addCallback(console.log);
+   * await d; // 42
+   * ```
+   */
+  static fromPromise<T>(promise: PromiseLike<T>): Deferred<T> {
+    const d = new Deferred<T>();
+    promise.then(
+      (value) => {
+        if (value instanceof Deferred) value.chainDeferred(d);
+        else d.callback(value);
+      },
+      (reason) => d.errback(reason),
+    );
+    return d;
+  }
+
+  /**
+   * `Deferred (waiting)`, `Deferred (fired: <result>)` or `Deferred (waiting on a Deferred)`.
+   *
+   * @example
+   * ```ts
+   * import { succeed } from "@poetry/serve/defer";
+   * console.log(String(succeed(3))); // Deferred (fired: 3)
+   * ```
+   */
+  toString(): string {
+    if (!this.#called) return "Deferred (waiting)";
+    if (this.#result instanceof Deferred) return "Deferred (waiting on a Deferred)";
+    return `Deferred (fired: ${describe(this.#result)})`;
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #add(cb: Stage | typeof CONTINUE, cbArgs: unknown, eb: Stage, ebArgs: unknown): never {
+    this.#stages.push(cb, cbArgs, eb, ebArgs);
+    if (this.#called) this.#runCallbacks();
+    return this as never;
+  }
+
+  #fire(result: unknown): void {
+    if (this.#called) {
+      if (this.#suppressAlreadyCalled) {
+        this.#suppressAlreadyCalled = false;
+        return;
+      }
+      throw this.#alreadyCalled(result);
+    }
+    this.#called = true;
+    this.#result = result;
+    if (debugging) (this.#debug ??= {}).invoked = stackHere();
+    this.#runCallbacks();
+  }
+
+  #alreadyCalled(result: unknown): AlreadyCalledError {
+    const what = result instanceof Failure ? `failure ${result}` : describe(result);
+    return new AlreadyCalledError(
+      `Deferred has already been fired; cannot fire it again with ${what}` +
+        debugText(this.#debug),
+    );
+  }
+
+  #cancelUnfired(): void {
+    const canceller = this.#canceller;
+    if (canceller !== undefined) canceller(this as never);
+    else this.#suppressAlreadyCalled = true;
+    if (!this.#called) this.errback(new Failure(new CancelledError()));
+  }
+
+  #waitOn(inner: Deferred<unknown>): void {
+    this.#called = true;
+    this.#result = inner;
+    this.#paused++;
+    if (debugging) (this.#debug ??= {}).invoked = stackHere();
+    inner.#add(CONTINUE, this, CONTINUE as Stage, this);
+  }
+
+  #runCallbacks(): void {
+    if (this.#running) return; // the loop running our callbacks will pick up new ones
+    if (runDepth >= MAX_RUN_DEPTH) {
+      overflow.push(this as Deferred<unknown>);
+      return;
+    }
+    runDepth++;
+    try {
+      Deferred.#run(this as Deferred<unknown>);
+    } finally {
+      runDepth--;
+    }
+    if (runDepth === 0 && overflowHead < overflow.length) Deferred.#drain();
+  }
+
+  /** Runs the Deferreds queued by runners nested too deep; called by the outermost one. */
+  static #drain(): void {
+    runDepth++;
+    try {
+      while (overflowHead < overflow.length) {
+        const d = overflow[overflowHead]!;
+        overflow[overflowHead++] = undefined;
+        if (!d.#running) Deferred.#run(d);
+      }
+      overflow.length = 0;
+      overflowHead = 0;
+    } finally {
+      runDepth--;
+    }
+  }
+
+  /**
+   * Runs callbacks, iteratively. When a result passes to another Deferred (a waiting one, or
+   * one given to chainDeferred), that one is pushed on an explicit stack and run here, and the
+   * one it came from resumes after it — the order recursion would give, without the recursion.
+   */
+  static #run(start: Deferred<unknown>): void {
+    let current = start;
+    let stack: Deferred<unknown>[] | undefined;
+    for (;;) {
+      if (current.#paused === 0) {
+        if (current.#unhandled !== undefined) current.#forgetUnhandled();
+        const stages = current.#stages;
+        let switched = false;
+        while (current.#next < stages.length) {
+          const i = current.#next;
+          current.#next = i + 4;
+          let result = current.#result;
+          const failed = result instanceof Failure;
+          const fn = stages[failed ? i + 2 : i] as Stage;
+          if (fn === null) continue; // the pass-through half of addCallback/addErrback
+          const args = stages[failed ? i + 3 : i + 1];
+          if (fn === CONTINUE) {
+            const waiter = args as Deferred<unknown>;
+            current.#result = undefined;
+            waiter.#result = result;
+            waiter.#paused--;
+            (stack ??= []).push(current);
+            current = waiter;
+            switched = true;
+            break;
+          }
+          if (fn === CHAIN) {
+            const target = args as Deferred<unknown>;
+            if (target.#called) {
+              // As target.callback() would have thrown from a callback in Twisted.
+              if (target.#suppressAlreadyCalled) {
+                target.#suppressAlreadyCalled = false;
+                current.#result = undefined;
+              } else {
+                current.#result = new Failure(target.#alreadyCalled(result));
+              }
+              continue;
+            }
+            current.#result = undefined;
+            target.#called = true;
+            target.#result = result;
+            if (debugging) (target.#debug ??= {}).invoked = stackHere();
+            (stack ??= []).push(current);
+            current = target;
+            switched = true;
+            break;
+          }
+          current.#running = true;
+          try {
+            result = args === undefined ? fn(result) : fn(result, ...(args as unknown[]));
+            if (
+              result !== null && typeof result === "object" && !(result instanceof Deferred) &&
+              !(result instanceof Failure) && isThenable(result)
+            ) {
+              result = Deferred.fromPromise(result);
+            }
+          } catch (e) {
+            result = Failure.from(e);
+          }
+          current.#running = false;
+          if (result instanceof Deferred) {
+            const inner = result as Deferred<unknown>;
+            if (inner === current) {
+              result = new Failure(
+                new TypeError("a callback returned the Deferred it was added to"),
+              );
+            } else if (
+              inner.#called && inner.#paused === 0 && !(inner.#result instanceof Deferred)
+            ) {
+              // It has a result already: take it, and with it the duty to handle a failure.
+              result = inner.#result;
+              inner.#result = undefined;
+              if (inner.#unhandled !== undefined) inner.#forgetUnhandled();
+            } else {
+              current.#paused++;
+              current.#result = inner;
+              inner.#stages.push(CONTINUE, current, CONTINUE, current);
+              break;
+            }
+          }
+          current.#result = result;
+        }
+        if (switched) continue;
+        if (current.#next === stages.length) {
+          stages.length = 0; // drop the functions, and what they hold, once they have run
+          current.#next = 0;
+        }
+        const result = current.#result;
+        if (
+          result instanceof Failure && current.#unhandled === undefined &&
+          result !== current.#observed
+        ) {
+          current.#trackUnhandled(result);
+        }
+      }
+      if (stack === undefined || stack.length === 0) return;
+      current = stack.pop()!;
+    }
+  }
+
+  #trackUnhandled(failure: Failure): void {
+    const holder: Unhandled = { failure, reported: false, debug: this.#debug };
+    this.#unhandled = holder;
+    unhandled.add(holder);
+    registry.register(this, holder, holder);
+  }
+
+  #forgetUnhandled(): void {
+    const holder = this.#unhandled!;
+    this.#unhandled = undefined;
+    if (holder.reported) return;
+    unhandled.delete(holder);
+    registry.unregister(holder);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/**
+ * A Deferred that has already fired with `value`.
+ *
+ * @example
+ * ```ts
+ * import { succeed } from "@poetry/serve/defer";
+ * succeed("a poem").addCallback(console.log); // a poem
+ * ```
+ */
+export function succeed(): Deferred<undefined>;
+export function succeed<T>(value: T): Deferred<T>;
+export function succeed<T>(value?: T): Deferred<T | undefined> {
+  const d = new Deferred<T | undefined>();
+  d.callback(value);
+  return d;
+}
+
+/**
+ * A Deferred that has already failed with `reason` (an `Error`, a {@linkcode Failure} or any
+ * value).
+ *
+ * @example
+ * ```ts
+ * import { fail } from "@poetry/serve/defer";
+ * fail(new Error("no poem")).addErrback((f) => console.log(f.getErrorMessage())); // no poem
+ * ```
+ */
+export function fail<T = never>(reason?: unknown): Deferred<T> {
+  const d = new Deferred<T>();
+  if (arguments.length === 0) d.errback();
+  else d.errback(reason);
+  return d;
+}
+
+/**
+ * Calls `fn(...args)` and returns a Deferred for its outcome, whatever form it takes: a
+ * returned Deferred is returned as it is, a Promise or thenable is adopted, a returned
+ * {@linkcode Failure} or a thrown error becomes a failed Deferred, and any other value a
+ * fired one.
+ *
+ * @example
+ * ```ts
+ * import { maybeDeferred } from "@poetry/serve/defer";
+ * maybeDeferred(() => 42).addCallback(console.log); // 42
+ * maybeDeferred(() => {
+ *   throw new Error("boom");
+ * }).addErrback((f) => console.log(f.getErrorMessage())); // boom
+ * ```
+ */
+export function maybeDeferred<U, A extends unknown[]>(
+  fn: (...args: A) => U,
+  ...args: A
+): Deferred<ChainResult<U>> {
+  let result: unknown;
+  try {
+    result = fn(...args);
+    if (result instanceof Deferred) return result as Deferred<ChainResult<U>>;
+    if (!(result instanceof Failure) && isThenable(result)) {
+      return Deferred.fromPromise(result) as Deferred<ChainResult<U>>;
+    }
+  } catch (e) {
+    result = Failure.from(e);
+  }
+  const d = new Deferred<ChainResult<U>>();
+  d.callback(result as ChainResult<U>); // a Failure goes to the errbacks
+  return d;
+}
+
+/**
+ * Calls `fn(...args)` and returns a fired Deferred with what it returned, or a failed one with
+ * what it threw. Unlike {@linkcode maybeDeferred}, it does not adopt a returned Promise (it
+ * becomes the result).
+ *
+ * @throws {TypeError} if `fn` returns a Deferred (use {@linkcode maybeDeferred}).
+ *
+ * @example
+ * ```ts
+ * import { execute } from "@poetry/serve/defer";
+ * execute(JSON.parse, "[1, 2]").addCallback(console.log); // [ 1, 2 ]
+ * execute(JSON.parse, "{").addErrback((f) => console.log(f.type === SyntaxError)); // true
+ * ```
+ */
+export function execute<U, A extends unknown[]>(fn: (...args: A) => U, ...args: A): Deferred<U> {
+  const d = new Deferred<U>();
+  let result: U;
+  try {
+    result = fn(...args);
+  } catch (e) {
+    d.errback(e);
+    return d;
+  }
+  d.callback(result);
+  return d;
+}
+
+/**
+ * `value` as a Deferred: a Deferred is returned as it is, a Promise or thenable is adopted
+ * (as {@linkcode Deferred.fromPromise}).
+ *
+ * @throws {TypeError} for anything else.
+ *
+ * @example
+ * ```ts
+ * import { ensureDeferred } from "@poetry/serve/defer";
+ * async function getPoem(): Promise<string> {
+ *   return "An async poem";
+ * }
+ * ensureDeferred(getPoem()).addCallback(console.log);
+ * ```
+ */
+export function ensureDeferred<T>(value: Deferred<T> | PromiseLike<T>): Deferred<T> {
+  if (value instanceof Deferred) return value;
+  if (isThenable(value)) return Deferred.fromPromise(value);
+  throw new TypeError(`ensureDeferred() needs a Deferred or a Promise, not ${describe(value)}`);
+}
