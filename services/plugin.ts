@@ -190,7 +190,9 @@ export function isServiceMaker(value: unknown): value is AnyServiceMaker {
  *
  * @param specifier The module's path or URL.
  * @returns The plugin.
- * @throws {UsageError} When the module cannot be imported or exports no plugin.
+ * @throws {UsageError} When the module does not exist or exports no plugin.
+ * @throws {Error} When the module fails to load (a syntax error, an error thrown while it
+ * runs), saying which module and why.
  *
  * @example
  * ```ts

@@ -1,0 +1,619 @@
+/**
+ * The runner — twistd for Deno. It runs an application made by a plugin
+ * (`poetry fastpoetry --port 10000`) or exported by a configuration module, the tac file of
+ * the tutorial (`poetry --config ./app.ts`), in the foreground or as a daemon, with a pid
+ * file, a rotated log file, clean shutdown on SIGINT and SIGTERM, and least privilege: once
+ * every service has started it revokes the Deno permissions that start-up alone needed.
+ *
+ * ```text
+ * deno run --allow-net jsr:@poetry/serve [runner options] [plugin] [plugin options]
+ * ```
+ *
+ * Runner options (before the plugin's name):
+ *
+ * | option | meaning |
+ * | --- | --- |
+ * | `-n`, `--nodaemon` | run in the foreground (the default) |
+ * | `--daemon` | detach and run in the background; then `--pidfile poetry.pid --logfile poetry.log` by default |
+ * | `--pidfile=FILE` | write the process id to FILE once started; refuse to start if a running server holds it |
+ * | `-l`, `--logfile=FILE` | log to FILE, rotated at 1 MB (`-` for stdout, the foreground's default) |
+ * | `-y`, `--config=MODULE` | run the `application` a module exports |
+ * | `--plugin=MODULE` | add the plugin a module exports (repeatable) |
+ * | `--keep-permissions` | keep every permission after start-up |
+ * | `--version` | print the version and exit |
+ *
+ * Exit status: 0 after a clean shutdown (or `--help`), 1 when start-up fails (a port in use,
+ * a running server holding the pid file), 2 for a command line that cannot be used.
+ *
+ * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once);
+ * SIGHUP reopens the log file, for external rotation.
+ *
+ * @example Run a plugin from a program's main module
+ * ```ts ignore
+ * import { runMain } from "@poetry/serve/runner";
+ * import { plugin } from "./my_plugin.ts";
+ *
+ * if (import.meta.main) {
+ *   Deno.exit(await runMain(Deno.args, { plugins: [plugin], defaultPlugin: plugin.tapname }));
+ * }
+ * ```
+ *
+ * @example Print the runner's help
+ * ```ts
+ * import { runMain } from "@poetry/serve/runner";
+ * const status = await runMain(["--help"]);
+ * console.log(status); // 0
+ * ```
+ *
+ * @module
+ */
+
+import denoConfig from "../deno.json" with { type: "json" };
+import { err, type FileLogObserver, msg, startLogging } from "../log.ts";
+import { reactor } from "../reactor.ts";
+import {
+  type CommandSpec,
+  formatHelp,
+  HelpRequested,
+  parseOptions,
+  parseOptionsUntilCommand,
+  UsageError,
+} from "../_options.ts";
+import { Application } from "./application.ts";
+import { LogFile } from "./log_file.ts";
+import { type AnyServiceMaker, getPlugins, isServiceMaker, loadPlugin } from "./plugin.ts";
+import type { Service } from "./service.ts";
+import { importFromCwd } from "./_import.ts";
+import { absolutePath, AlreadyRunningError, checkPidFile, PidFile } from "./_pidfile.ts";
+import { DAEMON_CHILD_FLAG, reportDaemonStatus, startDaemon } from "./_daemon.ts";
+
+/** Options for {@linkcode runMain}. */
+export interface RunMainOptions {
+  /**
+   * The plugins offered by name, besides those added with `registerPlugin` and `--plugin`.
+   * @default {[]}
+   */
+  plugins?: readonly AnyServiceMaker[];
+  /**
+   * The plugin run when the command line names none (its options may then follow the
+   * runner's directly).
+   * @default {undefined} (a plugin or `--config` must be named)
+   */
+  defaultPlugin?: string;
+  /**
+   * The program's name in messages and `--help`.
+   * @default {"poetry"}
+   */
+  program?: string;
+  /**
+   * The version in `--version` and the start-up log line.
+   * @default {the package's version}
+   */
+  version?: string;
+  /**
+   * How long a daemon's parent waits for the daemon to report its start-up, in seconds.
+   * @default {30}
+   */
+  startTimeout?: number;
+}
+
+interface RunnerFlags {
+  nodaemon: boolean;
+  daemon: boolean;
+  pidfile?: string;
+  logfile?: string;
+  config?: string;
+  plugin: string[];
+  "keep-permissions": boolean;
+  version: boolean;
+}
+
+const RUNNER_SPEC: CommandSpec<RunnerFlags> = {
+  synopsis: "[options] [plugin [plugin options]]",
+  options: [
+    { name: "nodaemon", short: "n", flag: true, help: "Run in the foreground (the default)." },
+    {
+      name: "daemon",
+      flag: true,
+      help: "Detach and run in the background; the pid file and log file then default to " +
+        "poetry.pid and poetry.log.",
+    },
+    {
+      name: "pidfile",
+      help: "Write the process id to this file once started, and remove it on shutdown; " +
+        "refuse to start if a running server holds it.",
+    },
+    {
+      name: "logfile",
+      short: "l",
+      help: "Log to this file, rotated at 1 MB (10 kept), or - for standard output " +
+        "(the default in the foreground).",
+    },
+    {
+      name: "config",
+      short: "y",
+      help: "Run the application exported (as `application`) by this module: a tac file.",
+    },
+    {
+      name: "plugin",
+      repeat: true,
+      help: "Add the plugin exported by this module (default export or `plugin`).",
+    },
+    {
+      name: "keep-permissions",
+      flag: true,
+      help: "Keep every Deno permission after start-up instead of revoking those that only " +
+        "start-up needed.",
+    },
+    { name: "version", flag: true, help: "Print the version and exit." },
+  ],
+  description: "Runs an application made by a plugin, or exported by a --config module, in the " +
+    "foreground or as a daemon. Put the runner's options before the plugin's name and the " +
+    "plugin's options after it; `<plugin> --help` lists a plugin's options.",
+};
+
+const DEFAULT_DAEMON_PIDFILE = "poetry.pid";
+const DEFAULT_DAEMON_LOGFILE = "poetry.log";
+
+/** Where messages for the person at the terminal go (never the log). */
+function say(text: string): void {
+  console.log(text);
+}
+
+function complain(text: string): void {
+  console.error(text);
+}
+
+function oneLine(e: unknown): string {
+  if (e instanceof UsageError || e instanceof AlreadyRunningError) return e.message;
+  if (e instanceof Error) return `${e.name}: ${e.message}`.split("\n")[0];
+  return String(e).split("\n")[0];
+}
+
+/** The plugins offered in this run, by name, in the order `--help` lists them. */
+function pluginTable(
+  builtin: readonly AnyServiceMaker[],
+  loaded: readonly AnyServiceMaker[],
+): Map<string, AnyServiceMaker> {
+  const table = new Map<string, AnyServiceMaker>();
+  for (const plugin of [...builtin, ...getPlugins(), ...loaded]) {
+    if (!isServiceMaker(plugin)) throw new TypeError(`not a plugin: ${Deno.inspect(plugin)}`);
+    table.set(plugin.tapname, plugin);
+  }
+  return table;
+}
+
+function runnerHelp(program: string, plugins: Map<string, AnyServiceMaker>): string {
+  const lines = [formatHelp(RUNNER_SPEC, program).trimEnd()];
+  if (plugins.size > 0) {
+    lines.push("Plugins:");
+    const width = Math.max(...[...plugins.keys()].map((name) => name.length)) + 4;
+    for (const plugin of [...plugins.values()].sort((a, b) => a.tapname < b.tapname ? -1 : 1)) {
+      lines.push(`    ${plugin.tapname.padEnd(width)}${plugin.description}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The `--plugin` values given before `--help`, read leniently so help can list them. */
+function pluginsBeforeHelp(args: readonly string[]): string[] {
+  const end = args.findIndex((arg) => arg === "--help");
+  try {
+    return parseOptionsUntilCommand(RUNNER_SPEC, args.slice(0, end)).options.plugin;
+  } catch {
+    return [];
+  }
+}
+
+/** What the command line asks to run. */
+type Target =
+  | { kind: "config"; module: string }
+  | { kind: "plugin"; plugin: AnyServiceMaker; options: unknown };
+
+/** Everything {@linkcode serve} needs, decided from the command line. */
+interface ServeConfig {
+  program: string;
+  version: string;
+  target: Target;
+  pidfile: string | undefined;
+  logfile: string | undefined;
+  keepPermissions: boolean;
+  daemonChild: boolean;
+}
+
+/**
+ * Runs the runner with `args` (the program's arguments, usually `Deno.args`) and resolves to
+ * the exit status: 0 after a clean shutdown or `--help`, 1 when start-up fails, 2 for a
+ * command line that cannot be used (one line on stderr, no stack trace). With `--daemon`, it
+ * resolves once the daemon has started (printing its pid) or failed.
+ *
+ * It can be called more than once in a process (tests do): each call removes the signal
+ * listeners, log observer and shutdown trigger it added.
+ *
+ * @param args The command line after the program: `[runner options] [plugin] [plugin options]`.
+ * @param options The plugins offered, the default plugin, the program's name and version.
+ * @returns The exit status.
+ *
+ * @example List the plugins
+ * ```ts
+ * import { runMain } from "@poetry/serve/runner";
+ * import { Service } from "@poetry/serve/service";
+ *
+ * const idle = {
+ *   tapname: "idle",
+ *   description: "Does nothing, politely.",
+ *   options: {},
+ *   makeService: () => new Service(),
+ * };
+ * await runMain(["--help"], { plugins: [idle] }); // prints "idle    Does nothing, politely."
+ * ```
+ */
+export async function runMain(
+  args: readonly string[],
+  options: RunMainOptions = {},
+): Promise<number> {
+  const program = options.program ?? "poetry";
+  const version = options.version ?? denoConfig.version;
+  let daemonChild = false;
+  if (args[0] === DAEMON_CHILD_FLAG) {
+    daemonChild = true;
+    args = args.slice(1);
+  }
+  const fail = (code: number, message: string, prefix = program): number => {
+    if (daemonChild) reportDaemonStatus(code, `${prefix}: ${message}`);
+    else complain(`${prefix}: ${message}`);
+    return code;
+  };
+
+  // The runner's own options, up to the plugin's name.
+  let flags: RunnerFlags;
+  let rest: string[];
+  try {
+    ({ options: flags, rest } = parseOptionsUntilCommand(RUNNER_SPEC, args));
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      try {
+        const loaded = await Promise.all(pluginsBeforeHelp(args).map(loadPlugin));
+        say(runnerHelp(program, pluginTable(options.plugins ?? [], loaded)));
+        return 0;
+      } catch (e) {
+        return fail(2, oneLine(e));
+      }
+    }
+    if (e instanceof UsageError) return fail(2, e.message);
+    throw e;
+  }
+  if (flags.version) {
+    say(`${program} ${version} (Deno ${Deno.version.deno})`);
+    return 0;
+  }
+
+  let plugins: Map<string, AnyServiceMaker>;
+  try {
+    const loaded = await Promise.all(flags.plugin.map(loadPlugin));
+    plugins = pluginTable(options.plugins ?? [], loaded);
+  } catch (e) {
+    return fail(e instanceof UsageError ? 2 : 1, oneLine(e));
+  }
+
+  if (args.length === 0 && options.defaultPlugin === undefined) {
+    say(runnerHelp(program, plugins));
+    return 0;
+  }
+  if (flags.daemon && flags.nodaemon) {
+    return fail(2, "--daemon and --nodaemon cannot both be given");
+  }
+
+  // What to run: a configuration module, a named plugin, or the default plugin.
+  if (rest[0] === "--") rest = rest.slice(1);
+  let target: Target;
+  if (flags.config !== undefined) {
+    if (rest.length > 0) {
+      return fail(
+        2,
+        `--config takes no plugin or arguments, but ${JSON.stringify(rest[0])} follows`,
+      );
+    }
+    target = { kind: "config", module: flags.config };
+  } else {
+    let plugin = rest.length > 0 ? plugins.get(rest[0]) : undefined;
+    let pluginArgs = rest.slice(1);
+    if (plugin === undefined) {
+      const fallback = options.defaultPlugin !== undefined
+        ? plugins.get(options.defaultPlugin)
+        : undefined;
+      if (fallback === undefined) {
+        if (rest.length === 0) return fail(2, "no plugin named and no --config given");
+        if (rest[0].startsWith("-")) {
+          return fail(2, `option ${rest[0].split("=")[0]} not recognized`);
+        }
+        return fail(2, `unknown plugin: ${rest[0]} (--help lists the plugins)`);
+      }
+      plugin = fallback;
+      pluginArgs = rest;
+    }
+    const prefix = `${program} ${plugin.tapname}`;
+    try {
+      target = { kind: "plugin", plugin, options: parseOptions(plugin.options, pluginArgs) };
+    } catch (e) {
+      if (e instanceof HelpRequested) {
+        let text = formatHelp(plugin.options, `${program} [options] ${plugin.tapname}`).trimEnd();
+        if (!plugin.options.description) text += `\n\n${plugin.description}`;
+        say(text);
+        return 0;
+      }
+      if (e instanceof UsageError) return fail(2, e.message, prefix);
+      return fail(1, oneLine(e), prefix);
+    }
+  }
+
+  const daemon = flags.daemon || daemonChild;
+  const pidfile = flags.pidfile ?? (daemon ? DEFAULT_DAEMON_PIDFILE : undefined);
+  const logfile = flags.logfile ?? (daemon ? DEFAULT_DAEMON_LOGFILE : undefined);
+  if (daemon && logfile === "-") return fail(2, "a daemon cannot log to standard output");
+
+  if (flags.daemon && !daemonChild) {
+    // The parent: fail fast on a held pid file, then start the daemon and wait for its word.
+    try {
+      if (pidfile !== undefined) checkPidFile(pidfile);
+    } catch (e) {
+      return fail(1, oneLine(e));
+    }
+    let started;
+    try {
+      started = await startDaemon(args, options.startTimeout ?? 30);
+    } catch (e) {
+      return fail(1, `cannot start the daemon: ${oneLine(e)}`);
+    }
+    if (started.code !== 0) {
+      complain(
+        started.message ?? `${program}: the daemon failed to start; see ${logfile}`,
+      );
+      return started.code;
+    }
+    say(String(started.pid));
+    return 0;
+  }
+
+  return await serve({
+    program,
+    version,
+    target,
+    pidfile,
+    logfile,
+    keepPermissions: flags["keep-permissions"],
+    daemonChild,
+  });
+}
+
+/** A thrown error that says which exit status and stderr line it ends with. */
+class StartupError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = "StartupError";
+    this.code = code;
+  }
+}
+
+function looksLikeService(value: unknown): value is Service {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.startService === "function" && typeof v.stopService === "function" &&
+    typeof v.privilegedStartService === "function";
+}
+
+/** Loads the application: imports the configuration module, or asks the plugin. */
+async function makeApplication(target: Target): Promise<Service> {
+  if (target.kind === "config") {
+    msg(`Loading ${target.module}...`);
+    const module = await importFromCwd(target.module, "configuration");
+    const application = module.application;
+    if (!looksLikeService(application)) {
+      throw new UsageError(
+        `${target.module} exports no application: it must export one named "application", ` +
+          `e.g. export const application = new Application("fastpoetry")`,
+      );
+    }
+    msg("Loaded.");
+    return application;
+  }
+  const { plugin } = target;
+  let service: Service;
+  try {
+    service = await plugin.makeService(target.options);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    err(e, `Failed to make the ${plugin.tapname} service:`);
+    throw new StartupError(1, `cannot make the ${plugin.tapname} service: ${oneLine(e)}`);
+  }
+  if (!looksLikeService(service)) {
+    throw new StartupError(1, `the ${plugin.tapname} plugin's makeService returned no service`);
+  }
+  const application = new Application(plugin.tapname);
+  service.setServiceParent(application);
+  return application;
+}
+
+/** Revokes what only start-up needed and says what was dropped. */
+function dropPermissions(keep: { read: boolean; write: boolean }): void {
+  // `import` (remote modules) is a permission Deno 2 knows, though its types do not list it.
+  const names = ["env", "run", "sys", "ffi", "import"] as Deno.PermissionName[];
+  if (!keep.read) names.unshift("read");
+  if (!keep.write) names.unshift("write");
+  const dropped: string[] = [];
+  for (const name of names) {
+    try {
+      Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);
+      dropped.push(name);
+    } catch {
+      // A permission this Deno does not know.
+    }
+  }
+  const kept = ["net"];
+  if (keep.read) kept.push("read (for log rotation)");
+  if (keep.write) kept.push("write (for the log file and pid file)");
+  msg(
+    `Dropped the permissions only start-up needed: ${dropped.join(", ")}; kept ` +
+      `${kept.join(", ")} (--keep-permissions keeps them all).`,
+  );
+}
+
+/**
+ * Runs the application in this process until a signal stops it. The foreground run, and the
+ * daemon's own run.
+ */
+async function serve(config: ServeConfig): Promise<number> {
+  const { program, daemonChild } = config;
+  // Errors about the plugin's options name the plugin, as its option parser's do.
+  const usagePrefix = config.target.kind === "plugin"
+    ? `${program} ${config.target.plugin.tapname}`
+    : program;
+  const report = (code: number, message: string): number => {
+    if (daemonChild) reportDaemonStatus(code, message);
+    else complain(message);
+    return code;
+  };
+
+  // Signals: from here on SIGINT and SIGTERM stop the server cleanly (at once if it is still
+  // starting), a second one exits at once; SIGHUP reopens the log file.
+  let stopRequested: string | undefined;
+  let reactorStarted = false;
+  let pidfile: PidFile | undefined;
+  let logFile: LogFile | undefined;
+  const onStop = (signal: string) => () => {
+    if (stopRequested !== undefined) {
+      msg(`Received ${signal} again, exiting at once.`);
+      removePidFile();
+      Deno.exit(1);
+    }
+    stopRequested = signal;
+    msg(`Received ${signal}, shutting down.`);
+    if (reactorStarted) reactor.stop();
+  };
+  const onHangup = (): void => {
+    if (logFile === undefined) return;
+    msg("Received SIGHUP, reopening the log file.");
+    try {
+      logFile.reopen();
+    } catch (e) {
+      err(e, "Cannot reopen the log file:");
+    }
+  };
+  const signals: [Deno.Signal, () => void][] = [
+    ["SIGINT", onStop("SIGINT")],
+    ["SIGTERM", onStop("SIGTERM")],
+    ["SIGHUP", onHangup],
+  ];
+  for (const [signal, listener] of signals) Deno.addSignalListener(signal, listener);
+  const removeSignals = (): void => {
+    for (const [signal, listener] of signals) Deno.removeSignalListener(signal, listener);
+  };
+  const removePidFile = (): void => {
+    const held = pidfile;
+    pidfile = undefined;
+    try {
+      held?.remove();
+    } catch (e) {
+      err(e, `Failed to remove the pid file ${held?.path}:`);
+    }
+  };
+
+  // The pid file first: refuse to start while another server runs.
+  const warnings: string[] = [];
+  if (config.pidfile !== undefined) {
+    try {
+      pidfile = PidFile.acquire(config.pidfile, (warning) => warnings.push(warning));
+    } catch (e) {
+      removeSignals();
+      return report(1, `${program}: ${oneLine(e)}`);
+    }
+  }
+
+  let observer: FileLogObserver;
+  try {
+    if (config.logfile === undefined || config.logfile === "-") {
+      observer = startLogging(Deno.stdout);
+    } else {
+      logFile = new LogFile(absolutePath(config.logfile));
+      // A daemon has no terminal: what the program prints goes to the log too.
+      observer = startLogging(logFile, { captureConsole: true });
+    }
+  } catch (e) {
+    removePidFile();
+    removeSignals();
+    return report(1, `${program}: cannot open the log file ${config.logfile}: ${oneLine(e)}`);
+  }
+  for (const warning of warnings) msg(warning);
+
+  // Errors no one handled reach the log before Deno ends the process.
+  const onError = (event: ErrorEvent): void => err(event.error, "Unhandled error:");
+  const onRejection = (event: PromiseRejectionEvent): void =>
+    err(event.reason, "Unhandled error in a promise:");
+  globalThis.addEventListener("error", onError);
+  globalThis.addEventListener("unhandledrejection", onRejection);
+
+  const finish = (code: number, message?: string): number => {
+    removePidFile();
+    msg("Server Shut Down.");
+    observer.stop();
+    logFile?.close();
+    globalThis.removeEventListener("error", onError);
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    removeSignals();
+    return message === undefined ? code : report(code, message);
+  };
+
+  let application: Service;
+  try {
+    application = await makeApplication(config.target);
+  } catch (e) {
+    if (e instanceof StartupError) return finish(e.code, `${program}: ${e.message}`);
+    if (e instanceof UsageError) return finish(2, `${usagePrefix}: ${e.message}`);
+    err(e, "Failed to load the application:");
+    return finish(1, `${program}: failed to load the application: ${oneLine(e)}`);
+  }
+
+  msg(`${program} ${config.version} (Deno ${Deno.version.deno}) starting up.`);
+  msg(`reactor class: ${reactor.constructor.name}.`);
+
+  // Start, as twistd does: privileged start, then start; a failure stops what had started.
+  try {
+    application.privilegedStartService();
+    application.startService();
+  } catch (e) {
+    err(e, "Failed to start the application:");
+    try {
+      await application.stopService();
+    } catch (stopError) {
+      err(stopError, "Error while stopping after a failed start:");
+    }
+    return finish(1, `${program}: cannot start: ${oneLine(e)}`);
+  }
+
+  try {
+    pidfile?.write();
+  } catch (e) {
+    err(e, "Cannot write the pid file:");
+    await application.stopService();
+    return finish(1, `${program}: cannot write the pid file ${pidfile?.path}: ${oneLine(e)}`);
+  }
+  if (!config.keepPermissions) {
+    const toFile = logFile !== undefined;
+    dropPermissions({ read: toFile, write: toFile || pidfile !== undefined });
+  }
+  if (daemonChild) reportDaemonStatus(0, String(Deno.pid));
+
+  // The application stops before the reactor closes what is left, as twistd arranges it.
+  const trigger = reactor.addSystemEventTrigger(
+    "before",
+    "shutdown",
+    () => application.stopService(),
+  );
+  const running = reactor.run({ installSignalHandlers: false });
+  reactorStarted = true;
+  if (stopRequested !== undefined) reactor.stop();
+  await running;
+  reactor.removeSystemEventTrigger(trigger);
+  return finish(0);
+}

@@ -1,0 +1,499 @@
+import assert from "node:assert/strict";
+import { AlreadyRunningError, PidFile } from "../services/_pidfile.ts";
+
+const MAIN = new URL("./fixtures/runner/main.ts", import.meta.url).pathname;
+const APP = new URL("./fixtures/runner/app.ts", import.meta.url).pathname;
+const GREETING = new URL("./fixtures/runner/greeting_plugin.ts", import.meta.url).pathname;
+/** The permissions the runner's README asks for, for a daemon with a pid file and a log. */
+const FLAGS = ["--allow-net=127.0.0.1", "--allow-read", "--allow-write", "--allow-run=deno"];
+/** The longest any one wait in these tests may take, in seconds. */
+const WAIT = 20;
+
+/** The runner fixture in a subprocess, with its output collected as it comes. */
+class Runner implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  stdout = "";
+  stderr = "";
+  #pumps: Promise<void>[];
+  #status: Deno.CommandStatus | undefined;
+
+  constructor(args: string[], cwd: string, flags: string[] = FLAGS) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, MAIN, ...args],
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pump = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) this[key] += text;
+    };
+    this.#pumps = [pump(this.child.stdout, "stdout"), pump(this.child.stderr, "stderr")];
+    this.child.status.then((status) => this.#status = status);
+  }
+
+  /** Waits until stdout matches `pattern`; fails if the process ends first or time runs out. */
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + WAIT * 1000;
+    while (Date.now() < deadline) {
+      const match = this.stdout.match(pattern);
+      if (match) return match;
+      if (this.#status !== undefined) {
+        await Promise.all(this.#pumps);
+        const late = this.stdout.match(pattern);
+        if (late) return late;
+        assert.fail(`exited (${this.#status.code}) before printing ${pattern}:\n${this.output}`);
+      }
+      await delay(20);
+    }
+    assert.fail(`no ${pattern} within ${WAIT} s:\n${this.output}`);
+  }
+
+  /** The port a TCP server logged it listens on. */
+  async port(): Promise<number> {
+    return Number((await this.waitFor(/ starting on (\d+)/))[1]);
+  }
+
+  /** Waits for the process to exit (bounded) and for its output to be read. */
+  async exit(): Promise<Deno.CommandStatus> {
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), WAIT * 1000);
+    try {
+      const status = await this.child.status;
+      await Promise.all(this.#pumps);
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get output(): string {
+    return `--- stdout\n${this.stdout}--- stderr\n${this.stderr}`;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#status === undefined) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await this.exit();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs the runner to completion (for commands that exit by themselves). */
+async function runToEnd(args: string[], cwd: string): Promise<[Deno.CommandStatus, Runner]> {
+  const runner = new Runner(args, cwd);
+  return [await runner.exit(), runner];
+}
+
+/** Everything a server on 127.0.0.1:port sends before it closes the connection. */
+async function fetchText(port: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const chunks: Uint8Array[] = [];
+    const buffer = new Uint8Array(4096);
+    const deadline = Date.now() + WAIT * 1000;
+    while (Date.now() < deadline) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      chunks.push(buffer.slice(0, n));
+    }
+    return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  } finally {
+    conn.close();
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** Whether `pid` has exited (gone, or a zombie no one has reaped yet). */
+async function processGone(pid: number): Promise<boolean> {
+  try {
+    Deno.kill(pid, 0);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return true;
+    throw e;
+  }
+  const { stdout } = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(pid)] })
+    .output();
+  const state = new TextDecoder().decode(stdout).trim();
+  return state === "" || state.startsWith("Z");
+}
+
+async function waitUntil(what: string, condition: () => boolean | Promise<boolean>) {
+  const deadline = Date.now() + WAIT * 1000;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await delay(50);
+  }
+  assert.fail(`${what} did not happen within ${WAIT} s`);
+}
+
+/** The pid of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  return child.pid;
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "runner_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Asserts a usage failure: status 2 and exactly one line on stderr, without a stack trace. */
+function assertUsageError(status: Deno.CommandStatus, runner: Runner, line: string): void {
+  assert.equal(status.code, 2, runner.output);
+  assert.equal(runner.stderr, line + "\n");
+  assert.doesNotMatch(runner.stderr, /^\s+at /m);
+}
+
+// --- The pid file, in this process ---
+
+Deno.test("PidFile refuses a pid file another holder has locked, and says whose it is", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/a.pid`;
+    const held = PidFile.acquire(path, () => assert.fail("no warning expected"));
+    held.write(4242);
+    try {
+      assert.throws(() => PidFile.acquire(path, () => {}), (e: unknown) => {
+        assert.ok(e instanceof AlreadyRunningError);
+        assert.equal(e.pid, 4242);
+        assert.match(e.message, /another server is running, PID 4242/);
+        return true;
+      });
+    } finally {
+      held.remove();
+    }
+    assert.equal(exists(path), false);
+  });
+});
+
+Deno.test("PidFile replaces a pid file naming a dead process, with a warning", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/a.pid`;
+    const dead = await deadPid();
+    Deno.writeTextFileSync(path, `${dead}\n`);
+    const warnings: string[] = [];
+    const pidfile = PidFile.acquire(path, (w) => warnings.push(w));
+    pidfile.write();
+    assert.equal(Deno.readTextFileSync(path), `${Deno.pid}\n`);
+    assert.deepEqual(warnings, [`Removing stale pid file ${path}: PID ${dead} is not running`]);
+    pidfile.remove();
+    pidfile.remove();
+    assert.equal(exists(path), false);
+  });
+});
+
+Deno.test("PidFile treats a live process that holds no lock as a reused pid", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/a.pid`;
+    Deno.writeTextFileSync(path, `${Deno.ppid}`);
+    const warnings: string[] = [];
+    const pidfile = PidFile.acquire(path, (w) => warnings.push(w));
+    pidfile.remove();
+    assert.match(warnings[0], /PID \d+ is running but is not this server \(the pid was reused\)/);
+  });
+});
+
+// --- The runner, in a subprocess ---
+
+Deno.test("runner serves in the foreground and shuts down cleanly on SIGTERM", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["--pidfile", "hello.pid", "hello", "--port", "0"], dir);
+    const port = await runner.port();
+    await runner.waitFor(/Dropped the permissions/);
+    assert.equal(Deno.readTextFileSync(`${dir}/hello.pid`).trim(), String(runner.child.pid));
+    assert.equal(await fetchText(port), "hello from the runner\n");
+    await runner.waitFor(/sending 22 bytes/);
+    runner.child.kill("SIGTERM");
+    const status = await runner.exit();
+    assert.equal(status.code, 0, runner.output);
+    assert.equal(exists(`${dir}/hello.pid`), false);
+    const lines = runner.stdout.split("\n").map((line) => line.replace(/^\S+ \S+ /, ""));
+    const expected = [
+      "[-] Log opened.",
+      `[-] poetry 0.1.0 (Deno ${Deno.version.deno}) starting up.`,
+      "[-] reactor class: Reactor.",
+      "[-] Received SIGTERM, shutting down.",
+      "[-] Main loop terminated.",
+      "[-] Server Shut Down.",
+    ];
+    let at = -1;
+    for (const line of expected) {
+      const next = lines.indexOf(line, at + 1);
+      assert.ok(next > at, `${JSON.stringify(line)} missing or out of order:\n${runner.output}`);
+      at = next;
+    }
+    assert.equal(lines[lines.length - 2], "[-] Server Shut Down.");
+    assert.equal(runner.stderr, "");
+  });
+});
+
+Deno.test("runner stops on SIGINT as on SIGTERM", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["hello", "--port", "0"], dir);
+    await runner.port();
+    await runner.waitFor(/Dropped the permissions/);
+    runner.child.kill("SIGINT");
+    const status = await runner.exit();
+    assert.equal(status.code, 0, runner.output);
+    assert.match(runner.stdout, /\[-\] Received SIGINT, shutting down\.\n/);
+    assert.match(runner.stdout, /Server Shut Down\.\n$/);
+  });
+});
+
+Deno.test("runner revokes what start-up alone needed, unless --keep-permissions", async () => {
+  await withTempDir(async (dir) => {
+    {
+      await using runner = new Runner(["hello", "--port", "0", "--probe"], dir);
+      const port = await runner.port();
+      await runner.waitFor(/Dropped the permissions only start-up needed: write, read, env, run/);
+      assert.equal(await fetchText(port), "read=prompt write=prompt env=prompt run=prompt\n");
+      runner.child.kill("SIGTERM");
+      assert.equal((await runner.exit()).code, 0, runner.output);
+    }
+    {
+      // A pid file must still be removed at shutdown: write stays.
+      await using runner = new Runner(
+        ["--pidfile", "p.pid", "hello", "--port", "0", "--probe"],
+        dir,
+      );
+      const port = await runner.port();
+      assert.equal(await fetchText(port), "read=prompt write=granted env=prompt run=prompt\n");
+      runner.child.kill("SIGTERM");
+      assert.equal((await runner.exit()).code, 0, runner.output);
+      assert.equal(exists(`${dir}/p.pid`), false);
+    }
+    {
+      await using runner = new Runner(
+        ["--keep-permissions", "hello", "--port", "0", "--probe"],
+        dir,
+      );
+      const port = await runner.port();
+      assert.equal(await fetchText(port), "read=granted write=granted env=prompt run=granted\n");
+      assert.doesNotMatch(runner.stdout, /Dropped/);
+      runner.child.kill("SIGTERM");
+      assert.equal((await runner.exit()).code, 0, runner.output);
+    }
+  });
+});
+
+Deno.test("runner --daemon detaches, prints the pid, and the daemon stops cleanly on kill", async () => {
+  await withTempDir(async (dir) => {
+    const [status, parent] = await runToEnd(["--daemon", "hello", "--port", "0"], dir);
+    assert.equal(status.code, 0, parent.output);
+    const pid = Number(parent.stdout.trim());
+    assert.ok(Number.isInteger(pid) && pid > 0, parent.output);
+    try {
+      // The defaults: poetry.pid and poetry.log in the current directory.
+      assert.equal(Deno.readTextFileSync(`${dir}/poetry.pid`).trim(), String(pid));
+      const log = () => Deno.readTextFileSync(`${dir}/poetry.log`);
+      await waitUntil("the daemon's start-up log", () => / starting on \d+/.test(log()));
+      const port = Number(log().match(/ starting on (\d+)/)![1]);
+      assert.equal(await fetchText(port), "hello from the runner\n");
+      Deno.kill(pid, "SIGTERM");
+      await waitUntil("the daemon's exit", () => processGone(pid));
+      assert.equal(exists(`${dir}/poetry.pid`), false);
+      assert.match(log(), /Received SIGTERM, shutting down\.\n.*Main loop terminated\.\n/s);
+      assert.match(log(), /Server Shut Down\.\n$/);
+      assert.match(log(), /Dropped the permissions only start-up needed: env, run/);
+    } finally {
+      if (!(await processGone(pid))) Deno.kill(pid, "SIGKILL");
+    }
+  });
+});
+
+Deno.test("runner --daemon reports a failed start-up with the daemon's reason and status", async () => {
+  await withTempDir(async (dir) => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const args = ["--daemon", "hello", "--port", String(listener.addr.port)];
+    const [status, parent] = await runToEnd(args, dir);
+    assert.equal(status.code, 1, parent.output);
+    assert.match(parent.stderr, /^poetry: cannot start: CannotListenError: .*\n$/);
+    assert.equal(exists(`${dir}/poetry.pid`), false);
+    assert.match(Deno.readTextFileSync(`${dir}/poetry.log`), /Failed to start the application:/);
+  });
+});
+
+Deno.test("runner exits 1 and leaves no pid file when its port is in use", async () => {
+  await withTempDir(async (dir) => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    const [status, runner] = await runToEnd(
+      ["--pidfile", "hello.pid", "hello", "--port", String(port)],
+      dir,
+    );
+    assert.equal(status.code, 1, runner.output);
+    assert.match(runner.stderr, /^poetry: cannot start: CannotListenError: .*\n$/);
+    assert.match(runner.stdout, /Failed to start the application:\n\tCannotListenError/);
+    assert.match(runner.stdout, /Server Shut Down\.\n$/);
+    assert.equal(exists(`${dir}/hello.pid`), false);
+  });
+});
+
+Deno.test("runner replaces a stale pid file naming a dead process, with a warning", async () => {
+  await withTempDir(async (dir) => {
+    const dead = await deadPid();
+    Deno.writeTextFileSync(`${dir}/hello.pid`, String(dead));
+    await using runner = new Runner(["--pidfile", "hello.pid", "hello", "--port", "0"], dir);
+    await runner.port();
+    assert.match(
+      runner.stdout,
+      // Whether the pid is dead can be told only with unscoped --allow-run.
+      new RegExp(
+        `Removing stale pid file ${dir}/hello\\.pid: PID ${dead} (is not running|does not hold it)`,
+      ),
+    );
+    await runner.waitFor(/Dropped/);
+    assert.equal(Deno.readTextFileSync(`${dir}/hello.pid`).trim(), String(runner.child.pid));
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+  });
+});
+
+Deno.test("runner refuses to start while a running server holds the pid file", async () => {
+  await withTempDir(async (dir) => {
+    await using first = new Runner(["--pidfile", "hello.pid", "hello", "--port", "0"], dir);
+    const port = await first.port();
+    await first.waitFor(/Dropped/);
+    const [status, second] = await runToEnd(
+      ["--pidfile", "hello.pid", "hello", "--port", "0"],
+      dir,
+    );
+    assert.equal(status.code, 1, second.output);
+    assert.match(
+      second.stderr,
+      new RegExp(`^poetry: another server is running, PID ${first.child.pid} \\(pid file `),
+    );
+    assert.equal(second.stderr.split("\n").length, 2);
+    // The first server is untouched.
+    assert.equal(Deno.readTextFileSync(`${dir}/hello.pid`).trim(), String(first.child.pid));
+    assert.equal(await fetchText(port), "hello from the runner\n");
+    // And so is a daemon's parent, before it starts anything.
+    const [daemonStatus, daemon] = await runToEnd(
+      ["--daemon", "--pidfile", "hello.pid", "hello", "--port", "0"],
+      dir,
+    );
+    assert.equal(daemonStatus.code, 1, daemon.output);
+    assert.match(daemon.stderr, /^poetry: another server is running/);
+    first.child.kill("SIGTERM");
+    assert.equal((await first.exit()).code, 0);
+  });
+});
+
+Deno.test("runner logs to a --logfile and reopens it on SIGHUP", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["--logfile", "hello.log", "hello", "--port", "0"], dir);
+    const log = () => Deno.readTextFileSync(`${dir}/hello.log`);
+    await waitUntil("the start-up log", () => exists(`${dir}/hello.log`) && /Dropped/.test(log()));
+    assert.equal(runner.stdout, "");
+    Deno.renameSync(`${dir}/hello.log`, `${dir}/hello.log.old`);
+    runner.child.kill("SIGHUP");
+    await waitUntil("a new log file", () => exists(`${dir}/hello.log`));
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+    assert.match(Deno.readTextFileSync(`${dir}/hello.log.old`), /reopening the log file/);
+    assert.match(log(), /Received SIGTERM.*Server Shut Down\.\n$/s);
+  });
+});
+
+Deno.test("runner --help lists its options and every plugin with its description", async () => {
+  await withTempDir(async (dir) => {
+    const [status, runner] = await runToEnd(["--plugin", GREETING, "--help"], dir);
+    assert.equal(status.code, 0, runner.output);
+    assert.match(runner.stdout, /^Usage: poetry \[options\] \[plugin \[plugin options\]\]\n/);
+    for (const option of ["--daemon", "--pidfile=", "--logfile=", "--config=", "--plugin="]) {
+      assert.ok(runner.stdout.includes(option), `${option} missing:\n${runner.output}`);
+    }
+    assert.match(runner.stdout, /\nPlugins:\n/);
+    assert.match(
+      runner.stdout,
+      /\n {4}greeting +Greets whoever connects, from a plugin module\.\n/,
+    );
+    assert.match(runner.stdout, /\n {4}hello +Says hello to whoever connects\.\n/);
+    assert.equal(runner.stderr, "");
+  });
+});
+
+Deno.test("runner <plugin> --help shows the plugin's options with their defaults", async () => {
+  await withTempDir(async (dir) => {
+    const [status, runner] = await runToEnd(["hello", "--help"], dir);
+    assert.equal(status.code, 0, runner.output);
+    assert.match(runner.stdout, /^Usage: poetry \[options\] hello \[options\]\n/);
+    assert.match(runner.stdout, /\n {2}-p, --port= +The port to listen on\. \[default: 10000\]\n/);
+    assert.match(
+      runner.stdout,
+      /\n {6}--iface= +The interface to listen on\. \[default: 127\.0\.0\.1\]\n/,
+    );
+    assert.match(runner.stdout, /Says hello to whoever connects\./);
+  });
+});
+
+Deno.test("runner ends bad command lines with one line on stderr and status 2", async () => {
+  await withTempDir(async (dir) => {
+    const cases: [string[], string][] = [
+      [["--bogus"], "poetry: option --bogus not recognized"],
+      [["--pidfile"], "poetry: option --pidfile requires a value"],
+      [["nosuch"], "poetry: unknown plugin: nosuch (--help lists the plugins)"],
+      [
+        ["hello", "--port", "abc"],
+        'poetry hello: option --port: "abc" is not a port number (0 to 65535)',
+      ],
+      [["hello", "--bogus"], "poetry hello: option --bogus not recognized"],
+      [["hello", "--text-file", "missing.txt"], "poetry hello: no such text file: missing.txt"],
+      [["--config", "missing_app.ts"], "poetry: no such configuration module: missing_app.ts"],
+      [
+        ["--plugin", "missing_plugin.ts", "hello"],
+        "poetry: no such plugin module: missing_plugin.ts",
+      ],
+      [["--daemon", "--logfile", "-", "hello"], "poetry: a daemon cannot log to standard output"],
+    ];
+    for (const [args, line] of cases) {
+      const [status, runner] = await runToEnd(args, dir);
+      assertUsageError(status, runner, line);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+Deno.test("runner --config runs the application a module exports", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["--config", APP], dir);
+    const port = await runner.port();
+    assert.match(
+      runner.stdout,
+      new RegExp(`\\[-\\] Loading ${APP}\\.\\.\\.\n.*\\[-\\] Loaded\\.\n`),
+    );
+    assert.equal(await fetchText(port), "hello from a configuration module\n");
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+  });
+});
+
+Deno.test("runner --plugin runs a plugin from a module, by a path relative to the cwd", async () => {
+  const fixtures = new URL("./fixtures/runner/", import.meta.url).pathname;
+  await using runner = new Runner(["--plugin", "./greeting_plugin.ts", "greeting"], fixtures);
+  const port = await runner.port();
+  assert.equal(await fetchText(port), "greetings from a plugin module\n");
+  runner.child.kill("SIGTERM");
+  assert.equal((await runner.exit()).code, 0, runner.output);
+});
