@@ -1268,3 +1268,714 @@ export function ensureDeferred<T>(value: Deferred<T> | PromiseLike<T>): Deferred
   if (isThenable(value)) return Deferred.fromPromise(value);
   throw new TypeError(`ensureDeferred() needs a Deferred or a Promise, not ${describe(value)}`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// DeferredList and gatherResults
+
+/** Options for {@linkcode DeferredList}. */
+export interface DeferredListOptions {
+  /**
+   * Fire as soon as one Deferred succeeds, with `[result, index]`, instead of waiting for all.
+   * @default false
+   */
+  fireOnOneCallback?: boolean;
+  /**
+   * Fail as soon as one Deferred fails, with a {@linkcode FirstError}, instead of waiting for
+   * all.
+   * @default false
+   */
+  fireOnOneErrback?: boolean;
+  /**
+   * Handle each Deferred's failure (its chain goes on with `undefined`), so that the failures
+   * are reported only through the list and not as unhandled errors.
+   * @default false
+   */
+  consumeErrors?: boolean;
+}
+
+/** One Deferred's outcome in a {@linkcode DeferredList}: `[true, result]` or `[false, failure]`. */
+export type DeferredListOutcome<T> = [success: true, result: T] | [
+  success: false,
+  failure: Failure,
+];
+
+/**
+ * What a {@linkcode DeferredList} fires with: `[result, index]` of the first success with
+ * `fireOnOneCallback: true`, otherwise every outcome, in the order of the list.
+ */
+export type DeferredListResult<T, O extends DeferredListOptions = DeferredListOptions> = O extends
+  { fireOnOneCallback: true } ? [result: T, index: number] : DeferredListOutcome<T>[];
+
+/**
+ * A Deferred for a list of Deferreds: it fires once all of them have fired, with
+ * `[success, resultOrFailure]` for each, in the order of the list (not the order they fired
+ * in). An empty list fires at once with `[]`.
+ *
+ * With `fireOnOneCallback` it fires with `[result, index]` as soon as one succeeds; with
+ * `fireOnOneErrback` it fails with a {@linkcode FirstError} as soon as one fails. Cancelling it
+ * cancels every Deferred in the list that has not fired.
+ *
+ * @typeParam T The result type of the Deferreds in the list.
+ * @typeParam O The options, which decide the type of the result.
+ *
+ * @example Wait for two poems
+ * ```ts
+ * import { DeferredList, fail, succeed } from "@poetry/serve/defer";
+ *
+ * new DeferredList([succeed("poem 1"), fail(new Error("no poem 2"))], { consumeErrors: true })
+ *   .addCallback((outcomes) => {
+ *     for (const [success, result] of outcomes) {
+ *       console.log(success ? result : `failed: ${result.getErrorMessage()}`);
+ *     }
+ *   });
+ * // poem 1
+ * // failed: no poem 2
+ * ```
+ */
+export class DeferredList<T, O extends DeferredListOptions = DeferredListOptions>
+  extends Deferred<DeferredListResult<T, O>> {
+  /** The outcomes so far, by position in the list; `undefined` for those not yet fired. */
+  readonly resultList: (DeferredListOutcome<T> | undefined)[];
+  #deferreds: Deferred<T>[];
+  #finished = 0;
+  #fireOnOneCallback: boolean;
+  #fireOnOneErrback: boolean;
+  #consumeErrors: boolean;
+
+  /**
+   * Watches `deferreds`, adding a stage to each (which passes its outcome on, or, with
+   * `consumeErrors`, replaces a failure with `undefined`).
+   *
+   * @example
+   * ```ts
+   * import { DeferredList, Deferred } from "@poetry/serve/defer";
+   * const slow = new Deferred<string>();
+   * const list = new DeferredList([slow, new Deferred<string>()], { fireOnOneCallback: true });
+   * list.addCallback(([result, index]) => console.log(result, index)); // fast 0
+   * slow.callback("fast");
+   * ```
+   */
+  constructor(deferreds: Iterable<Deferred<T>>, options?: O) {
+    super();
+    this.#deferreds = [...deferreds];
+    this.#fireOnOneCallback = options?.fireOnOneCallback ?? false;
+    this.#fireOnOneErrback = options?.fireOnOneErrback ?? false;
+    this.#consumeErrors = options?.consumeErrors ?? false;
+    this.resultList = new Array(this.#deferreds.length).fill(undefined);
+    if (this.#deferreds.length === 0 && !this.#fireOnOneCallback) {
+      this.callback(this.resultList as DeferredListResult<T, O>);
+    }
+    for (let index = 0; index < this.#deferreds.length; index++) {
+      this.#deferreds[index].addCallbacks(
+        (result) => this.#got(index, true, result),
+        (failure) => this.#got(index, false, failure),
+      );
+    }
+  }
+
+  #got(index: number, success: boolean, outcome: unknown): unknown {
+    this.resultList[index] = [success, outcome] as DeferredListOutcome<T>;
+    this.#finished++;
+    if (!this.called) {
+      if (success && this.#fireOnOneCallback) {
+        this.callback([outcome, index] as DeferredListResult<T, O>);
+      } else if (!success && this.#fireOnOneErrback) {
+        this.errback(new Failure(new FirstError(outcome as Failure, index)));
+      } else if (this.#finished === this.resultList.length) {
+        this.callback(this.resultList as DeferredListResult<T, O>);
+      }
+    }
+    return !success && this.#consumeErrors ? undefined : outcome;
+  }
+
+  /**
+   * Cancels every Deferred in the list that has not fired; if that did not fire the list, it
+   * fails with {@linkcode CancelledError}. An error thrown by one canceller is logged and does
+   * not stop the others.
+   *
+   * @example
+   * ```ts
+   * import { Deferred, DeferredList } from "@poetry/serve/defer";
+   * const a = new Deferred<string>();
+   * const list = new DeferredList([a], { consumeErrors: true });
+   * list.addCallback((outcomes) => console.log(outcomes[0][0])); // false
+   * list.cancel();
+   * ```
+   */
+  override cancel(): void {
+    if (this.called) {
+      super.cancel(); // it may be waiting on a Deferred returned by one of its callbacks
+      return;
+    }
+    for (const d of this.#deferreds) {
+      try {
+        d.cancel();
+      } catch (e) {
+        err(e, "Exception raised from user supplied canceller");
+      }
+    }
+    if (!this.called) super.cancel();
+  }
+}
+
+/** The result types of a tuple of Deferreds. */
+export type DeferredResults<D extends readonly Deferred<unknown>[]> = {
+  -readonly [K in keyof D]: D[K] extends Deferred<infer U> ? U : never;
+};
+
+/**
+ * A Deferred for the results of all of `deferreds`, in their order; it fails with a
+ * {@linkcode FirstError} as soon as one fails. Cancelling it cancels them all.
+ *
+ * @param options `consumeErrors`: handle each Deferred's failure, so that it is reported only
+ *   through the `FirstError` (see {@linkcode DeferredListOptions}).
+ *
+ * @example
+ * ```ts
+ * import { gatherResults, succeed } from "@poetry/serve/defer";
+ * const [poem, length] = await gatherResults([succeed("poem"), succeed(4)]);
+ * console.log(poem, length); // poem 4
+ * ```
+ */
+export function gatherResults<const D extends readonly Deferred<unknown>[]>(
+  deferreds: D,
+  options?: { consumeErrors?: boolean },
+): Deferred<DeferredResults<D>>;
+export function gatherResults<T>(
+  deferreds: Iterable<Deferred<T>>,
+  options?: { consumeErrors?: boolean },
+): Deferred<T[]>;
+export function gatherResults<T>(
+  deferreds: Iterable<Deferred<T>>,
+  options?: { consumeErrors?: boolean },
+): Deferred<T[]> {
+  return new DeferredList(deferreds, {
+    fireOnOneErrback: true,
+    consumeErrors: options?.consumeErrors ?? false,
+  }).addCallback((outcomes) => outcomes.map((outcome) => outcome[1] as T));
+}
+
+// ---------------------------------------------------------------------------------------------
+// inlineCallbacks
+
+/**
+ * Turns a generator function into a function returning a Deferred, Twisted's
+ * `@inlineCallbacks`: inside it, `yield` a Deferred, a Promise or a plain value to get its
+ * result (a failure is thrown at the `yield`, so `try`/`catch` works), and `return` the
+ * result. The generator runs synchronously as far as its first unfired Deferred.
+ *
+ * Cancelling the returned Deferred cancels the Deferred the generator is waiting for; its
+ * `CancelledError` is thrown at the `yield`, and the generator may catch it and go on.
+ *
+ * The value of a `yield` is typed `unknown`: assert the type you expect
+ * (`const poem = (yield getPoem()) as string`).
+ *
+ * @example Get a poem, then transform it
+ * ```ts
+ * import { inlineCallbacks, succeed } from "@poetry/serve/defer";
+ *
+ * const getPoem = () => succeed("roses are red");
+ * const getShoutedPoem = inlineCallbacks(function* () {
+ *   const poem = (yield getPoem()) as string;
+ *   try {
+ *     yield Promise.reject(new Error("the shouting service is down"));
+ *   } catch (e) {
+ *     console.log((e as Error).message); // the shouting service is down
+ *   }
+ *   return poem.toUpperCase();
+ * });
+ * console.log(await getShoutedPoem()); // ROSES ARE RED
+ * ```
+ */
+export function inlineCallbacks<This, A extends unknown[], R>(
+  fn: (this: This, ...args: A) => Generator<unknown, R, unknown>,
+): (this: This, ...args: A) => Deferred<Awaited<R>> {
+  return function (this: This, ...args: A): Deferred<Awaited<R>> {
+    let generator: Generator<unknown, R, unknown>;
+    try {
+      generator = fn.apply(this, args);
+    } catch (e) {
+      return fail(e);
+    }
+    return runGenerator(generator) as Deferred<Awaited<R>>;
+  };
+}
+
+function runGenerator(generator: Generator<unknown, unknown, unknown>): Deferred<unknown> {
+  /** The Deferred the generator is suspended on, if any. */
+  let waitingOn: Deferred<unknown> | undefined;
+  /** What the generator's outcome fires; a cancellation swaps in a fresh one (see below). */
+  let target: Deferred<unknown>;
+
+  // Cancelling must let the generator see CancelledError and decide the outcome, so the
+  // returned Deferred is made to wait on a fresh one and the awaited Deferred is cancelled.
+  const canceller = (outer: Deferred<unknown>): void => {
+    const awaited = waitingOn;
+    if (awaited === undefined) return; // not suspended: a plain CancelledError it is
+    target = new Deferred<unknown>(canceller);
+    waitOn(outer, target);
+    awaited.cancel();
+  };
+
+  const finish = (outcome: unknown): void => {
+    const d = target;
+    if (d.called) return; // cancelled while the generator was running
+    if (outcome instanceof Deferred) outcome.chainDeferred(d);
+    else if (!(outcome instanceof Failure) && isThenable(outcome)) {
+      Deferred.fromPromise(outcome).chainDeferred(d);
+    } else d.callback(outcome); // a returned Failure goes to the errbacks, as in Twisted
+  };
+
+  const resume = (input: unknown): void => {
+    // A loop, not recursion: a generator may yield any number of fired Deferreds.
+    for (;;) {
+      let yielded: unknown;
+      try {
+        const step = input instanceof Failure
+          ? generator.throw(input.value)
+          : generator.next(input);
+        if (step.done) {
+          finish(step.value);
+          return;
+        }
+        yielded = step.value;
+        if (!(yielded instanceof Deferred)) {
+          if (!isThenable(yielded)) {
+            input = yielded;
+            continue;
+          }
+          yielded = Deferred.fromPromise(yielded);
+        }
+      } catch (e) {
+        finish(Failure.from(e));
+        return;
+      }
+      const d = yielded as Deferred<unknown>;
+      let synchronous = true;
+      let fired = false;
+      let outcome: unknown;
+      d.addBoth((result) => {
+        if (synchronous) {
+          fired = true;
+          outcome = result;
+        } else {
+          waitingOn = undefined;
+          resume(result);
+        }
+        return undefined; // the generator has taken the result, and a failure with it
+      });
+      synchronous = false;
+      if (!fired) {
+        waitingOn = d;
+        return;
+      }
+      input = outcome;
+    }
+  };
+
+  const outer = new Deferred<unknown>(canceller);
+  target = outer;
+  resume(undefined);
+  return outer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock, semaphore and queue
+
+/** A first-in first-out list with a moving head: no shift(), so taking is O(1). */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T {
+    const item = this.#items[this.#head] as T;
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  remove(item: T): boolean {
+    const i = this.#items.indexOf(item, this.#head);
+    if (i < 0) return false;
+    this.#items.splice(i, 1);
+    return true;
+  }
+
+  toArray(): T[] {
+    return this.#items.slice(this.#head) as T[];
+  }
+}
+
+/**
+ * A lock for code that runs across callbacks: {@linkcode DeferredLock.acquire} returns a
+ * Deferred that fires (with the lock) once the lock is yours, in the order asked;
+ * {@linkcode DeferredLock.release} passes it to the next waiter. Cancelling a waiting
+ * `acquire()` Deferred gives up the place in line.
+ *
+ * @example One poem download at a time
+ * ```ts
+ * import { DeferredLock, succeed } from "@poetry/serve/defer";
+ *
+ * const lock = new DeferredLock();
+ * const download = (name: string) => succeed(`poem ${name}`);
+ * lock.run(download, "a").addCallback(console.log); // poem a
+ * ```
+ */
+export class DeferredLock {
+  #locked = false;
+  #waiting = new Fifo<Deferred<DeferredLock>>();
+
+  /**
+   * Whether the lock is held.
+   *
+   * @example
+   * ```ts
+   * import { DeferredLock } from "@poetry/serve/defer";
+   * const lock = new DeferredLock();
+   * lock.acquire();
+   * console.log(lock.locked); // true
+   * ```
+   */
+  get locked(): boolean {
+    return this.#locked;
+  }
+
+  /**
+   * A Deferred that fires with this lock once it is acquired: at once if it is free, else when
+   * the holders before it have released it.
+   *
+   * @example
+   * ```ts
+   * import { DeferredLock } from "@poetry/serve/defer";
+   * const lock = new DeferredLock();
+   * lock.acquire().addCallback(() => console.log("first"));
+   * const second = lock.acquire().addCallback(() => console.log("second"));
+   * lock.release(); // second
+   * ```
+   */
+  acquire(): Deferred<DeferredLock> {
+    const d = new Deferred<DeferredLock>((d) => void this.#waiting.remove(d));
+    if (this.#locked) {
+      this.#waiting.push(d);
+    } else {
+      this.#locked = true;
+      d.callback(this);
+    }
+    return d;
+  }
+
+  /**
+   * Releases the lock, handing it to the next waiter if there is one.
+   *
+   * @throws {Error} if the lock is not held.
+   *
+   * @example
+   * ```ts
+   * import { DeferredLock } from "@poetry/serve/defer";
+   * const lock = new DeferredLock();
+   * lock.acquire();
+   * lock.release();
+   * console.log(lock.locked); // false
+   * ```
+   */
+  release(): void {
+    if (!this.#locked) throw new Error("DeferredLock.release() called on a lock that is not held");
+    this.#locked = false;
+    if (this.#waiting.length > 0) {
+      this.#locked = true;
+      this.#waiting.shift().callback(this);
+    }
+  }
+
+  /**
+   * Acquires the lock, calls `fn(...args)` (as {@linkcode maybeDeferred}), and releases the
+   * lock once its outcome is in; returns a Deferred for that outcome.
+   *
+   * @example
+   * ```ts
+   * import { DeferredLock } from "@poetry/serve/defer";
+   * const lock = new DeferredLock();
+   * console.log(await lock.run((a: number, b: number) => a + b, 1, 2)); // 3
+   * ```
+   */
+  run<U, A extends unknown[]>(fn: (...args: A) => U, ...args: A): Deferred<ChainResult<U>> {
+    return runLocked(this, fn, args);
+  }
+}
+
+function runLocked<U, A extends unknown[]>(
+  primitive: { acquire(): Deferred<unknown>; release(): void },
+  fn: (...args: A) => U,
+  args: A,
+): Deferred<ChainResult<U>> {
+  return primitive.acquire().addCallback(() =>
+    maybeDeferred(fn, ...args).addBoth((outcome) => {
+      primitive.release();
+      return outcome;
+    })
+  ) as Deferred<ChainResult<U>>;
+}
+
+/**
+ * A semaphore for code that runs across callbacks: at most `tokens` holders at once.
+ * {@linkcode DeferredSemaphore.acquire} returns a Deferred that fires (with the semaphore) once
+ * a token is yours, in the order asked; cancelling a waiting one gives up the place in line.
+ *
+ * @example At most two downloads at once
+ * ```ts
+ * import { DeferredSemaphore, gatherResults, succeed } from "@poetry/serve/defer";
+ *
+ * const semaphore = new DeferredSemaphore(2);
+ * const download = (name: string) => succeed(`poem ${name}`);
+ * const poems = await gatherResults(["a", "b", "c"].map((n) => semaphore.run(download, n)));
+ * console.log(poems); // [ "poem a", "poem b", "poem c" ]
+ * ```
+ */
+export class DeferredSemaphore {
+  /** How many holders at once. */
+  readonly limit: number;
+  #tokens: number;
+  #waiting = new Fifo<Deferred<DeferredSemaphore>>();
+
+  /**
+   * @param tokens How many may hold the semaphore at once.
+   * @throws {RangeError} if `tokens` is not a whole number of at least 1.
+   *
+   * @example
+   * ```ts
+   * import { DeferredSemaphore } from "@poetry/serve/defer";
+   * console.log(new DeferredSemaphore(3).tokens); // 3
+   * ```
+   */
+  constructor(tokens: number) {
+    if (!Number.isInteger(tokens) || tokens < 1) {
+      throw new RangeError(`DeferredSemaphore needs at least 1 token, not ${tokens}`);
+    }
+    this.limit = tokens;
+    this.#tokens = tokens;
+  }
+
+  /**
+   * How many tokens are free.
+   *
+   * @example
+   * ```ts
+   * import { DeferredSemaphore } from "@poetry/serve/defer";
+   * const semaphore = new DeferredSemaphore(2);
+   * semaphore.acquire();
+   * console.log(semaphore.tokens); // 1
+   * ```
+   */
+  get tokens(): number {
+    return this.#tokens;
+  }
+
+  /**
+   * A Deferred that fires with this semaphore once a token is taken: at once if one is free.
+   *
+   * @example
+   * ```ts
+   * import { DeferredSemaphore } from "@poetry/serve/defer";
+   * const semaphore = new DeferredSemaphore(1);
+   * semaphore.acquire();
+   * const waiting = semaphore.acquire();
+   * console.log(waiting.called); // false
+   * waiting.cancel(); // gives up its place
+   * ```
+   */
+  acquire(): Deferred<DeferredSemaphore> {
+    const d = new Deferred<DeferredSemaphore>((d) => void this.#waiting.remove(d));
+    if (this.#tokens <= 0) {
+      this.#waiting.push(d);
+    } else {
+      this.#tokens--;
+      d.callback(this);
+    }
+    return d;
+  }
+
+  /**
+   * Gives a token back, handing it to the next waiter if there is one.
+   *
+   * @throws {Error} if more tokens would be free than the limit.
+   *
+   * @example
+   * ```ts
+   * import { DeferredSemaphore } from "@poetry/serve/defer";
+   * const semaphore = new DeferredSemaphore(1);
+   * semaphore.acquire();
+   * semaphore.release();
+   * console.log(semaphore.tokens); // 1
+   * ```
+   */
+  release(): void {
+    if (this.#tokens >= this.limit) {
+      throw new Error(
+        `DeferredSemaphore.release() called with all ${this.limit} tokens already free`,
+      );
+    }
+    this.#tokens++;
+    if (this.#waiting.length > 0) {
+      this.#tokens--;
+      this.#waiting.shift().callback(this);
+    }
+  }
+
+  /**
+   * Takes a token, calls `fn(...args)` (as {@linkcode maybeDeferred}), and gives the token back
+   * once its outcome is in; returns a Deferred for that outcome.
+   *
+   * @example
+   * ```ts
+   * import { DeferredSemaphore } from "@poetry/serve/defer";
+   * const semaphore = new DeferredSemaphore(2);
+   * console.log(await semaphore.run(() => Promise.resolve("done"))); // done
+   * ```
+   */
+  run<U, A extends unknown[]>(fn: (...args: A) => U, ...args: A): Deferred<ChainResult<U>> {
+    return runLocked(this, fn, args);
+  }
+}
+
+/**
+ * A queue whose `get()` returns a Deferred: it fires at once with the oldest item, or later
+ * with the next item put. `size` bounds the items held ({@linkcode QueueOverflow} beyond it),
+ * `backlog` the gets waiting ({@linkcode QueueUnderflow} beyond it). Cancelling a waiting
+ * `get()` Deferred removes it from the line.
+ *
+ * @typeParam T The items.
+ *
+ * @example Lines of a poem, as they arrive
+ * ```ts
+ * import { DeferredQueue } from "@poetry/serve/defer";
+ *
+ * const lines = new DeferredQueue<string>();
+ * lines.get().addCallback((line) => console.log("first:", line)); // first: Roses are red
+ * lines.put("Roses are red");
+ * lines.put("Violets are blue");
+ * console.log(await lines.get()); // Violets are blue
+ * ```
+ */
+export class DeferredQueue<T> {
+  /** The most items the queue holds. */
+  readonly size: number;
+  /** The most gets that may wait. */
+  readonly backlog: number;
+  #waiting = new Fifo<Deferred<T>>();
+  #pending = new Fifo<T>();
+
+  /**
+   * @param size The most items held before `put` throws {@linkcode QueueOverflow}.
+   * @param backlog The most gets waiting before `get` throws {@linkcode QueueUnderflow}.
+   * @throws {RangeError} if either is negative or not a number.
+   *
+   * @example
+   * ```ts
+   * import { DeferredQueue } from "@poetry/serve/defer";
+   * const queue = new DeferredQueue<number>(10, 2);
+   * console.log(queue.size, queue.backlog); // 10 2
+   * ```
+   */
+  constructor(size: number = Infinity, backlog: number = Infinity) {
+    if (!(size >= 0)) throw new RangeError(`DeferredQueue size must be >= 0, not ${size}`);
+    if (!(backlog >= 0)) {
+      throw new RangeError(`DeferredQueue backlog must be >= 0, not ${backlog}`);
+    }
+    this.size = size;
+    this.backlog = backlog;
+  }
+
+  /**
+   * The items put and not yet taken, oldest first (a copy).
+   *
+   * @example
+   * ```ts
+   * import { DeferredQueue } from "@poetry/serve/defer";
+   * const queue = new DeferredQueue<number>();
+   * queue.put(1);
+   * console.log(queue.pending); // [ 1 ]
+   * ```
+   */
+  get pending(): T[] {
+    return this.#pending.toArray();
+  }
+
+  /**
+   * How many gets are waiting for an item.
+   *
+   * @example
+   * ```ts
+   * import { DeferredQueue } from "@poetry/serve/defer";
+   * const queue = new DeferredQueue<number>();
+   * queue.get();
+   * console.log(queue.waiting); // 1
+   * ```
+   */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /**
+   * Adds an item: it goes to the oldest waiting get, or is held.
+   *
+   * @throws {QueueOverflow} if no get is waiting and `size` items are held already.
+   *
+   * @example
+   * ```ts
+   * import { DeferredQueue } from "@poetry/serve/defer";
+   * const queue = new DeferredQueue<string>();
+   * queue.put("a line");
+   * ```
+   */
+  put(item: T): void {
+    if (this.#waiting.length > 0) {
+      this.#waiting.shift().callback(item);
+    } else if (this.#pending.length < this.size) {
+      this.#pending.push(item);
+    } else {
+      throw new QueueOverflow(
+        `DeferredQueue is full (size ${this.size}); cannot put ${describe(item)}`,
+      );
+    }
+  }
+
+  /**
+   * A Deferred for the next item: fired with the oldest held item, or waiting for a `put`.
+   *
+   * @throws {QueueUnderflow} if no item is held and `backlog` gets are waiting already.
+   *
+   * @example
+   * ```ts
+   * import { DeferredQueue } from "@poetry/serve/defer";
+   * const queue = new DeferredQueue<string>();
+   * const next = queue.get();
+   * queue.put("hello");
+   * console.log(await next); // hello
+   * ```
+   */
+  get(): Deferred<T> {
+    if (this.#pending.length > 0) return succeed(this.#pending.shift());
+    if (this.#waiting.length >= this.backlog) {
+      throw new QueueUnderflow(
+        `DeferredQueue already has ${this.#waiting.length} gets waiting (backlog ${this.backlog})`,
+      );
+    }
+    const d = new Deferred<T>((d) => void this.#waiting.remove(d));
+    this.#waiting.push(d);
+    return d;
+  }
+}
