@@ -5,7 +5,16 @@
  * @module
  */
 
-import type { Address, Data, PullProducer, PushProducer, Transport } from "./protocols/protocol.ts";
+import { ConnectionAborted, ConnectionDone } from "./error.ts";
+import { Failure } from "./failure.ts";
+import type {
+  Address,
+  Data,
+  Protocol,
+  PullProducer,
+  PushProducer,
+  Transport,
+} from "./protocols/protocol.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -454,6 +463,155 @@ export class StringTransport implements Transport {
       throw new Error(`cannot ${what} producing: the transport was stopped`);
     }
   }
+}
+
+/**
+ * A {@linkcode StringTransport} whose {@linkcode StringTransportWithDisconnection.loseConnection}
+ * and {@linkcode StringTransportWithDisconnection.abortConnection} end the connection as a real
+ * transport would: the attached {@linkcode StringTransportWithDisconnection.protocol} is marked
+ * not connected and its `connectionLost` is called — once, whichever is called first and however
+ * often — with a `Failure` of `ConnectionDone` (for `loseConnection`) or `ConnectionAborted`
+ * (for `abortConnection`), both from `error.ts`. Unlike a real transport, this happens at once,
+ * inside the call.
+ *
+ * Attach the protocol before connecting it, so that a protocol that hangs up in
+ * `connectionMade` is told:
+ *
+ * ```ts ignore
+ * const t = new StringTransportWithDisconnection();
+ * t.protocol = p;
+ * p.makeConnection(t);
+ * ```
+ *
+ * (`connectProtocol(p)` does both.)
+ *
+ * @example A protocol that hangs up after one line learns that it did
+ * ```ts
+ * import { ConnectionDone } from "@poetry/serve/error";
+ * import type { Failure } from "@poetry/serve/failure";
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import { StringTransportWithDisconnection } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class OneLine extends Protocol {
+ *   reason: Failure | undefined;
+ *   override connectionMade(): void {
+ *     this.transport.write("Roses are red\n");
+ *     this.transport.loseConnection();
+ *   }
+ *   override connectionLost(reason: Failure): void {
+ *     this.reason = reason;
+ *   }
+ * }
+ *
+ * const t = new StringTransportWithDisconnection();
+ * const p = new OneLine();
+ * t.protocol = p;
+ * p.makeConnection(t);
+ * assert.equal(p.connected, false);
+ * assert.ok(p.reason?.check(ConnectionDone));
+ * assert.equal(t.valueText(), "Roses are red\n");
+ * ```
+ */
+export class StringTransportWithDisconnection extends StringTransport {
+  /**
+   * The protocol told of the disconnection. Must be set before the connection is lost.
+   */
+  protocol: Protocol | undefined = undefined;
+  #lost = false;
+
+  /**
+   * `true` until the connection has been lost (by either close method).
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * import { StringTransportWithDisconnection } from "@poetry/serve/testing";
+   * const t = new StringTransportWithDisconnection();
+   * t.protocol = new Protocol();
+   * t.protocol.makeConnection(t);
+   * t.loseConnection();
+   * console.log(t.connected); // false
+   * ```
+   */
+  get connected(): boolean {
+    return !this.#lost;
+  }
+
+  /**
+   * Sets `disconnecting` and, the first time the connection is lost, marks the protocol not
+   * connected and calls its `connectionLost` with a `ConnectionDone` failure.
+   *
+   * @throws {Error} if no {@linkcode StringTransportWithDisconnection.protocol} is attached.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * import { StringTransportWithDisconnection } from "@poetry/serve/testing";
+   * const t = new StringTransportWithDisconnection();
+   * const p = new Protocol();
+   * t.protocol = p;
+   * p.makeConnection(t);
+   * t.loseConnection();
+   * console.log(t.disconnecting, p.connected); // true false
+   * ```
+   */
+  override loseConnection(): void {
+    this.disconnecting = true;
+    this.#lose(ConnectionDone);
+  }
+
+  /**
+   * Sets `aborted` and `disconnecting` and, the first time the connection is lost, marks the
+   * protocol not connected and calls its `connectionLost` with a `ConnectionAborted` failure.
+   *
+   * @throws {Error} if no {@linkcode StringTransportWithDisconnection.protocol} is attached.
+   *
+   * @example
+   * ```ts
+   * import { ConnectionAborted } from "@poetry/serve/error";
+   * import type { Failure } from "@poetry/serve/failure";
+   * import { Protocol } from "@poetry/serve/protocol";
+   * import { StringTransportWithDisconnection } from "@poetry/serve/testing";
+   * let reason: Failure | undefined;
+   * const p = new class extends Protocol {
+   *   override connectionLost(r: Failure): void {
+   *     reason = r;
+   *   }
+   * }();
+   * const t = new StringTransportWithDisconnection();
+   * t.protocol = p;
+   * p.makeConnection(t);
+   * t.abortConnection();
+   * console.log(reason?.check(ConnectionAborted) === ConnectionAborted); // true
+   * ```
+   */
+  override abortConnection(): void {
+    this.aborted = true;
+    this.disconnecting = true;
+    this.#lose(ConnectionAborted);
+  }
+
+  #lose(kind: typeof ConnectionDone | typeof ConnectionAborted): void {
+    if (this.#lost) return;
+    const protocol = this.protocol;
+    if (protocol === undefined) {
+      throw new Error(
+        "StringTransportWithDisconnection has no protocol to tell of the disconnection: " +
+          "set transport.protocol before connecting the protocol",
+      );
+    }
+    this.#lost = true;
+    protocol.connected = false;
+    protocol.connectionLost(new Failure(new kind(describeAddress(this.getPeer()))));
+  }
+}
+
+function describeAddress(address: Address): string {
+  if (address.type === "UNIX") return address.path;
+  return address.host.includes(":")
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
 }
 
 function describe(value: unknown): string {

@@ -4,6 +4,8 @@
  *
  * - {@linkcode StringTransport}: a transport that records what a protocol writes, so a
  *   protocol can be unit-tested by feeding it bytes and reading what it answered.
+ * - {@linkcode StringTransportWithDisconnection}: the same, but closing it calls the
+ *   protocol's `connectionLost`, as a real transport does.
  *
  * A Deno test may return (or `await`) a Deferred: Deferreds are `PromiseLike`, so the test
  * finishes when the Deferred fires and fails if it fails.
@@ -34,4 +36,5 @@ export {
   type ProducerState,
   StringTransport,
   type StringTransportOptions,
+  StringTransportWithDisconnection,
 } from "./_testing_string_transport.ts";

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { ConnectionAborted, ConnectionDone } from "../error.ts";
+import type { Failure } from "../failure.ts";
 import { Protocol } from "../protocols/protocol.ts";
-import { StringTransport } from "../testing.ts";
+import { StringTransport, StringTransportWithDisconnection } from "../testing.ts";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -145,4 +147,70 @@ Deno.test("StringTransport is a Transport a protocol can be connected to", () =>
   assert.equal(p.transport, t);
   assert.equal(t.valueText(), "hello\r\n");
   assert.equal(t.disconnecting, true);
+});
+
+class Recorder extends Protocol {
+  reasons: Failure[] = [];
+  connectedWhenLost: boolean[] = [];
+  override connectionLost(reason: Failure): void {
+    this.connectedWhenLost.push(this.connected);
+    this.reasons.push(reason);
+  }
+}
+
+Deno.test("StringTransportWithDisconnection.loseConnection calls connectionLost once with ConnectionDone", () => {
+  const t = new StringTransportWithDisconnection();
+  const p = new Recorder();
+  t.protocol = p;
+  p.makeConnection(t);
+  assert.equal(t.connected, true);
+  t.loseConnection();
+  t.loseConnection();
+  t.abortConnection();
+  assert.equal(p.reasons.length, 1);
+  assert.ok(p.reasons[0].check(ConnectionDone));
+  assert.match(p.reasons[0].getErrorMessage(), /192\.168\.1\.1:54321/);
+  assert.deepEqual(p.connectedWhenLost, [false]);
+  assert.equal(p.connected, false);
+  assert.equal(t.connected, false);
+  assert.equal(t.disconnecting, true);
+});
+
+Deno.test("StringTransportWithDisconnection.abortConnection calls connectionLost once with ConnectionAborted", () => {
+  const t = new StringTransportWithDisconnection();
+  const p = new Recorder();
+  t.protocol = p;
+  p.makeConnection(t);
+  t.abortConnection();
+  t.loseConnection();
+  assert.equal(p.reasons.length, 1);
+  assert.ok(p.reasons[0].check(ConnectionAborted));
+  assert.equal(t.aborted, true);
+  assert.equal(t.disconnecting, true);
+  assert.equal(p.connected, false);
+});
+
+Deno.test("StringTransportWithDisconnection tells a protocol that hangs up inside connectionLost only once", () => {
+  class HangUpAgain extends Recorder {
+    override connectionLost(reason: Failure): void {
+      super.connectionLost(reason);
+      this.transport.loseConnection();
+    }
+  }
+  const t = new StringTransportWithDisconnection();
+  const p = new HangUpAgain();
+  t.protocol = p;
+  p.makeConnection(t);
+  t.loseConnection();
+  assert.equal(p.reasons.length, 1);
+});
+
+Deno.test("StringTransportWithDisconnection refuses to lose a connection with no protocol attached", () => {
+  const t = new StringTransportWithDisconnection();
+  assert.throws(() => t.loseConnection(), /no protocol/);
+  const p = new Recorder();
+  t.protocol = p;
+  p.makeConnection(t);
+  t.loseConnection();
+  assert.equal(p.reasons.length, 1);
 });
