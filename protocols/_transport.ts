@@ -1,0 +1,706 @@
+/**
+ * The transport of a stream connection over a `Deno.Conn` (TCP, UNIX or TLS): buffered, ordered
+ * and coalesced writes, reads into buffers that adapt to the traffic, producer/consumer flow
+ * control, half-close, and the `connectionLost` bookkeeping. Private: ports and connectors
+ * create these; protocols see them as `Transport`.
+ *
+ * @module
+ */
+
+import { Failure } from "../failure.ts";
+import { callWithContext, err } from "../log.ts";
+import type { ReactorTime } from "../_timers.ts";
+import {
+  ConnectError,
+  ConnectionAborted,
+  ConnectionDone,
+  ConnectionLost,
+  ConnectionRefusedError,
+  DNSLookupError,
+  TCPTimedOutError,
+} from "../error.ts";
+import type { Address, Data, Protocol, PullProducer, PushProducer, Transport } from "./protocol.ts";
+
+/** The first read buffer of a connection: small, so that idle connections cost little. */
+export const INITIAL_READ_SIZE = 1024;
+/** Read buffers never shrink below this. */
+const MIN_READ_SIZE = 1024;
+/** Read buffers grow (doubling on each read that fills one) up to this. */
+export const MAX_READ_SIZE = 256 * 1024;
+/** Above this many buffered bytes a streaming producer is paused (Twisted's `bufferSize`). */
+export const HIGH_WATER_MARK = 64 * 1024;
+/** A queued chunk at least this long is written on its own, never copied. */
+const COALESCE_CHUNK_LIMIT = 64 * 1024;
+/** Queued chunks are gathered into one write of at most this many bytes. */
+const COALESCE_WRITE_LIMIT = 256 * 1024;
+
+const encoder = new TextEncoder();
+
+/** The kinds of stream the transport runs over. */
+export type StreamKind = "TCP" | "UNIX" | "TLS";
+
+/** A connection as the transport needs it; `setNoDelay`/`setKeepAlive` exist on TCP only. */
+export type StreamConn = Deno.Conn & {
+  setNoDelay?: (noDelay?: boolean) => void;
+  setKeepAlive?: (keepAlive?: boolean) => void;
+};
+
+/** Who is told when a transport's connection is over (its port, or its connector). */
+export interface TransportOwner {
+  /** Called once, after the protocol's `connectionLost`. */
+  transportLost(transport: StreamTransport, reason: Failure): void;
+}
+
+/** The optional methods of a half-closeable protocol (Twisted's `IHalfCloseableProtocol`). */
+interface HalfCloseable {
+  readConnectionLost?: () => void;
+  writeConnectionLost?: () => void;
+  logPrefix?: () => string;
+}
+
+/** A Deno address as one of ours. */
+export function toAddress(addr: Deno.Addr): Address {
+  // Connections made by `Deno.startTls` carry no `transport` field: go by the fields present.
+  if ("hostname" in addr) return { type: "TCP", host: addr.hostname, port: addr.port };
+  if ("path" in addr) return { type: "UNIX", path: addr.path ?? "" };
+  return { type: "UNIX", path: "" };
+}
+
+/** `host:port` (`[v6]:port`) or the path, for messages. */
+export function describeAddress(addr: Address): string {
+  if (addr.type === "UNIX") return addr.path;
+  return addr.host.includes(":") ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}
+
+/** The name a protocol's log lines carry: its `logPrefix()` if it has one, else its class. */
+export function protocolLogPrefix(protocol: object): string {
+  const p = protocol as HalfCloseable;
+  return typeof p.logPrefix === "function" ? p.logPrefix() : protocol.constructor.name;
+}
+
+/** A system error message without Deno's ` (os error N)` suffix, in lower case. */
+export function systemMessage(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const bare = text.replace(/\s*\(os error \d+\)\s*$/, "");
+  return bare.charAt(0).toLowerCase() + bare.slice(1);
+}
+
+/** The error a failed connection attempt to `where` reports, from what Deno threw. */
+export function connectErrorFor(e: unknown, where: string): Error {
+  const detail = systemMessage(e);
+  const options = { cause: e };
+  if (e instanceof Deno.errors.ConnectionRefused) {
+    return new ConnectionRefusedError(where, "", options);
+  }
+  if (e instanceof Deno.errors.TimedOut) return new TCPTimedOutError(where, "", options);
+  if (
+    e instanceof Error && /lookup address|name or service not known|no address/i.test(e.message)
+  ) {
+    return new DNSLookupError(where.replace(/:\d+$/, ""), detail, options);
+  }
+  return new ConnectError(where, detail, options);
+}
+
+/** The error a connection that broke while open reports, from what Deno threw. */
+function lostErrorFor(e: unknown, where: string): Error {
+  return new ConnectionLost(where, systemMessage(e), { cause: e });
+}
+
+/**
+ * A stream connection's transport. Life cycle: the owner constructs it, calls
+ * {@linkcode StreamTransport.start} (which makes the protocol's connection), and is told through
+ * {@linkcode TransportOwner.transportLost} when it is over — only after every operation on the
+ * socket has settled, so nothing is left pending once `connectionLost` has run.
+ */
+export class StreamTransport implements Transport {
+  /** `true` once `loseConnection()` has been called (or the peer's EOF makes us close). */
+  disconnecting = false;
+  /** `true` until the connection is closed. */
+  connected = true;
+
+  #conn: StreamConn;
+  #kind: StreamKind;
+  #protocol: Protocol;
+  #owner: TransportOwner | null;
+  #logstr: string;
+
+  // Reading.
+  #readBuf: Uint8Array | null = null;
+  #readSize = INITIAL_READ_SIZE;
+  #reading = false;
+  #readPaused = false;
+  #readStopped = false;
+  /** A read that completed while paused: its result, delivered on resume. */
+  #held: number | null | undefined = undefined;
+  #data: Uint8Array | undefined = undefined;
+
+  // Writing.
+  #queue: (Uint8Array | undefined)[] = [];
+  #head = 0;
+  /** Bytes queued or in flight. */
+  #buffered = 0;
+  #inflight: Uint8Array | null = null;
+  #writing = false;
+  #flushScheduled = false;
+  #writeDisconnecting = false;
+  #writeDisconnected = false;
+  #closingWrite = false;
+
+  // Producer registered on us.
+  #producer: PushProducer | PullProducer | null = null;
+  #streaming = false;
+  #producerPaused = false;
+
+  // Closing.
+  #closed = false;
+  #reason: Failure | null = null;
+  #lost = false;
+
+  /**
+   * A transport for `conn`, speaking for `protocol`, whose calls are logged under `logstr`.
+   * Nothing happens until {@linkcode StreamTransport.start}.
+   */
+  constructor(
+    conn: StreamConn,
+    kind: StreamKind,
+    protocol: Protocol,
+    logstr: string,
+    owner: TransportOwner | null,
+  ) {
+    this.#conn = conn;
+    this.#kind = kind;
+    this.#protocol = protocol;
+    this.#logstr = logstr;
+    this.#owner = owner;
+  }
+
+  /** The protocol this transport speaks for. */
+  get protocol(): Protocol {
+    return this.#protocol;
+  }
+
+  /** The context the protocol's calls are logged under. */
+  get logstr(): string {
+    return this.#logstr;
+  }
+
+  /**
+   * Makes the protocol's connection (calling `makeConnection` under `system`, the context the
+   * owner chooses) and starts reading. A `connectionMade` that throws is logged and the
+   * connection dropped.
+   */
+  start(system: string): void {
+    try {
+      callWithContext(system, () => this.#protocol.makeConnection(this));
+    } catch (e) {
+      this.#protocolFailed(e, "Unhandled error in connectionMade");
+      return;
+    }
+    this.#read();
+  }
+
+  // ---- Transport: addresses and options ----
+
+  /** The address of the other end. */
+  getPeer(): Address {
+    return toAddress(this.#conn.remoteAddr);
+  }
+
+  /** The address of this end. */
+  getHost(): Address {
+    return toAddress(this.#conn.localAddr);
+  }
+
+  /** Turns Nagle's algorithm off (`true`) or on; no effect on UNIX and TLS connections. */
+  setTcpNoDelay(enabled: boolean): void {
+    if (this.#closed) return;
+    this.#conn.setNoDelay?.(enabled);
+  }
+
+  /** Turns TCP keep-alive on or off; no effect on UNIX and TLS connections. */
+  setTcpKeepAlive(enabled: boolean): void {
+    if (this.#closed) return;
+    this.#conn.setKeepAlive?.(enabled);
+  }
+
+  // ---- Transport: writing ----
+
+  /** Queues `data` (a string as UTF-8); it is sent in order, coalesced with other writes. */
+  write(data: Data): void {
+    if (this.#closed || this.#writeDisconnected) return;
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (bytes.length === 0) return;
+    this.#queue.push(bytes);
+    this.#buffered += bytes.length;
+    this.#afterQueue();
+  }
+
+  /** Queues each piece in order. */
+  writeSequence(data: Iterable<Data>): void {
+    if (this.#closed || this.#writeDisconnected) return;
+    let added = 0;
+    for (const piece of data) {
+      const bytes = typeof piece === "string" ? encoder.encode(piece) : piece;
+      if (bytes.length === 0) continue;
+      this.#queue.push(bytes);
+      added += bytes.length;
+    }
+    if (added === 0) return;
+    this.#buffered += added;
+    this.#afterQueue();
+  }
+
+  #afterQueue(): void {
+    if (
+      this.#producer !== null && this.#streaming && !this.#producerPaused &&
+      this.#buffered > HIGH_WATER_MARK
+    ) {
+      this.#producerPaused = true;
+      (this.#producer as PushProducer).pauseProducing();
+    }
+    if (!this.#writing && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#closed || this.#writing) return;
+    this.#writeNext();
+  };
+
+  /** Takes the next write off the queue: one chunk as it is, or small ones joined. */
+  #takeChunk(): Uint8Array {
+    const queue = this.#queue;
+    let head = this.#head;
+    const first = queue[head]!;
+    let end = head + 1;
+    let total = first.length;
+    if (first.length < COALESCE_CHUNK_LIMIT) {
+      while (end < queue.length) {
+        const next = queue[end]!.length;
+        if (total + next > COALESCE_WRITE_LIMIT) break;
+        total += next;
+        end++;
+      }
+    }
+    let chunk: Uint8Array;
+    if (end === head + 1) {
+      chunk = first;
+      queue[head] = undefined;
+    } else {
+      chunk = new Uint8Array(total);
+      let offset = 0;
+      for (let i = head; i < end; i++) {
+        const piece = queue[i]!;
+        chunk.set(piece, offset);
+        offset += piece.length;
+        queue[i] = undefined;
+      }
+    }
+    head = end;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    this.#head = head;
+    return chunk;
+  }
+
+  #writeNext(): void {
+    if (this.#head === this.#queue.length) {
+      this.#drained();
+      return;
+    }
+    const chunk = this.#takeChunk();
+    this.#inflight = chunk;
+    this.#writing = true;
+    this.#conn.write(chunk).then(this.#onWritten, this.#onWriteError);
+  }
+
+  #onWritten = (n: number): void => {
+    this.#writing = false;
+    if (this.#closed) {
+      this.#inflight = null;
+      this.#maybeFinish();
+      return;
+    }
+    this.#buffered -= n;
+    const chunk = this.#inflight!;
+    if (n < chunk.length) {
+      const rest = chunk.subarray(n);
+      this.#inflight = rest;
+      this.#writing = true;
+      this.#conn.write(rest).then(this.#onWritten, this.#onWriteError);
+      return;
+    }
+    this.#inflight = null;
+    this.#writeNext();
+  };
+
+  #onWriteError = (e: unknown): void => {
+    this.#writing = false;
+    this.#inflight = null;
+    if (this.#closed) {
+      this.#maybeFinish();
+      return;
+    }
+    this.#shutdown(new Failure(lostErrorFor(e, this.#where())));
+  };
+
+  /** Everything written has been sent: as Twisted's `doWrite` on an empty buffer. */
+  #drained(): void {
+    const producer = this.#producer;
+    if (producer !== null && (!this.#streaming || this.#producerPaused)) {
+      this.#producerPaused = false;
+      try {
+        callWithContext(this.#logstr, () => producer.resumeProducing());
+      } catch (e) {
+        this.#protocolFailed(e, "Unhandled error in resumeProducing");
+      }
+    } else if (this.disconnecting) {
+      this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+    } else if (this.#writeDisconnecting && !this.#writeDisconnected) {
+      this.#closeWrite();
+    }
+  }
+
+  // ---- Transport: closing ----
+
+  /** Closes once everything written has been sent (and a registered producer unregistered). */
+  loseConnection(): void {
+    if (this.#closed || this.disconnecting) return;
+    if (this.#writeDisconnected) {
+      this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+      return;
+    }
+    this.disconnecting = true;
+    this.#readStopped = true;
+    if (!this.#writing && !this.#flushScheduled && this.#head === this.#queue.length) {
+      this.#drained();
+    }
+  }
+
+  /** Closes now; data not yet sent is dropped. The protocol sees `ConnectionAborted`. */
+  abortConnection(): void {
+    if (this.#closed) return;
+    this.#shutdown(new Failure(new ConnectionAborted(this.#where())));
+  }
+
+  /** Sends end-of-file once pending data is sent; reading goes on. */
+  loseWriteConnection(): void {
+    if (this.#closed || this.#writeDisconnecting) return;
+    this.#writeDisconnecting = true;
+    if (!this.#writing && !this.#flushScheduled && this.#head === this.#queue.length) {
+      this.#drained();
+    }
+  }
+
+  #closeWrite(): void {
+    this.#writeDisconnected = true;
+    this.#closingWrite = true;
+    this.#conn.closeWrite().then(() => this.#onWriteClosed(), (e) => this.#onWriteCloseError(e));
+  }
+
+  #onWriteClosed(): void {
+    this.#closingWrite = false;
+    if (this.#closed) {
+      this.#maybeFinish();
+      return;
+    }
+    const p = this.#protocol as unknown as HalfCloseable;
+    if (typeof p.writeConnectionLost === "function") {
+      try {
+        callWithContext(this.#logstr, () => p.writeConnectionLost!());
+      } catch (e) {
+        this.#protocolFailed(e, "Unhandled error in writeConnectionLost");
+        return;
+      }
+    }
+    if (this.#readStopped && !this.#closed && !this.disconnecting) {
+      // Both directions are closed: nothing more can happen on this connection.
+      this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+    }
+  }
+
+  #onWriteCloseError(e: unknown): void {
+    this.#closingWrite = false;
+    if (this.#closed) {
+      this.#maybeFinish();
+      return;
+    }
+    this.#shutdown(new Failure(lostErrorFor(e, this.#where())));
+  }
+
+  // ---- Transport as a producer: flow control of reading ----
+
+  /** Stops reading from the peer until {@linkcode StreamTransport.resumeProducing}. */
+  pauseProducing(): void {
+    this.#readPaused = true;
+  }
+
+  /** Reads again after a pause. */
+  resumeProducing(): void {
+    if (!this.#readPaused) return;
+    this.#readPaused = false;
+    if (this.#closed || this.#readStopped) return;
+    if (this.#held !== undefined) {
+      const n = this.#held;
+      this.#held = undefined;
+      // Deliver what was read during the pause on a later turn, as a fresh read would be.
+      this.#reading = true;
+      queueMicrotask(() => this.#onRead(n));
+      return;
+    }
+    this.#read();
+  }
+
+  /** Stops for good: as in Twisted, stops reading and closes once pending data is sent. */
+  stopProducing(): void {
+    this.loseConnection();
+  }
+
+  // ---- Consumer: the producer registered on this transport ----
+
+  /**
+   * Registers the producer that writes to this transport. A streaming producer is paused when
+   * more than 64 KiB are buffered and resumed once everything is sent; a pull producer is
+   * asked for more each time everything is sent (and once now).
+   *
+   * @throws {Error} if another producer is registered.
+   */
+  registerProducer(producer: PushProducer | PullProducer, streaming: boolean): void {
+    if (this.#producer !== null) {
+      throw new Error(
+        `cannot register producer ${producer.constructor.name}: producer ` +
+          `${this.#producer.constructor.name} was never unregistered`,
+      );
+    }
+    if (this.#closed) {
+      producer.stopProducing();
+      return;
+    }
+    this.#producer = producer;
+    this.#streaming = streaming;
+    this.#producerPaused = false;
+    if (!streaming) producer.resumeProducing();
+  }
+
+  /** Forgets the registered producer; a pending `loseConnection()` can now complete. */
+  unregisterProducer(): void {
+    this.#producer = null;
+    this.#producerPaused = false;
+    if (
+      !this.#closed && this.disconnecting && !this.#writing && !this.#flushScheduled &&
+      this.#head === this.#queue.length
+    ) {
+      this.#drained();
+    }
+  }
+
+  // ---- Reading ----
+
+  #read(): void {
+    if (this.#reading || this.#readPaused || this.#readStopped || this.#closed) return;
+    if (this.#held !== undefined) return;
+    let buf = this.#readBuf;
+    if (buf === null) buf = this.#readBuf = new Uint8Array(this.#readSize);
+    this.#reading = true;
+    this.#conn.read(buf).then(this.#onRead, this.#onReadError);
+  }
+
+  #onRead = (n: number | null): void => {
+    this.#reading = false;
+    if (this.#closed) {
+      this.#readBuf = null;
+      this.#maybeFinish();
+      return;
+    }
+    if (this.#readStopped) {
+      // loseConnection() stopped reading: what arrives now is not delivered.
+      return;
+    }
+    if (this.#readPaused) {
+      this.#held = n;
+      return;
+    }
+    if (n === null) {
+      this.#readBuf = null;
+      this.#eof();
+      return;
+    }
+    const buf = this.#readBuf!;
+    const size = buf.length;
+    let data: Uint8Array;
+    if (n * 2 >= size) {
+      // Most of the buffer is used: hand it over as it is and read into a fresh one.
+      data = n === size ? buf : buf.subarray(0, n);
+      this.#readBuf = null;
+      if (n === size && size < MAX_READ_SIZE) this.#readSize = size * 2;
+    } else {
+      // A short read: copy it out, so the protocol never pins a mostly empty buffer, and keep
+      // the buffer for the next read — or drop to a smaller one when reads stay short.
+      data = buf.slice(0, n);
+      if (n * 4 < size && size > MIN_READ_SIZE) {
+        this.#readSize = size >> 1;
+        this.#readBuf = null;
+      }
+    }
+    this.#data = data;
+    try {
+      callWithContext(this.#logstr, this.#deliver);
+    } catch (e) {
+      this.#data = undefined;
+      this.#protocolFailed(e, "Unhandled error in dataReceived");
+      return;
+    }
+    this.#data = undefined;
+    this.#read();
+  };
+
+  #deliver = (): void => {
+    this.#protocol.dataReceived(this.#data!);
+  };
+
+  #onReadError = (e: unknown): void => {
+    this.#reading = false;
+    this.#readBuf = null;
+    if (this.#closed) {
+      this.#maybeFinish();
+      return;
+    }
+    if (this.#readStopped) {
+      // No longer reading (closing, or the peer's end of file was seen): the write side
+      // reports how the connection ends.
+      return;
+    }
+    if (this.#readPaused) {
+      // Report it on resume? A broken connection cannot wait: close now.
+      this.#shutdown(new Failure(lostErrorFor(e, this.#where())));
+      return;
+    }
+    if (e instanceof Deno.errors.UnexpectedEof) {
+      // A TLS peer that closed without close_notify: an end of file all the same.
+      this.#eof();
+      return;
+    }
+    this.#shutdown(new Failure(lostErrorFor(e, this.#where())));
+  };
+
+  /** The peer sent end-of-file. */
+  #eof(): void {
+    this.#readStopped = true;
+    const p = this.#protocol as unknown as HalfCloseable;
+    if (typeof p.readConnectionLost === "function") {
+      try {
+        callWithContext(this.#logstr, () => p.readConnectionLost!());
+      } catch (e) {
+        this.#protocolFailed(e, "Unhandled error in readConnectionLost");
+        return;
+      }
+      if (this.#writeDisconnected && !this.#closingWrite && !this.#closed && !this.disconnecting) {
+        this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+      }
+      return;
+    }
+    // Not half-closeable: the connection ends, cleanly, once what was written is sent.
+    if (this.disconnecting) return;
+    this.disconnecting = true;
+    if (this.#writing || this.#flushScheduled || this.#head !== this.#queue.length) return;
+    this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+  }
+
+  // ---- Ending ----
+
+  /** A protocol callback threw: log it and drop this connection, the error as the reason. */
+  #protocolFailed(e: unknown, why: string): void {
+    const failure = Failure.from(e);
+    callWithContext(this.#logstr, () => err(failure, why));
+    this.#shutdown(failure);
+  }
+
+  /**
+   * Closes the socket now. `connectionLost(reason)` follows once every operation on the socket
+   * has settled (closing cancels a pending read), and never synchronously.
+   */
+  #shutdown(reason: Failure): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reason = reason;
+    this.disconnecting = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#buffered = 0;
+    this.#held = undefined;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the system: nothing to release.
+    }
+    queueMicrotask(() => this.#maybeFinish());
+  }
+
+  #maybeFinish(): void {
+    if (!this.#closed || this.#lost || this.#reading || this.#writing || this.#closingWrite) {
+      return;
+    }
+    this.#lost = true;
+    this.connected = false;
+    const reason = this.#reason!;
+    const protocol = this.#protocol;
+    protocol.connected = false;
+    const producer = this.#producer;
+    this.#producer = null;
+    if (producer !== null) {
+      try {
+        callWithContext(this.#logstr, () => producer.stopProducing());
+      } catch (e) {
+        callWithContext(this.#logstr, () => err(e, "Unhandled error in stopProducing"));
+      }
+    }
+    try {
+      callWithContext(this.#logstr, () => protocol.connectionLost(reason));
+    } catch (e) {
+      callWithContext(this.#logstr, () => err(e, "Unhandled error in connectionLost"));
+    }
+    const owner = this.#owner;
+    this.#owner = null;
+    owner?.transportLost(this, reason);
+  }
+
+  /**
+   * Closes the connection at once with `ConnectionLost`, as the reactor does to every
+   * connection when it shuts down.
+   */
+  closeForShutdown(): void {
+    if (this.#closed) return;
+    this.#shutdown(new Failure(new ConnectionLost(this.#where(), "the reactor shut down")));
+  }
+
+  #where(): string {
+    try {
+      return describeAddress(this.getPeer());
+    } catch {
+      return "";
+    }
+  }
+
+  /** For debugging: the protocol, the kind of connection and the peer. */
+  toString(): string {
+    return `<${this.#protocol.constructor.name} ${this.#kind} connection with ${this.#where()}>`;
+  }
+}
+
+/** What ports and connectors tell the reactor that made them, so that it can shut them down. */
+export interface ReactorHooks {
+  /** The clock connection timeouts are scheduled on. */
+  readonly clock: ReactorTime;
+  /** A connection was made. */
+  connectionStarted(transport: StreamTransport): void;
+  /** A connection is over (after its `connectionLost`). */
+  connectionEnded(transport: StreamTransport): void;
+}

@@ -1,0 +1,690 @@
+import assert from "node:assert/strict";
+import { ConnectionAborted, ConnectionClosed, ConnectionDone, ConnectionLost } from "../error.ts";
+import type { Failure } from "../failure.ts";
+import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
+import type { Protocol, PullProducer, PushProducer } from "../protocols/protocol.ts";
+import { type StreamConn, StreamTransport } from "../protocols/_transport.ts";
+import { reactor } from "../reactor.ts";
+import {
+  CollectingFactory,
+  connectedPair,
+  OneClientFactory,
+  pattern,
+  Recorder,
+} from "./fixtures/loopback.ts";
+
+const encoder = new TextEncoder();
+
+/** Lets pending promise reactions and I/O callbacks run. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Collects log events while `fn` runs. */
+async function withLog<T>(fn: (events: LogEvent[]) => Promise<T>): Promise<T> {
+  const events: LogEvent[] = [];
+  const observer = (e: LogEvent) => void events.push(e);
+  addObserver(observer);
+  try {
+    return await fn(events);
+  } finally {
+    removeObserver(observer);
+  }
+}
+
+// ---- Unit tests over a scripted connection ----
+
+/** A `Deno.Conn` stand-in that records writes and lets the test complete reads. */
+class ScriptedConn {
+  writes: Uint8Array[] = [];
+  readBuffers: Uint8Array[] = [];
+  writeLimit = Infinity;
+  closed = false;
+  #read:
+    | { buf: Uint8Array; resolve: (n: number | null) => void; reject: (e: unknown) => void }
+    | null = null;
+  localAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1000 };
+  remoteAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 2000 };
+
+  read(buf: Uint8Array): Promise<number | null> {
+    this.readBuffers.push(buf);
+    return new Promise((resolve, reject) => (this.#read = { buf, resolve, reject }));
+  }
+
+  /** Completes the pending read with `bytes` (or end of file for `null`). */
+  feed(bytes: Uint8Array | null): void {
+    const read = this.#read!;
+    this.#read = null;
+    if (bytes === null) return read.resolve(null);
+    read.buf.set(bytes);
+    read.resolve(bytes.length);
+  }
+
+  write(buf: Uint8Array): Promise<number> {
+    const n = Math.min(buf.length, this.writeLimit);
+    this.writes.push(buf.slice(0, n));
+    return Promise.resolve(n);
+  }
+
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {
+    this.closed = true;
+    const read = this.#read;
+    this.#read = null;
+    read?.reject(new Deno.errors.Interrupted("operation canceled"));
+  }
+}
+
+function scripted(protocol: Protocol): { conn: ScriptedConn; transport: StreamTransport } {
+  const conn = new ScriptedConn();
+  const transport = new StreamTransport(
+    conn as unknown as StreamConn,
+    "TCP",
+    protocol,
+    "Test,0,127.0.0.1",
+    null,
+  );
+  transport.start("TestFactory");
+  return { conn, transport };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+Deno.test("StreamTransport coalesces the writes of one turn into one socket write, in order", async () => {
+  const protocol = new Recorder();
+  const { conn, transport } = scripted(protocol);
+  const expected: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const piece = `${i},`;
+    expected.push(piece);
+    if (i % 2 === 0) transport.write(piece);
+    else transport.write(encoder.encode(piece));
+  }
+  transport.writeSequence(["a", encoder.encode("b"), "", "c"]);
+  expected.push("abc");
+  assert.equal(conn.writes.length, 0, "nothing is written before the turn ends");
+  await turn();
+  assert.equal(conn.writes.length, 1);
+  assert.equal(new TextDecoder().decode(conn.writes[0]), expected.join(""));
+  transport.write("x");
+  transport.write("y");
+  await turn();
+  assert.equal(conn.writes.length, 2);
+  assert.equal(new TextDecoder().decode(conn.writes[1]), "xy");
+  transport.abortConnection();
+  await protocol.lost.promise;
+});
+
+Deno.test("StreamTransport writes the rest of a partial write before anything else", async () => {
+  const protocol = new Recorder();
+  const { conn, transport } = scripted(protocol);
+  conn.writeLimit = 7;
+  const data = pattern(50);
+  transport.write(data.subarray(0, 20));
+  await turn();
+  transport.write(data.subarray(20));
+  transport.loseConnection();
+  const reason = await protocol.lost.promise;
+  assert.ok(reason.check(ConnectionDone));
+  assert.ok(conn.writes.every((w) => w.length <= 7));
+  assert.deepEqual(concat(conn.writes), data);
+  assert.ok(conn.closed);
+});
+
+Deno.test("StreamTransport never hands a protocol a buffer it will read into again", async () => {
+  const protocol = new Recorder();
+  const { conn, transport } = scripted(protocol);
+  await turn();
+  assert.equal(conn.readBuffers.length, 1);
+  assert.equal(conn.readBuffers[0].length, 1024, "reading starts with a small buffer");
+
+  // A read that fills the buffer is handed over as it is, and the next buffer is bigger.
+  conn.feed(new Uint8Array(1024).fill(1));
+  await turn();
+  assert.equal(protocol.chunks[0].buffer, conn.readBuffers[0].buffer);
+  assert.notEqual(conn.readBuffers[1].buffer, conn.readBuffers[0].buffer);
+  assert.equal(conn.readBuffers[1].length, 2048);
+
+  // A short read is copied out: the protocol does not pin the big buffer, which is reused.
+  conn.feed(new Uint8Array(10).fill(2));
+  await turn();
+  assert.equal(protocol.chunks[1].buffer.byteLength, 10);
+  conn.feed(new Uint8Array(10).fill(3));
+  await turn();
+  assert.deepEqual(protocol.chunks[0], new Uint8Array(1024).fill(1));
+  assert.deepEqual(protocol.chunks[1], new Uint8Array(10).fill(2));
+  assert.deepEqual(protocol.chunks[2], new Uint8Array(10).fill(3));
+  // Short reads shrink the buffer back.
+  assert.ok(conn.readBuffers.at(-1)!.length <= 1024);
+
+  // Growth continues while reads fill the buffer, up to a limit.
+  for (let i = 0; i < 12; i++) {
+    conn.feed(new Uint8Array(conn.readBuffers.at(-1)!.length));
+    await turn();
+  }
+  assert.equal(conn.readBuffers.at(-1)!.length, 256 * 1024);
+  transport.loseConnection();
+  assert.ok((await protocol.lost.promise).check(ConnectionDone));
+});
+
+Deno.test("StreamTransport holds a read that completes while paused until resumed", async () => {
+  const protocol = new Recorder();
+  const { conn, transport } = scripted(protocol);
+  await turn();
+  transport.pauseProducing();
+  conn.feed(encoder.encode("held"));
+  await turn();
+  assert.equal(protocol.received, 0);
+  assert.equal(conn.readBuffers.length, 1, "no read while paused");
+  transport.resumeProducing();
+  await turn();
+  assert.equal(protocol.text(), "held");
+  assert.equal(conn.readBuffers.length, 2);
+  transport.abortConnection();
+  assert.ok((await protocol.lost.promise).check(ConnectionAborted));
+});
+
+// ---- Over loopback sockets ----
+
+/** A push producer that writes `total` bytes of `pattern` in `chunk`-sized writes. */
+class PatternProducer implements PushProducer {
+  sent = 0;
+  paused = false;
+  pauses = 0;
+  resumes = 0;
+  stopped = false;
+  constructor(
+    readonly protocol: Protocol,
+    readonly total: number,
+    readonly chunk: number,
+  ) {}
+  start(): void {
+    this.protocol.transport.registerProducer(this, true);
+    this.#produce();
+  }
+  pauseProducing(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+  resumeProducing(): void {
+    this.paused = false;
+    this.resumes++;
+    this.#produce();
+  }
+  stopProducing(): void {
+    this.stopped = true;
+  }
+  #produce(): void {
+    const transport = this.protocol.transport;
+    while (!this.paused && this.sent < this.total) {
+      const n = Math.min(this.chunk, this.total - this.sent);
+      transport.write(pattern(n, this.sent));
+      this.sent += n;
+    }
+    if (this.sent === this.total && !this.stopped) {
+      this.stopped = true;
+      transport.unregisterProducer();
+      transport.loseConnection();
+    }
+  }
+}
+
+Deno.test("StreamTransport delivers 16 MiB through a streaming producer it pauses and resumes", async () => {
+  const total = 16 * 1024 * 1024;
+  let producer: PatternProducer | undefined;
+  class Streamer extends Recorder {
+    override connectionMade(): void {
+      producer = new PatternProducer(this, total, 64 * 1024);
+      producer.start();
+      super.connectionMade();
+    }
+  }
+  /** Checks each byte as it arrives instead of keeping 16 MiB. */
+  class Checker extends Recorder {
+    offset = 0;
+    bad = -1;
+    override dataReceived(data: Uint8Array): void {
+      for (let i = 0; i < data.length; i++) {
+        if (data[i] !== (this.offset + i) % 251 && this.bad < 0) this.bad = this.offset + i;
+      }
+      this.offset += data.length;
+      this.received += data.length;
+    }
+  }
+  const client = new Checker();
+  const { port, server, clientFactory } = await connectedPair(() => new Streamer(), client);
+  const [serverReason, clientReason] = await Promise.all([
+    server.lost.promise,
+    client.lost.promise,
+  ]);
+  assert.equal(client.received, total);
+  assert.equal(client.bad, -1, "bytes arrive in order");
+  assert.ok(producer!.pauses >= 1, "the producer was paused");
+  assert.ok(producer!.resumes >= 1, "the producer was resumed");
+  assert.ok(serverReason.check(ConnectionDone));
+  assert.ok(clientReason.check(ConnectionDone));
+  assert.ok((await clientFactory.clientLost.promise).check(ConnectionDone));
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport asks a pull producer for more each time its buffer drains", async () => {
+  const pieces = 200;
+  class Puller extends Recorder implements PullProducer {
+    asked = 0;
+    override connectionMade(): void {
+      this.transport.registerProducer(this, false);
+    }
+    resumeProducing(): void {
+      this.asked++;
+      if (this.asked > pieces) {
+        this.transport.unregisterProducer();
+        this.transport.loseConnection();
+        return;
+      }
+      this.transport.write(pattern(4096, (this.asked - 1) * 4096));
+    }
+    stopProducing(): void {}
+  }
+  const client = new Recorder();
+  const { port, server } = await connectedPair(() => new Puller(), client);
+  await client.lost.promise;
+  assert.equal(server.asked, pieces + 1);
+  assert.deepEqual(client.bytes(), pattern(pieces * 4096));
+  await server.lost.promise;
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport.pauseProducing stops reading, so a writing peer is paused in turn", async () => {
+  const total = 8 * 1024 * 1024;
+  let producer: PatternProducer | undefined;
+  let receivedWhenPaused = -1;
+  class Sender extends Recorder {
+    override connectionMade(): void {
+      producer = new PatternProducer(this, total, 64 * 1024);
+      const pause = producer.pauseProducing.bind(producer);
+      producer.pauseProducing = () => {
+        pause();
+        if (receivedWhenPaused < 0) receivedWhenPaused = serverSide!.received;
+      };
+      producer.start();
+    }
+  }
+  let serverSide: Recorder | undefined;
+  class SlowReader extends Recorder {
+    override connectionMade(): void {
+      serverSide = this;
+      this.transport.pauseProducing();
+    }
+  }
+  const client = new Sender();
+  const { port, server } = await connectedPair(() => new SlowReader(), client);
+  // The server reads nothing while paused: the socket buffers fill and the sender is paused.
+  while (receivedWhenPaused < 0 || !producer!.paused) await turn();
+  assert.equal(server.received, 0);
+  await turn();
+  assert.equal(server.received, 0, "nothing is delivered while paused");
+  server.transport.resumeProducing();
+  await client.lost.promise;
+  await server.lost.promise;
+  assert.equal(server.received, total);
+  assert.deepEqual(server.bytes().subarray(0, 1000), pattern(1000));
+  assert.ok(producer!.resumes >= 1);
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport sends many small writes in order to the peer", async () => {
+  class Chatty extends Recorder {
+    override connectionMade(): void {
+      for (let i = 0; i < 20000; i++) this.transport.write(`${i}\n`);
+      this.transport.loseConnection();
+    }
+  }
+  const client = new Recorder();
+  const { port, server } = await connectedPair(() => new Chatty(), client);
+  await client.lost.promise;
+  const lines = client.text().split("\n");
+  assert.equal(lines.length, 20001);
+  for (let i = 0; i < 20000; i++) assert.equal(lines[i], String(i));
+  assert.ok(client.chunks.length < 200, `${client.chunks.length} reads for 20000 writes`);
+  await server.lost.promise;
+  await port.stopListening();
+});
+
+Deno.test("Factory.buildProtocol returning null closes the connection at once", async () => {
+  const serverFactory = new CollectingFactory<Recorder>(() => null);
+  const port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+  const host = port.getHost();
+  const client = new Recorder();
+  const clientFactory = new OneClientFactory(client);
+  reactor.connectTCP("127.0.0.1", host.type === "TCP" ? host.port : 0, clientFactory);
+  const reason = await client.lost.promise;
+  assert.ok(reason.check(ConnectionDone));
+  assert.equal(client.received, 0);
+  assert.equal(serverFactory.built.length, 0);
+  assert.deepEqual(clientFactory.events, ["startedConnecting", "clientConnectionLost"]);
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport half-closes: the peer's readConnectionLost, then a reply", async () => {
+  const events: string[] = [];
+  class HalfServer extends Recorder {
+    readConnectionLost(): void {
+      events.push(`server read lost after ${this.text()}`);
+      this.transport.write(`you said ${this.text()}`);
+      this.transport.loseConnection();
+    }
+  }
+  class HalfClient extends Recorder {
+    override connectionMade(): void {
+      this.transport.write("hello");
+      this.transport.loseWriteConnection();
+    }
+    writeConnectionLost(): void {
+      events.push("client write lost");
+    }
+    readConnectionLost(): void {
+      events.push(`client read lost after ${this.text()}`);
+    }
+  }
+  const client = new HalfClient();
+  const { port, server } = await connectedPair(() => new HalfServer(), client);
+  const [serverReason, clientReason] = await Promise.all([
+    server.lost.promise,
+    client.lost.promise,
+  ]);
+  assert.equal(client.text(), "you said hello");
+  assert.ok(serverReason.check(ConnectionDone));
+  assert.ok(clientReason.check(ConnectionDone));
+  assert.ok(events.includes("server read lost after hello"));
+  assert.ok(events.includes("client write lost"));
+  assert.ok(events.includes("client read lost after you said hello"));
+  assert.equal(server.lostCount, 1);
+  assert.equal(client.lostCount, 1);
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport half-closes from the server; a protocol without readConnectionLost closes", async () => {
+  class Announcer extends Recorder {
+    override connectionMade(): void {
+      this.transport.write("question?");
+      this.transport.loseWriteConnection();
+    }
+    readConnectionLost(): void {
+      this.transport.loseConnection();
+    }
+  }
+  /** Not half-closeable: answers, and the end of the question ends the connection. */
+  class Answerer extends Recorder {
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      if (this.text() === "question?") this.transport.write("answer!");
+    }
+  }
+  const client = new Answerer();
+  const { port, server } = await connectedPair(() => new Announcer(), client);
+  const [serverReason, clientReason] = await Promise.all([
+    server.lost.promise,
+    client.lost.promise,
+  ]);
+  assert.equal(server.text(), "answer!", "what was written before the end of file is sent");
+  assert.ok(serverReason.check(ConnectionDone));
+  assert.ok(clientReason.check(ConnectionDone));
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport.abortConnection: ConnectionAborted here, a clean or lost end there", async () => {
+  class Aborter extends Recorder {
+    override connectionMade(): void {
+      this.transport.write(new Uint8Array(1024 * 1024));
+      this.transport.abortConnection();
+      this.transport.abortConnection();
+      this.transport.loseConnection();
+    }
+  }
+  const client = new Recorder();
+  const { port, server } = await connectedPair(() => new Aborter(), client);
+  const [serverReason, clientReason] = await Promise.all([
+    server.lost.promise,
+    client.lost.promise,
+  ]);
+  assert.ok(serverReason.check(ConnectionAborted));
+  assert.ok(clientReason.check(ConnectionClosed));
+  assert.equal(clientReason.check(ConnectionAborted), null);
+  assert.ok(client.received < 1024 * 1024, "data pending at the abort is dropped");
+  assert.equal(server.connected, false);
+  await turn();
+  assert.equal(server.lostCount, 1);
+  assert.equal(client.lostCount, 1);
+  await port.stopListening();
+});
+
+Deno.test("Protocol.connectionLost is called exactly once, after connected is set false", async () => {
+  let connectedAtLoss: boolean | undefined;
+  class Closer extends Recorder {
+    override connectionMade(): void {
+      this.transport.write("bye");
+      this.transport.loseConnection();
+      this.transport.loseConnection();
+      this.transport.loseWriteConnection();
+    }
+    override connectionLost(reason: Failure): void {
+      connectedAtLoss = this.connected;
+      super.connectionLost(reason);
+      this.transport.abortConnection();
+      this.transport.loseConnection();
+    }
+  }
+  const client = new Recorder();
+  const { port, server } = await connectedPair(() => new Closer(), client);
+  await Promise.all([server.lost.promise, client.lost.promise]);
+  await turn();
+  assert.equal(server.lostCount, 1);
+  assert.equal(client.lostCount, 1);
+  assert.equal(connectedAtLoss, false);
+  assert.equal(client.text(), "bye");
+  await port.stopListening();
+});
+
+Deno.test("A protocol callback that throws drops only its connection and is logged", async () => {
+  class Fragile extends Recorder {
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      if (this.text() === "boom") throw new RangeError("poem too long");
+      this.transport.write(data);
+    }
+  }
+  await withLog(async (events) => {
+    const first = new Recorder();
+    const pair = await connectedPair(() => new Fragile(), first);
+    await first.made.promise;
+    // A second connection to the same port.
+    const second = new Recorder();
+    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
+    await second.made.promise;
+    const secondServer = await pair.serverFactory.nth(1);
+
+    first.transport.write("boom");
+    const reason = await pair.server.lost.promise;
+    assert.ok(reason.check(RangeError), "the connection ends with the error");
+    await first.lost.promise;
+
+    second.transport.write("still here");
+    while (second.text() !== "still here") await turn();
+    second.transport.loseConnection();
+    await Promise.all([second.lost.promise, secondServer.lost.promise]);
+    assert.ok(secondServer.reason!.check(ConnectionDone));
+
+    const errors = events.filter((e) => e.isError);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].system, "Fragile,0,127.0.0.1");
+    assert.match(textFromEvent(errors[0]), /RangeError: poem too long/);
+    assert.match(textFromEvent(errors[0]), /dataReceived/);
+    assert.equal(pair.server.lostCount, 1);
+    await pair.port.stopListening();
+  });
+});
+
+Deno.test("A connectionMade that throws drops the connection; the port keeps accepting", async () => {
+  let made = 0;
+  class FailsFirst extends Recorder {
+    override connectionMade(): void {
+      if (made++ === 0) throw new Error("not today");
+      this.transport.write("welcome");
+      this.transport.loseConnection();
+    }
+  }
+  await withLog(async (events) => {
+    const first = new Recorder();
+    const pair = await connectedPair(() => new FailsFirst(), first);
+    await first.lost.promise;
+    const second = new Recorder();
+    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
+    await second.lost.promise;
+    assert.equal(second.text(), "welcome");
+    await pair.serverFactory.nth(1).then((p) => p.lost.promise);
+    await pair.server.lost.promise;
+    assert.equal(events.filter((e) => e.isError).length, 1);
+    await pair.port.stopListening();
+  });
+});
+
+Deno.test("StreamTransport logs protocol calls in Twisted's contexts", async () => {
+  const systems: Record<string, string> = {};
+  const { msg } = await import("../log.ts");
+  class Server extends Recorder {
+    override connectionMade(): void {
+      msg("made");
+      systems.serverMade = (events.at(-1) as LogEvent).system;
+    }
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      msg("data");
+      systems.serverData = (events.at(-1) as LogEvent).system;
+      this.transport.loseConnection();
+    }
+  }
+  class Client extends Recorder {
+    override connectionMade(): void {
+      msg("made");
+      systems.clientMade = (events.at(-1) as LogEvent).system;
+      this.transport.write("hi");
+      super.connectionMade();
+    }
+    override connectionLost(reason: Failure): void {
+      msg("lost");
+      systems.clientLost = (events.at(-1) as LogEvent).system;
+      super.connectionLost(reason);
+    }
+  }
+  const events: LogEvent[] = [];
+  const observer = (e: LogEvent) => void events.push(e);
+  addObserver(observer);
+  try {
+    const client = new Client();
+    const { port, server, portNumber, serverFactory } = await connectedPair(
+      () => new Server(),
+      client,
+    );
+    await Promise.all([client.lost.promise, server.lost.promise]);
+    await port.stopListening();
+    const texts = events.map((e) => textFromEvent(e));
+    assert.ok(texts.includes(`${serverFactory.logPrefix()} starting on ${portNumber}`));
+    assert.ok(texts.includes(`(TCP Port ${portNumber} Closed)`));
+    assert.deepEqual(systems, {
+      serverMade: "CollectingFactory",
+      serverData: "Server,0,127.0.0.1",
+      clientMade: "Client,client",
+      clientLost: "Client,client",
+    });
+  } finally {
+    removeObserver(observer);
+  }
+});
+
+Deno.test("StreamTransport reports TCP addresses and accepts TCP options", async () => {
+  const client = new Recorder();
+  const { port, server, portNumber } = await connectedPair(() => new Recorder(), client);
+  await client.made.promise;
+  const serverHost = server.transport.getHost();
+  const clientPeer = client.transport.getPeer();
+  assert.deepEqual(serverHost, { type: "TCP", host: "127.0.0.1", port: portNumber });
+  assert.deepEqual(clientPeer, serverHost);
+  assert.deepEqual(server.transport.getPeer(), client.transport.getHost());
+  client.transport.setTcpNoDelay(true);
+  client.transport.setTcpKeepAlive(true);
+  assert.equal(client.transport.disconnecting, false);
+  client.transport.loseConnection();
+  assert.equal(client.transport.disconnecting, true);
+  await Promise.all([client.lost.promise, server.lost.promise]);
+  await port.stopListening();
+});
+
+Deno.test("StreamTransport stops a registered producer when the connection ends", async () => {
+  class Idle implements PushProducer {
+    stopped = 0;
+    pauseProducing(): void {}
+    resumeProducing(): void {}
+    stopProducing(): void {
+      this.stopped++;
+    }
+  }
+  const producer = new Idle();
+  class Registers extends Recorder {
+    override connectionMade(): void {
+      this.transport.registerProducer(producer, true);
+      assert.throws(() => this.transport.registerProducer(new Idle(), true), /never unregistered/);
+    }
+  }
+  const client = new Recorder();
+  const { port, server } = await connectedPair(() => new Registers(), client);
+  await client.made.promise;
+  client.transport.loseConnection();
+  const reason = await server.lost.promise;
+  assert.ok(reason.check(ConnectionDone));
+  assert.equal(producer.stopped, 1);
+  // Registering on a closed transport stops the producer at once.
+  const late = new Idle();
+  server.transport.registerProducer(late, true);
+  assert.equal(late.stopped, 1);
+  await client.lost.promise;
+  await port.stopListening();
+});
+
+Deno.test("A connection reset by the peer while data is in flight ends with ConnectionLost", async () => {
+  let producer: PatternProducer | undefined;
+  class Flood extends Recorder {
+    override connectionMade(): void {
+      producer = new PatternProducer(this, Number.MAX_SAFE_INTEGER, 64 * 1024);
+      producer.start();
+    }
+  }
+  /** Stops reading at the first chunk, so the sender's buffers fill up. */
+  class Abandons extends Recorder {
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      this.transport.pauseProducing();
+    }
+  }
+  const client = new Abandons();
+  const { port, server } = await connectedPair(() => new Flood(), client);
+  while (client.received === 0 || !producer?.paused) await turn();
+  // Closing with unread data makes the system send a reset; the sender's write fails.
+  client.transport.abortConnection();
+  assert.ok((await client.lost.promise).check(ConnectionAborted));
+  const reason = await server.lost.promise;
+  assert.ok(reason.check(ConnectionLost), String(reason));
+  assert.equal(reason.check(ConnectionAborted), null);
+  assert.equal(producer!.stopped, true, "the producer is stopped when the connection is lost");
+  await port.stopListening();
+});
