@@ -1,0 +1,571 @@
+import assert from "node:assert/strict";
+import { Deferred, TimeoutError as DeferTimeoutError } from "../defer.ts";
+import {
+  CannotListenError,
+  ConnectError,
+  ConnectionDone,
+  ConnectionLost,
+  ConnectionRefusedError,
+  NotConnectingError,
+  ReactorAlreadyRunning,
+  ReactorNotRunning,
+  TimeoutError,
+  UserError,
+} from "../error.ts";
+import type { Failure } from "../failure.ts";
+import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
+import { ClientFactory, type Connector, Factory } from "../protocols/factory.ts";
+import type { Address, Protocol } from "../protocols/protocol.ts";
+import { Reactor, reactor } from "../reactor.ts";
+import { Clock, realTime } from "../task.ts";
+import { CollectingFactory, OneClientFactory, Recorder } from "./fixtures/loopback.ts";
+
+const decoder = new TextDecoder();
+const fixtures = new URL("./fixtures/", import.meta.url);
+const certPath = new URL("tls_cert.pem", fixtures).pathname;
+const keyPath = new URL("tls_key.pem", fixtures).pathname;
+
+function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function portOf(port: { getHost(): Address }): number {
+  const host = port.getHost();
+  if (host.type !== "TCP") throw new TypeError(`not a TCP port: ${host.path}`);
+  return host.port;
+}
+
+async function withLog<T>(fn: (events: LogEvent[]) => Promise<T>): Promise<T> {
+  const events: LogEvent[] = [];
+  const observer = (e: LogEvent) => void events.push(e);
+  addObserver(observer);
+  try {
+    return await fn(events);
+  } finally {
+    removeObserver(observer);
+  }
+}
+
+/** Echoes each chunk back. */
+class Echo extends Recorder {
+  override dataReceived(data: Uint8Array): void {
+    super.dataReceived(data);
+    this.transport.write(data);
+  }
+}
+
+/** Writes `message` when connected, closes once `message` has come back. */
+class Greeter extends Recorder {
+  constructor(readonly message: string) {
+    super();
+  }
+  override connectionMade(): void {
+    this.transport.write(this.message);
+    super.connectionMade();
+  }
+  override dataReceived(data: Uint8Array): void {
+    super.dataReceived(data);
+    if (this.text() === this.message) this.transport.loseConnection();
+  }
+}
+
+// ---- Listening ----
+
+Deno.test("Reactor.listenTCP binds port 0 to a free port; stopListening fires once it is closed", async () => {
+  await withLog(async (events) => {
+    class PoetryFactory extends Factory {}
+    const factory = new PoetryFactory();
+    const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+    const number = portOf(port);
+    assert.ok(number > 0);
+    assert.deepEqual(port.getHost(), { type: "TCP", host: "127.0.0.1", port: number });
+    assert.equal(factory.numPorts, 1);
+    assert.ok(events.some((e) => textFromEvent(e) === `PoetryFactory starting on ${number}`));
+    const stopped = port.stopListening();
+    assert.equal(factory.numPorts, 1, "the factory stops once the port is really closed");
+    await stopped;
+    assert.equal(factory.numPorts, 0);
+    assert.ok(events.some((e) => textFromEvent(e) === `(TCP Port ${number} Closed)`));
+    // The port is free again: nothing refuses to listen there.
+    const again = reactor.listenTCP(number, factory, { interface: "127.0.0.1" });
+    await again.stopListening();
+    // Stopping twice is harmless.
+    await port.stopListening();
+  });
+});
+
+Deno.test("Reactor.listenTCP starts a factory for its first port and stops it after its last", async () => {
+  class Counting extends Factory {
+    starts = 0;
+    stops = 0;
+    override startFactory(): void {
+      this.starts++;
+    }
+    override stopFactory(): void {
+      this.stops++;
+    }
+  }
+  const factory = new Counting();
+  const a = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+  const b = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+  assert.notEqual(portOf(a), portOf(b));
+  assert.deepEqual([factory.starts, factory.stops, factory.numPorts], [1, 0, 2]);
+  await a.stopListening();
+  assert.deepEqual([factory.starts, factory.stops, factory.numPorts], [1, 0, 1]);
+  await b.stopListening();
+  assert.deepEqual([factory.starts, factory.stops, factory.numPorts], [1, 1, 0]);
+});
+
+Deno.test("Reactor.listenTCP throws CannotListenError naming the address for a port in use", async () => {
+  await using port = reactor.listenTCP(0, new Factory(), { interface: "127.0.0.1" });
+  const number = portOf(port);
+  const factory = new Factory();
+  assert.throws(
+    () => reactor.listenTCP(number, factory, { interface: "127.0.0.1" }),
+    (e: unknown) => {
+      assert.ok(e instanceof CannotListenError);
+      assert.equal(e.name, "CannotListenError");
+      assert.equal(e.message, `cannot listen on 127.0.0.1:${number}: address already in use`);
+      assert.equal(e.port, number);
+      assert.ok(e.cause instanceof Deno.errors.AddrInUse);
+      return true;
+    },
+  );
+  assert.equal(factory.numPorts, 0, "a port that failed does not start its factory");
+});
+
+Deno.test("Reactor.listenTCP keeps accepting while connections come and go", async () => {
+  const factory = new CollectingFactory(() => new Echo());
+  await using port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+  const clients = Array.from({ length: 20 }, (_, i) => new Greeter(`poem ${i}`));
+  for (const client of clients) {
+    reactor.connectTCP("127.0.0.1", portOf(port), new OneClientFactory(client));
+  }
+  await Promise.all(clients.map((c) => c.lost.promise));
+  for (const [i, client] of clients.entries()) assert.equal(client.text(), `poem ${i}`);
+  await Promise.all(factory.built.map((p) => p.lost.promise));
+  assert.equal(factory.built.length, 20);
+});
+
+// ---- Connecting ----
+
+/** A port number where nothing listens (it was just released). */
+async function freePort(): Promise<number> {
+  const port = reactor.listenTCP(0, new Factory(), { interface: "127.0.0.1" });
+  const number = portOf(port);
+  await port.stopListening();
+  return number;
+}
+
+Deno.test("Reactor.connectTCP reports a refused connection through clientConnectionFailed", async () => {
+  const number = await freePort();
+  const factory = new OneClientFactory(new Recorder());
+  const connector = reactor.connectTCP("127.0.0.1", number, factory);
+  assert.equal(connector.state, "connecting");
+  assert.equal(factory.numPorts, 1);
+  assert.deepEqual(connector.getDestination(), { type: "TCP", host: "127.0.0.1", port: number });
+  const reason = await factory.failed.promise;
+  assert.ok(reason.check(ConnectionRefusedError));
+  assert.ok(reason.check(ConnectError));
+  assert.equal(reason.getErrorMessage(), `connection to 127.0.0.1:${number} was refused`);
+  assert.deepEqual(factory.events, ["startedConnecting", "clientConnectionFailed"]);
+  assert.equal(connector.state, "disconnected");
+  assert.equal(factory.numPorts, 0, "the factory is stopped after the failure");
+  await connector[Symbol.asyncDispose]();
+});
+
+Deno.test("Connector.connect tries again after a failure", async () => {
+  const number = await freePort();
+  class Retrying extends ClientFactory {
+    failures = 0;
+    readonly client = new Recorder();
+    override buildProtocol(): Protocol {
+      return this.client;
+    }
+    override clientConnectionFailed(connector: Connector, _reason: Failure): void {
+      this.failures++;
+      // Now something listens there: try again, from within the callback as Twisted allows.
+      server = reactor.listenTCP(number, serverFactory, { interface: "127.0.0.1" });
+      connector.connect();
+    }
+  }
+  const serverFactory = new CollectingFactory(() => new Echo());
+  let server: ReturnType<typeof reactor.listenTCP> | undefined;
+  const factory = new Retrying();
+  await using connector = reactor.connectTCP("127.0.0.1", number, factory);
+  await factory.client.made.promise;
+  assert.equal(factory.failures, 1);
+  assert.equal(connector.state, "connected");
+  assert.equal(factory.numPorts, 1, "the factory stayed started across the retry");
+  connector.disconnect();
+  assert.ok((await factory.client.lost.promise).check(ConnectionDone));
+  assert.equal(connector.state, "disconnected");
+  assert.equal(factory.numPorts, 0);
+  await (await serverFactory.nth(0)).lost.promise;
+  await server!.stopListening();
+});
+
+Deno.test("Connector.stopConnecting fails the attempt with UserError at once", async () => {
+  // A raw listener that never accepts: the attempt is stopped before it can complete.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const factory = new OneClientFactory(new Recorder());
+  const connector = reactor.connectTCP("127.0.0.1", listener.addr.port, factory);
+  connector.stopConnecting();
+  assert.equal(connector.state, "disconnected");
+  assert.deepEqual(factory.events, ["startedConnecting", "clientConnectionFailed"]);
+  const reason = await factory.failed.promise;
+  assert.ok(reason.check(UserError));
+  assert.throws(() => connector.stopConnecting(), NotConnectingError);
+  await connector[Symbol.asyncDispose]();
+  assert.equal(factory.protocolInstance.connected, false, "a late connection is never made");
+  listener.close();
+});
+
+Deno.test("Reactor.connectTCP fails with TimeoutError after timeout seconds (on a test clock)", async () => {
+  const clock = new Clock();
+  const testReactor = new Reactor({ clock });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const factory = new OneClientFactory(new Recorder());
+  const connector = testReactor.connectTCP("127.0.0.1", listener.addr.port, factory, {
+    timeout: 5,
+  });
+  assert.equal(clock.getDelayedCalls().length, 1);
+  clock.advance(4.9);
+  assert.deepEqual(factory.events, ["startedConnecting"]);
+  clock.advance(0.1);
+  assert.deepEqual(factory.events, ["startedConnecting", "clientConnectionFailed"]);
+  const reason = await factory.failed.promise;
+  assert.ok(reason.check(TimeoutError));
+  assert.equal(TimeoutError, DeferTimeoutError, "one timeout error for the whole project");
+  assert.equal(
+    reason.getErrorMessage(),
+    `connecting to 127.0.0.1:${listener.addr.port} timed out after 5 seconds`,
+  );
+  assert.equal(connector.state, "disconnected");
+  await connector[Symbol.asyncDispose]();
+  assert.equal(factory.protocolInstance.connected, false);
+  listener.close();
+});
+
+Deno.test("Reactor.connectTCP cancels its timeout once connected", async () => {
+  const clock = new Clock();
+  const testReactor = new Reactor({ clock });
+  const serverFactory = new CollectingFactory(() => new Echo());
+  await using port = testReactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+  const client = new Greeter("on time");
+  await using _connector = testReactor.connectTCP(
+    "127.0.0.1",
+    portOf(port),
+    new OneClientFactory(client),
+  );
+  await client.made.promise;
+  assert.equal(clock.getDelayedCalls().length, 0);
+  await client.lost.promise;
+  await (await serverFactory.nth(0)).lost.promise;
+});
+
+Deno.test("Connector.disconnect closes an established connection", async () => {
+  const serverFactory = new CollectingFactory(() => new Recorder());
+  await using port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+  const factory = new OneClientFactory(new Recorder());
+  const connector = reactor.connectTCP("127.0.0.1", portOf(port), factory);
+  await factory.protocolInstance.made.promise;
+  assert.throws(() => connector.connect(), /connector is connected/);
+  connector.disconnect();
+  const reason = await factory.clientLost.promise;
+  assert.ok(reason.check(ConnectionDone));
+  assert.deepEqual(factory.events, ["startedConnecting", "clientConnectionLost"]);
+  assert.ok((await (await serverFactory.nth(0)).lost.promise).check(ConnectionDone));
+});
+
+// ---- Time ----
+
+Deno.test("Reactor.callLater schedules on the shared real-time clock", async () => {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const call = reactor.callLater(0, resolve, "called");
+  assert.ok(realTime.getDelayedCalls().includes(call));
+  assert.ok(reactor.getDelayedCalls().includes(call));
+  assert.equal(await promise, "called");
+  assert.equal(call.called, true);
+  const cancelled = reactor.callLater(10, () => assert.fail("cancelled calls are not made"));
+  cancelled.cancel();
+  assert.equal(cancelled.cancelled, true);
+  assert.ok(Math.abs(reactor.seconds() - Date.now() / 1000) < 1);
+  assert.throws(() => reactor.callLater(-1, () => {}), RangeError);
+});
+
+// ---- Life cycle ----
+
+Deno.test("Reactor.run fires the startup phases in order, then callWhenRunning calls", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  const ids = [
+    r.addSystemEventTrigger("after", "startup", () => seen.push(`after ${r.running}`)),
+    r.addSystemEventTrigger("during", "startup", () => seen.push(`during ${r.running}`)),
+    r.addSystemEventTrigger("before", "startup", () => seen.push(`before ${r.running}`)),
+  ];
+  r.callWhenRunning((x: string) => seen.push(`${x} ${r.running}`), "running");
+  const removed = r.addSystemEventTrigger("before", "startup", () => seen.push("removed"));
+  r.removeSystemEventTrigger(removed);
+  assert.throws(() => r.removeSystemEventTrigger(removed), /no system event trigger/);
+  r.callWhenRunning(() => r.stop());
+  const done = r.run({ installSignalHandlers: false });
+  assert.throws(() => r.run(), ReactorAlreadyRunning);
+  await done;
+  assert.deepEqual(seen, ["before false", "during true", "after true", "running true"]);
+  assert.equal(r.running, false);
+  for (const id of ids) r.removeSystemEventTrigger(id);
+});
+
+Deno.test("Reactor.stop runs the shutdown phases; a trigger's Deferred holds back the next", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  const gate = new Deferred<void>();
+  r.addSystemEventTrigger("before", "shutdown", () => {
+    seen.push("before");
+    return gate;
+  });
+  r.addSystemEventTrigger("before", "shutdown", async () => {
+    await turn();
+    seen.push("before (promise)");
+  });
+  r.addSystemEventTrigger("during", "shutdown", () => seen.push(`during ${r.running}`));
+  r.addSystemEventTrigger("after", "shutdown", () => seen.push("after"));
+  let finished = false;
+  const done = r.run({ installSignalHandlers: false }).then(() => (finished = true));
+  await turn();
+  assert.equal(r.running, true);
+  r.stop();
+  assert.throws(() => r.stop(), ReactorNotRunning, "stopping twice is an error");
+  for (let i = 0; i < 5; i++) await turn();
+  assert.deepEqual(seen, ["before", "before (promise)"], "during waits for the Deferred");
+  assert.equal(finished, false);
+  gate.callback(undefined);
+  await done;
+  assert.deepEqual(seen, ["before", "before (promise)", "during false", "after"]);
+});
+
+Deno.test("Reactor.stop throws ReactorNotRunning when the reactor is not running", () => {
+  const r = new Reactor();
+  assert.throws(() => r.stop(), (e: unknown) => {
+    assert.ok(e instanceof ReactorNotRunning);
+    assert.equal(e.name, "ReactorNotRunning");
+    return true;
+  });
+  assert.throws(() => reactor.stop(), ReactorNotRunning);
+});
+
+Deno.test("Reactor.run can run again after a stop; callWhenRunning calls are made once", async () => {
+  const r = new Reactor();
+  let startups = 0;
+  let once = 0;
+  const id = r.addSystemEventTrigger("after", "startup", () => startups++);
+  r.callWhenRunning(() => once++);
+  for (let i = 0; i < 2; i++) {
+    r.callWhenRunning(() => r.stop());
+    await r.run({ installSignalHandlers: false });
+  }
+  assert.equal(startups, 2);
+  assert.equal(once, 1);
+  // Once running, callWhenRunning calls at once.
+  let now = false;
+  r.callWhenRunning(() => {
+    assert.equal(r.callWhenRunning(() => (now = true)), undefined);
+    assert.equal(now, true);
+    r.stop();
+  });
+  await r.run({ installSignalHandlers: false });
+  r.removeSystemEventTrigger(id);
+});
+
+Deno.test("Reactor.stop closes the reactor's ports, connection attempts and connections", async () => {
+  await withLog(async (events) => {
+    const r = new Reactor();
+    const serverFactory = new CollectingFactory(() => new Recorder());
+    const port = r.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+    const number = portOf(port);
+    const client = new Recorder();
+    const clientFactory = new OneClientFactory(client);
+    r.connectTCP("127.0.0.1", number, clientFactory);
+    const server = await serverFactory.nth(0);
+    await client.made.promise;
+    // An attempt that cannot complete: a raw listener that never accepts.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const pending = new OneClientFactory(new Recorder());
+    r.connectTCP("127.0.0.1", listener.addr.port, pending);
+    let portOpenDuringBefore = false;
+    r.addSystemEventTrigger("before", "shutdown", () => {
+      portOpenDuringBefore = !events.some((e) => textFromEvent(e).includes("Closed)"));
+    });
+    r.callWhenRunning(() => r.stop());
+    await r.run({ installSignalHandlers: false });
+    assert.ok(portOpenDuringBefore, "ports close in the during phase, after the before triggers");
+    assert.ok(events.some((e) => textFromEvent(e) === `(TCP Port ${number} Closed)`));
+    assert.ok(server.reason!.check(ConnectionLost) || server.reason!.check(ConnectionDone));
+    assert.ok(client.reason!.check(ConnectionLost) || client.reason!.check(ConnectionDone));
+    assert.equal(server.lostCount + client.lostCount, 2);
+    assert.ok((await pending.failed.promise).check(UserError));
+    assert.equal(serverFactory.numPorts, 0);
+    listener.close();
+  });
+});
+
+Deno.test("Reactor.run stops on SIGTERM when it installs signal handlers", async () => {
+  await withLog(async (events) => {
+    const r = new Reactor();
+    r.callWhenRunning(() => Deno.kill(Deno.pid, "SIGTERM"));
+    await r.run();
+    assert.ok(events.some((e) => textFromEvent(e) === "Received SIGTERM, shutting down."));
+    assert.ok(events.some((e) => textFromEvent(e) === "Main loop terminated."));
+  });
+});
+
+Deno.test("Reactor.fireSystemEvent runs the phases of any event", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  const ids = [
+    r.addSystemEventTrigger("during", "reload", () => seen.push("during")),
+    r.addSystemEventTrigger("before", "reload", (x: number) => seen.push(`before ${x}`), 1),
+    r.addSystemEventTrigger("after", "reload", () => seen.push("after")),
+    r.addSystemEventTrigger("before", "reload", () => {
+      throw new Error("a broken trigger");
+    }),
+  ];
+  await withLog(async (events) => {
+    await r.fireSystemEvent("reload");
+    assert.equal(events.filter((e) => e.isError).length, 1, "a throwing trigger is logged");
+  });
+  assert.deepEqual(seen, ["before 1", "during", "after"]);
+  for (const id of ids) r.removeSystemEventTrigger(id);
+  assert.throws(
+    () => r.addSystemEventTrigger("later" as "after", "reload", () => {}),
+    /phase must be/,
+  );
+});
+
+// ---- TLS ----
+
+Deno.test("Reactor.listenSSL and connectSSL carry data over TLS with a self-signed certificate", async () => {
+  const cert = Deno.readTextFileSync(certPath);
+  const key = Deno.readTextFileSync(keyPath);
+  const serverFactory = new CollectingFactory(() => new Echo());
+  await using port = reactor.listenSSL(0, serverFactory, { cert, key, interface: "127.0.0.1" });
+  const message = "x".repeat(300_000);
+  const client = new Greeter(message);
+  await using _connector = reactor.connectSSL(
+    "127.0.0.1",
+    portOf(port),
+    new OneClientFactory(client),
+    { caCerts: [certPath], hostname: "localhost" },
+  );
+  await client.made.promise;
+  assert.deepEqual(client.transport.getPeer(), {
+    type: "TCP",
+    host: "127.0.0.1",
+    port: portOf(port),
+  });
+  const reason = await client.lost.promise;
+  assert.equal(client.text(), message);
+  assert.ok(reason.check(ConnectionDone));
+  const server = await serverFactory.nth(0);
+  assert.ok((await server.lost.promise).check(ConnectionDone));
+});
+
+Deno.test("Reactor.listenSSL takes file paths; connectSSL fails an unverified certificate", async () => {
+  const serverFactory = new CollectingFactory(() => new Echo());
+  await using port = reactor.listenSSL(0, serverFactory, {
+    cert: certPath,
+    key: keyPath,
+    interface: "127.0.0.1",
+  });
+  const factory = new OneClientFactory(new Recorder());
+  await using _connector = reactor.connectSSL("127.0.0.1", portOf(port), factory);
+  const reason = await factory.failed.promise;
+  assert.ok(reason.check(ConnectError));
+  assert.match(reason.getErrorMessage(), /certificate/i);
+  assert.equal(factory.protocolInstance.connected, false);
+  const server = await serverFactory.nth(0);
+  assert.ok((await server.lost.promise).check(ConnectionLost));
+  assert.throws(
+    () => reactor.listenSSL(0, new Factory(), { cert: "/nonexistent/cert.pem", key: keyPath }),
+    /cannot read the certificate from \/nonexistent\/cert.pem/,
+  );
+});
+
+// ---- UNIX sockets ----
+
+const UNIX_DIR = "POETRY_TEST_UNIX_DIR";
+const UNIX_NAMES = ["server.sock", "missing.sock"];
+
+/**
+ * A test over UNIX sockets in a fresh directory. Deno grants UNIX socket access per path
+ * (`--allow-net=unix:<path>`), which a test run with `--allow-net=127.0.0.1` does not have: the
+ * test then runs itself in a child process granted exactly its socket paths.
+ */
+function unixTest(name: string, fn: (dir: string) => Promise<void>): void {
+  Deno.test(name, async () => {
+    const given = Deno.env.get(UNIX_DIR);
+    if (given !== undefined) return await fn(given);
+    const dir = await Deno.makeTempDir({ prefix: "poetry-unix-" });
+    try {
+      const paths = UNIX_NAMES.map((n) => `${dir}/${n}`);
+      const status = await Deno.permissions.query({ name: "net", host: `unix:${paths[0]}` });
+      if (status.state === "granted") return await fn(dir);
+      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "test",
+          "--no-check",
+          `--allow-net=${paths.map((p) => `unix:${p}`).join(",")}`,
+          "--allow-read",
+          "--allow-write",
+          `--allow-env=${UNIX_DIR}`,
+          "--sanitize-ops",
+          "--sanitize-resources",
+          "--filter",
+          name,
+          new URL(import.meta.url).pathname,
+        ],
+        env: { [UNIX_DIR]: dir, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = decoder.decode(stdout) + decoder.decode(stderr);
+      assert.equal(code, 0, out);
+      assert.match(out, /ok \| 1 passed/, out);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+unixTest("Reactor.listenUNIX and connectUNIX carry data over a UNIX socket", async (dir) => {
+  const path = `${dir}/server.sock`;
+  const serverFactory = new CollectingFactory(() => new Echo());
+  const port = reactor.listenUNIX(path, serverFactory);
+  assert.deepEqual(port.getHost(), { type: "UNIX", path });
+  assert.throws(
+    () => reactor.listenUNIX(path, new Factory()),
+    (e: unknown) =>
+      e instanceof CannotListenError && e.message.startsWith(`cannot listen on ${path}: `),
+  );
+  const client = new Greeter("over a UNIX socket");
+  const factory = new OneClientFactory(client);
+  const connector = reactor.connectUNIX(path, factory);
+  assert.deepEqual(connector.getDestination(), { type: "UNIX", path });
+  await client.made.promise;
+  assert.deepEqual(client.transport.getPeer(), { type: "UNIX", path });
+  assert.equal(client.transport.getHost().type, "UNIX");
+  client.transport.setTcpNoDelay(true); // no effect, no error
+  assert.ok((await client.lost.promise).check(ConnectionDone));
+  assert.equal(client.text(), "over a UNIX socket");
+  const server = await serverFactory.nth(0);
+  assert.ok((await server.lost.promise).check(ConnectionDone));
+  await port.stopListening();
+  assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "the socket file is removed");
+
+  const missing = new OneClientFactory(new Recorder());
+  reactor.connectUNIX(`${dir}/missing.sock`, missing);
+  const reason = await missing.failed.promise;
+  assert.ok(reason.check(ConnectError));
+  assert.match(reason.getErrorMessage(), /missing\.sock/);
+});
