@@ -13,7 +13,7 @@
  * @example A plugin that says hello on a port
  * ```ts
  * import { Factory, Protocol } from "@poetry/serve";
- * import { MultiService } from "@poetry/serve/multi-service";
+ * import { TCPServer } from "@poetry/serve/internet";
  * import { parsePort, type ServiceMaker } from "@poetry/serve/plugin";
  *
  * class Hello extends Protocol {
@@ -25,6 +25,7 @@
  *
  * interface HelloOptions {
  *   port: number;
+ *   iface: string;
  * }
  *
  * export const plugin: ServiceMaker<HelloOptions> = {
@@ -33,15 +34,13 @@
  *   options: {
  *     options: [
  *       { name: "port", short: "p", default: 10000, help: "The port to listen on.", parse: parsePort },
+ *       { name: "iface", default: "localhost", help: "The interface to listen on." },
  *     ],
  *   },
- *   makeService(options) {
- *     const top = new MultiService();
- *     // e.g. new TCPServer(options.port, Factory.forProtocol(Hello)).setServiceParent(top);
- *     void options.port, Factory;
- *     return top;
- *   },
+ *   makeService: (options) =>
+ *     new TCPServer(options.port, Factory.forProtocol(Hello), { interface: options.iface }),
  * };
+ * // `deno run --allow-net mod.ts --plugin ./hello.ts hello --port 10001` runs it.
  * ```
  *
  * @module

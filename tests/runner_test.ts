@@ -261,6 +261,61 @@ Deno.test("runner stops on SIGINT as on SIGTERM", async () => {
   });
 });
 
+Deno.test("runner exits at once on a second signal while the first is still stopping", async () => {
+  await withTempDir(async (dir) => {
+    const args = ["--pidfile", "hello.pid", "hello", "--port", "0", "--hang-on-stop"];
+    await using runner = new Runner(args, dir);
+    await runner.port();
+    await runner.waitFor(/Dropped/);
+    runner.child.kill("SIGTERM");
+    await runner.waitFor(/stopping, slowly/);
+    runner.child.kill("SIGINT");
+    const status = await runner.exit();
+    assert.equal(status.code, 1, runner.output);
+    assert.match(runner.stdout, /Received SIGINT again, exiting at once\.\n$/);
+    assert.equal(exists(`${dir}/hello.pid`), false);
+  });
+});
+
+Deno.test("runMain runs in-process and removes its signal listeners and log observer", async () => {
+  const { runMain } = await import("../services/runner.ts");
+  const { reactor } = await import("../reactor.ts");
+  const { plugin } = await import("./fixtures/runner/hello_plugin.ts");
+  const { addObserver, msg, removeObserver } = await import("../log.ts");
+  let port = 0;
+  const seen: string[] = [];
+  const observer = (event: { message: unknown[] }) => seen.push(event.message.join(" "));
+  // Once the server runs, fetch from it and stop the reactor, as a signal would.
+  let fetched: unknown;
+  reactor.callWhenRunning(async () => {
+    try {
+      port = Number(seen.find((line) => / starting on /.test(line))!.split(" ").pop());
+      fetched = await fetchText(port);
+    } catch (e) {
+      fetched = e;
+    } finally {
+      reactor.stop();
+    }
+  });
+  addObserver(observer);
+  try {
+    const status = await runMain(
+      ["--keep-permissions", "hello", "--port", "0", "--text", "in-process hello"],
+      { plugins: [plugin] },
+    );
+    assert.equal(status, 0);
+  } finally {
+    removeObserver(observer);
+  }
+  assert.equal(fetched, "in-process hello\n");
+  assert.ok(seen.includes("Server Shut Down."));
+  // Nothing the run added is left: this message reaches no observer, and the sanitizers see no
+  // signal listener or open file.
+  seen.length = 0;
+  msg("after the run");
+  assert.deepEqual(seen, []);
+});
+
 Deno.test("runner revokes what start-up alone needed, unless --keep-permissions", async () => {
   await withTempDir(async (dir) => {
     {
