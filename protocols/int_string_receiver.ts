@@ -1,0 +1,526 @@
+/**
+ * Length-prefixed string protocols, as Twisted's `IntNStringReceiver` family: each string is
+ * sent as its length in bytes, big-endian, in a fixed-size prefix, then the bytes.
+ * {@linkcode Int32StringReceiver} (4-byte prefix), {@linkcode Int16StringReceiver} (2 bytes)
+ * and {@linkcode Int8StringReceiver} (1 byte) share {@linkcode IntNStringReceiver}.
+ *
+ * A length over `MAX_LENGTH` is refused as soon as the prefix is read, before any payload is
+ * buffered.
+ *
+ * @example Exchange int32-prefixed strings
+ * ```ts
+ * import { Int32StringReceiver } from "@poetry/serve/int-string-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class Echo extends Int32StringReceiver {
+ *   override stringReceived(s: Uint8Array): void {
+ *     this.sendString(s);
+ *   }
+ * }
+ *
+ * const transport = new StringTransport();
+ * const echo = new Echo();
+ * echo.makeConnection(transport);
+ * echo.dataReceived(new Uint8Array([0, 0, 0, 2, 104, 105]));
+ * assert.deepEqual(transport.value(), new Uint8Array([0, 0, 0, 2, 104, 105]));
+ * ```
+ *
+ * @module
+ */
+
+import { type Data, Protocol, type PushProducer } from "./protocol.ts";
+import { EMPTY, toBytes } from "./_bytes.ts";
+
+/**
+ * A string is too long to send with the receiver's length prefix (65,536 bytes or more with a
+ * 2-byte prefix, for example).
+ *
+ * @example
+ * ```ts
+ * import { Int8StringReceiver, StringTooLongError } from "@poetry/serve/int-string-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * const p = new Int8StringReceiver();
+ * p.makeConnection(new StringTransport());
+ * try {
+ *   p.sendString(new Uint8Array(256));
+ * } catch (e) {
+ *   console.log(e instanceof StringTooLongError, (e as Error).message);
+ *   // true cannot send a string of 256 bytes with a 1-byte length prefix (at most 255)
+ * }
+ * ```
+ */
+export class StringTooLongError extends RangeError {
+  /** The length of the string that was refused, in bytes. */
+  readonly length: number;
+  /** The size of the length prefix, in bytes. */
+  readonly prefixLength: number;
+
+  /**
+   * An error for a string of `length` bytes that a `prefixLength`-byte prefix cannot describe.
+   *
+   * @param length The string's length in bytes.
+   * @param prefixLength The prefix's size in bytes.
+   *
+   * @example
+   * ```ts
+   * import { StringTooLongError } from "@poetry/serve/int-string-receiver";
+   * console.log(new StringTooLongError(70000, 2).name); // StringTooLongError
+   * ```
+   */
+  constructor(length: number, prefixLength: number) {
+    super(
+      `cannot send a string of ${length} bytes with a ${prefixLength}-byte length prefix ` +
+        `(at most ${2 ** (8 * prefixLength) - 1})`,
+    );
+    this.name = "StringTooLongError";
+    this.length = length;
+    this.prefixLength = prefixLength;
+  }
+}
+
+const PREFIX = 0;
+const PAYLOAD = 1;
+const HALTED = 2;
+
+/**
+ * The base of the length-prefixed string protocols: each string on the wire is its length as
+ * a big-endian unsigned integer of {@linkcode IntNStringReceiver.prefixLength} bytes, then its
+ * bytes. Subclasses set `prefixLength`; use {@linkcode Int32StringReceiver},
+ * {@linkcode Int16StringReceiver} or {@linkcode Int8StringReceiver}.
+ *
+ * Each string is a `Uint8Array` the protocol may keep: a view into the received chunk when it
+ * lies wholly inside it (transports never reuse their read buffers), or an array allocated once
+ * at its full length and filled as chunks arrive.
+ *
+ * When a prefix announces more than {@linkcode IntNStringReceiver.MAX_LENGTH} bytes,
+ * {@linkcode IntNStringReceiver.lengthLimitExceeded} is called with that length at once, and
+ * no more strings are delivered on this connection: the data after the prefix cannot be framed
+ * any more, so it and all later data are discarded rather than buffered. (Twisted keeps it
+ * buffered and calls `lengthLimitExceeded` again on each later arrival.) As in Twisted, strings
+ * keep being delivered after the protocol calls `loseConnection()`, up to the end of the data
+ * already received.
+ *
+ * It is also a push producer: {@linkcode IntNStringReceiver.pauseProducing} stops delivery
+ * (and pauses the transport) until {@linkcode IntNStringReceiver.resumeProducing}.
+ *
+ * @example A 3-byte prefix
+ * ```ts
+ * import { IntNStringReceiver } from "@poetry/serve/int-string-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * class Int24StringReceiver extends IntNStringReceiver {
+ *   readonly prefixLength: number = 3;
+ *   override stringReceived(s: Uint8Array): void {
+ *     console.log(s.length);
+ *   }
+ * }
+ * const p = new Int24StringReceiver();
+ * p.makeConnection(new StringTransport());
+ * p.dataReceived(new Uint8Array([0, 0, 1, 42])); // 1
+ * ```
+ */
+export abstract class IntNStringReceiver extends Protocol implements PushProducer {
+  /** The size of the length prefix, in bytes (1 to 6). */
+  abstract readonly prefixLength: number;
+  /**
+   * The longest string accepted, in bytes.
+   *
+   * @default {99999}
+   */
+  MAX_LENGTH: number = 99999;
+
+  #state = PREFIX;
+  /** The length read so far (a prefix may span chunks), then the payload's length. */
+  #length = 0;
+  #prefixHave = 0;
+  /** The payload of a string that spans chunks, and how much of it has arrived. */
+  #payload: Uint8Array = EMPTY;
+  #have = 0;
+  #buf: Uint8Array = EMPTY;
+  #pos = 0;
+  #queue: Uint8Array[] = [];
+  #busy = false;
+  #paused = false;
+
+  /**
+   * `true` while paused by {@linkcode IntNStringReceiver.pauseProducing} (or stopped).
+   *
+   * @example
+   * ```ts
+   * import { Int16StringReceiver } from "@poetry/serve/int-string-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const p = new Int16StringReceiver();
+   * p.makeConnection(new StringTransport());
+   * p.pauseProducing();
+   * console.log(p.paused); // true
+   * ```
+   */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Parses `data` and calls {@linkcode IntNStringReceiver.stringReceived} for each complete
+   * string; a partial one is kept until the rest arrives. Called by the transport; a call from
+   * inside `stringReceived` is parsed after the current data. What a callback throws
+   * propagates.
+   *
+   * @example
+   * ```ts
+   * import { Int16StringReceiver } from "@poetry/serve/int-string-receiver";
+   * const got: string[] = [];
+   * const p = new (class extends Int16StringReceiver {
+   *   override stringReceived(s: Uint8Array): void {
+   *     got.push(new TextDecoder().decode(s));
+   *   }
+   * })();
+   * p.dataReceived(new Uint8Array([0, 2, 104]));
+   * p.dataReceived(new Uint8Array([105]));
+   * console.log(got); // [ "hi" ]
+   * ```
+   */
+  override dataReceived(data: Uint8Array): void {
+    if (this.#state === HALTED) return;
+    if (data.length !== 0) {
+      if (this.#pos >= this.#buf.length && this.#queue.length === 0) {
+        this.#buf = data;
+        this.#pos = 0;
+      } else {
+        this.#queue.push(data);
+      }
+    }
+    if (this.#busy || this.#paused) return;
+    this.#busy = true;
+    try {
+      this.#deliver();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Called with each string received, without its prefix. Override it; the default throws.
+   * The string may be kept.
+   *
+   * @throws {Error} unless overridden.
+   *
+   * @example
+   * ```ts
+   * import { Int8StringReceiver } from "@poetry/serve/int-string-receiver";
+   * class Printer extends Int8StringReceiver {
+   *   override stringReceived(s: Uint8Array): void {
+   *     console.log(new TextDecoder().decode(s));
+   *   }
+   * }
+   * new Printer().dataReceived(new Uint8Array([2, 104, 105])); // hi
+   * ```
+   */
+  stringReceived(_s: Uint8Array): void {
+    throw new Error(`${this.constructor.name}.stringReceived is not implemented: override it`);
+  }
+
+  /**
+   * Called when a prefix announces a string longer than
+   * {@linkcode IntNStringReceiver.MAX_LENGTH}, with that length; no string is delivered after
+   * it. The default closes the connection with `transport.loseConnection()`.
+   *
+   * @example
+   * ```ts
+   * import { Int8StringReceiver } from "@poetry/serve/int-string-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const p = new (class extends Int8StringReceiver {
+   *   override MAX_LENGTH = 10;
+   *   override lengthLimitExceeded(length: number): void {
+   *     console.log("refused", length);
+   *     super.lengthLimitExceeded(length);
+   *   }
+   * })();
+   * const transport = new StringTransport();
+   * p.makeConnection(transport);
+   * p.dataReceived(new Uint8Array([11])); // refused 11
+   * console.log(transport.disconnecting); // true
+   * ```
+   */
+  lengthLimitExceeded(_length: number): void {
+    this.transport.loseConnection();
+  }
+
+  /**
+   * Sends `s` with its length prefix, in one write. A string is sent as UTF-8 (the prefix
+   * counts bytes).
+   *
+   * @throws {StringTooLongError} if `s` is too long for the prefix: 2^(8 × prefixLength)
+   * bytes or more.
+   *
+   * @example
+   * ```ts
+   * import { Int16StringReceiver } from "@poetry/serve/int-string-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const transport = new StringTransport();
+   * const p = new Int16StringReceiver();
+   * p.makeConnection(transport);
+   * p.sendString("foo");
+   * console.log(transport.value()); // Uint8Array(5) [ 0, 3, 102, 111, 111 ]
+   * ```
+   */
+  sendString(s: Data): void {
+    const payload = toBytes(s);
+    const n = this.prefixLength;
+    let length = payload.length;
+    if (length >= 2 ** (8 * n)) throw new StringTooLongError(length, n);
+    const header = new Uint8Array(n);
+    for (let i = n - 1; i >= 0; i--) {
+      header[i] = length % 256;
+      length = Math.floor(length / 256);
+    }
+    if (payload.length >= 65536) {
+      this.transport.writeSequence([header, payload]);
+      return;
+    }
+    const out = new Uint8Array(n + payload.length);
+    out.set(header);
+    out.set(payload, n);
+    this.transport.write(out);
+  }
+
+  /**
+   * Stops delivering strings, even in the middle of received data, and pauses the transport.
+   *
+   * @example
+   * ```ts
+   * import { Int8StringReceiver } from "@poetry/serve/int-string-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const got: number[] = [];
+   * const p = new (class extends Int8StringReceiver {
+   *   override stringReceived(s: Uint8Array): void {
+   *     got.push(s[0]);
+   *     this.pauseProducing();
+   *   }
+   * })();
+   * const transport = new StringTransport();
+   * p.makeConnection(transport);
+   * p.dataReceived(new Uint8Array([1, 7, 1, 8]));
+   * console.log(got, transport.producerState); // [ 7 ] paused
+   * ```
+   */
+  pauseProducing(): void {
+    this.#paused = true;
+    this.transport.pauseProducing();
+  }
+
+  /**
+   * Delivers the strings received while paused, then, unless a callback paused again (or the
+   * connection is closing), resumes the transport.
+   *
+   * @example
+   * ```ts
+   * import { Int8StringReceiver } from "@poetry/serve/int-string-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const got: number[] = [];
+   * const p = new (class extends Int8StringReceiver {
+   *   override stringReceived(s: Uint8Array): void {
+   *     got.push(s[0]);
+   *   }
+   * })();
+   * p.makeConnection(new StringTransport());
+   * p.pauseProducing();
+   * p.dataReceived(new Uint8Array([1, 7]));
+   * p.resumeProducing();
+   * console.log(got); // [ 7 ]
+   * ```
+   */
+  resumeProducing(): void {
+    this.#paused = false;
+    if (!this.#busy) {
+      this.#busy = true;
+      try {
+        this.#deliver();
+      } finally {
+        this.#busy = false;
+      }
+    }
+    const transport = this.transport;
+    if (!this.#paused && transport !== undefined && !transport.disconnecting) {
+      transport.resumeProducing();
+    }
+  }
+
+  /**
+   * Stops delivery for good and stops the transport as a producer.
+   *
+   * @example
+   * ```ts
+   * import { Int32StringReceiver } from "@poetry/serve/int-string-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const transport = new StringTransport();
+   * const p = new Int32StringReceiver();
+   * p.makeConnection(transport);
+   * p.stopProducing();
+   * console.log(transport.producerState); // stopped
+   * ```
+   */
+  stopProducing(): void {
+    this.#paused = true;
+    this.transport.stopProducing();
+  }
+
+  #deliver(): void {
+    while (!this.#paused) {
+      const s = this.#next();
+      if (s === null) return;
+      this.stringReceived(s);
+    }
+  }
+
+  /**
+   * Parses buffered data up to the end of the next string and returns it, or `null` when more
+   * data is needed (or the length limit was exceeded).
+   */
+  #next(): Uint8Array | null {
+    for (;;) {
+      if (this.#state === HALTED) return null;
+      let buf = this.#buf;
+      let pos = this.#pos;
+      if (pos >= buf.length) {
+        const next = this.#queue.shift();
+        if (next === undefined) return null;
+        this.#buf = buf = next;
+        this.#pos = pos = 0;
+      }
+      const end = buf.length;
+
+      if (this.#state === PREFIX) {
+        const n = this.prefixLength;
+        let length: number;
+        if (this.#prefixHave === 0 && end - pos >= n) {
+          if (n === 4) {
+            length = buf[pos] * 0x1000000 + (buf[pos + 1] << 16 | buf[pos + 2] << 8 | buf[pos + 3]);
+          } else if (n === 2) {
+            length = buf[pos] << 8 | buf[pos + 1];
+          } else if (n === 1) {
+            length = buf[pos];
+          } else {
+            length = 0;
+            for (let i = 0; i < n; i++) length = length * 256 + buf[pos + i];
+          }
+          pos += n;
+        } else {
+          length = this.#length;
+          let have = this.#prefixHave;
+          while (have < n && pos < end) {
+            length = length * 256 + buf[pos++];
+            have++;
+          }
+          if (have < n) {
+            this.#length = length;
+            this.#prefixHave = have;
+            this.#pos = pos;
+            continue;
+          }
+          this.#prefixHave = 0;
+        }
+        if (length > this.MAX_LENGTH) {
+          this.#halt();
+          this.lengthLimitExceeded(length);
+          return null;
+        }
+        if (end - pos >= length) {
+          this.#length = 0;
+          this.#pos = pos + length;
+          return buf.subarray(pos, pos + length);
+        }
+        const payload = new Uint8Array(length);
+        payload.set(pos === 0 ? buf : buf.subarray(pos));
+        this.#payload = payload;
+        this.#have = end - pos;
+        this.#length = length;
+        this.#state = PAYLOAD;
+        this.#pos = end;
+        continue;
+      }
+
+      // PAYLOAD
+      const n = Math.min(this.#length - this.#have, end - pos);
+      this.#payload.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.#have);
+      this.#have += n;
+      this.#pos = pos + n;
+      if (this.#have === this.#length) {
+        const payload = this.#payload;
+        this.#payload = EMPTY;
+        this.#length = 0;
+        this.#have = 0;
+        this.#state = PREFIX;
+        return payload;
+      }
+    }
+  }
+
+  /** Stops parsing for good and forgets what was buffered. */
+  #halt(): void {
+    this.#state = HALTED;
+    this.#buf = EMPTY;
+    this.#pos = 0;
+    this.#queue = [];
+    this.#payload = EMPTY;
+  }
+}
+
+/**
+ * Strings prefixed by their length as a 4-byte big-endian unsigned integer (network byte
+ * order). See {@linkcode IntNStringReceiver} for the behaviour.
+ *
+ * @example
+ * ```ts
+ * import { Int32StringReceiver } from "@poetry/serve/int-string-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * const transport = new StringTransport();
+ * const p = new Int32StringReceiver();
+ * p.makeConnection(transport);
+ * p.sendString("foo");
+ * console.log(transport.value()); // Uint8Array(7) [ 0, 0, 0, 3, 102, 111, 111 ]
+ * ```
+ */
+export class Int32StringReceiver extends IntNStringReceiver {
+  /** 4 bytes. */
+  readonly prefixLength: number = 4;
+}
+
+/**
+ * Strings prefixed by their length as a 2-byte big-endian unsigned integer, so at most
+ * 65,535 bytes each. See {@linkcode IntNStringReceiver} for the behaviour.
+ *
+ * @example
+ * ```ts
+ * import { Int16StringReceiver } from "@poetry/serve/int-string-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * const transport = new StringTransport();
+ * const p = new Int16StringReceiver();
+ * p.makeConnection(transport);
+ * p.sendString("foo");
+ * console.log(transport.value()); // Uint8Array(5) [ 0, 3, 102, 111, 111 ]
+ * ```
+ */
+export class Int16StringReceiver extends IntNStringReceiver {
+  /** 2 bytes. */
+  readonly prefixLength: number = 2;
+}
+
+/**
+ * Strings prefixed by their length in one byte, so at most 255 bytes each. See
+ * {@linkcode IntNStringReceiver} for the behaviour.
+ *
+ * @example
+ * ```ts
+ * import { Int8StringReceiver } from "@poetry/serve/int-string-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * const transport = new StringTransport();
+ * const p = new Int8StringReceiver();
+ * p.makeConnection(transport);
+ * p.sendString("foo");
+ * console.log(transport.value()); // Uint8Array(4) [ 3, 102, 111, 111 ]
+ * ```
+ */
+export class Int8StringReceiver extends IntNStringReceiver {
+  /** 1 byte. */
+  readonly prefixLength: number = 1;
+}

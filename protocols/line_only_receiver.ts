@@ -1,0 +1,295 @@
+/**
+ * {@linkcode LineOnlyReceiver}: a protocol that receives lines and nothing else, as Twisted's
+ * `twisted.protocols.basic.LineOnlyReceiver` — the lean choice when a protocol never switches
+ * to raw data and never needs pausing.
+ *
+ * @example Count the lines of a poem
+ * ```ts
+ * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class LineCounter extends LineOnlyReceiver {
+ *   override delimiter = "\n";
+ *   count = 0;
+ *   override lineReceived(_line: Uint8Array): void {
+ *     this.count++;
+ *   }
+ * }
+ *
+ * const counter = new LineCounter();
+ * counter.makeConnection(new StringTransport());
+ * counter.dataReceived(new TextEncoder().encode("Roses are red,\nViolets are blue,\n"));
+ * assert.equal(counter.count, 2);
+ * ```
+ *
+ * @module
+ */
+
+import { type Data, Protocol } from "./protocol.ts";
+import {
+  Accumulator,
+  concatBytes,
+  EMPTY,
+  findDelimiter,
+  straddlingDelimiter,
+  toBytes,
+} from "./_bytes.ts";
+
+/**
+ * A protocol that splits what it receives into lines and calls
+ * {@linkcode LineOnlyReceiver.lineReceived} with each, without its delimiter. Unlike
+ * `LineReceiver` it has no raw mode and is not a producer.
+ *
+ * Each line is a `Uint8Array` the protocol may keep: a view into the received chunk when the
+ * line lies wholly inside it (transports never reuse their read buffers), or a fresh array when
+ * it spans chunks. Once the transport is disconnecting, no further line is delivered, even from
+ * data already received.
+ *
+ * Over-long lines follow the same rule as `LineReceiver`: when a delimiter is found after more
+ * than `MAX_LENGTH` bytes, or `MAX_LENGTH + delimiter.length` bytes have arrived with no
+ * delimiter, {@linkcode LineOnlyReceiver.lineLengthExceeded} gets everything buffered from the
+ * start of that line, which is dropped. (Twisted's `LineOnlyReceiver` counts a partial
+ * delimiter against the limit, so whether a line of exactly `MAX_LENGTH` bytes passes depends
+ * there on how the stream was chunked; here it always passes.)
+ *
+ * @example Answer each line
+ * ```ts
+ * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class Echo extends LineOnlyReceiver {
+ *   override lineReceived(line: Uint8Array): void {
+ *     this.sendLine(line);
+ *   }
+ * }
+ * const transport = new StringTransport();
+ * const echo = new Echo();
+ * echo.makeConnection(transport);
+ * echo.dataReceived(new TextEncoder().encode("ping\r\n"));
+ * assert.equal(transport.valueText(), "ping\r\n");
+ * ```
+ */
+export class LineOnlyReceiver extends Protocol {
+  /**
+   * What ends a line: a `Uint8Array` or a string (its UTF-8 bytes). Assign a new value to
+   * change it. Must not be empty.
+   *
+   * @default {"\r\n"}
+   */
+  delimiter: Uint8Array | string = "\r\n";
+  /**
+   * The longest line accepted, in bytes, without its delimiter.
+   *
+   * @default {16384}
+   */
+  MAX_LENGTH: number = 16384;
+
+  #partial = new Accumulator();
+  #partialDelim: Uint8Array = EMPTY;
+  #queue: Uint8Array[] = [];
+  #busy = false;
+  #delimSource: Uint8Array | string | undefined = undefined;
+  #delim: Uint8Array = EMPTY;
+
+  /**
+   * Splits `data` into lines and delivers them; a partial line is kept until the rest
+   * arrives. Called by the transport; a call from inside `lineReceived` is delivered after the
+   * current data.
+   *
+   * @throws {RangeError} if {@linkcode LineOnlyReceiver.delimiter} is empty. Whatever
+   * `lineReceived` throws propagates (and the rest of that data is dropped).
+   *
+   * @example
+   * ```ts
+   * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
+   * const lines: string[] = [];
+   * const p = new (class extends LineOnlyReceiver {
+   *   override lineReceived(line: Uint8Array): void {
+   *     lines.push(new TextDecoder().decode(line));
+   *   }
+   * })();
+   * p.dataReceived(new TextEncoder().encode("a\r"));
+   * p.dataReceived(new TextEncoder().encode("\nb\r\n"));
+   * console.log(lines); // [ "a", "b" ]
+   * ```
+   */
+  override dataReceived(data: Uint8Array): void {
+    if (this.#busy) {
+      if (data.length !== 0) this.#queue.push(data);
+      return;
+    }
+    this.#busy = true;
+    try {
+      let chunk: Uint8Array | undefined = data;
+      while (chunk !== undefined) {
+        this.#split(chunk);
+        chunk = this.#queue.shift();
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Called with each line received, without its delimiter. Override it; the default throws.
+   * The line may be kept.
+   *
+   * @throws {Error} unless overridden.
+   *
+   * @example
+   * ```ts
+   * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
+   * class Printer extends LineOnlyReceiver {
+   *   override lineReceived(line: Uint8Array): void {
+   *     console.log(new TextDecoder().decode(line));
+   *   }
+   * }
+   * new Printer().dataReceived(new TextEncoder().encode("hello\r\n")); // hello
+   * ```
+   */
+  lineReceived(_line: Uint8Array): void {
+    throw new Error(`${this.constructor.name}.lineReceived is not implemented: override it`);
+  }
+
+  /**
+   * Called when a line is longer than {@linkcode LineOnlyReceiver.MAX_LENGTH}, with the
+   * buffered bytes from the start of that line on; they are dropped. The default closes the
+   * connection with `transport.loseConnection()`.
+   *
+   * @example
+   * ```ts
+   * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const transport = new StringTransport();
+   * const p = new (class extends LineOnlyReceiver {
+   *   override MAX_LENGTH = 4;
+   * })();
+   * p.makeConnection(transport);
+   * p.dataReceived(new TextEncoder().encode("far too long"));
+   * console.log(transport.disconnecting); // true
+   * ```
+   */
+  lineLengthExceeded(_line: Uint8Array): void {
+    this.transport.loseConnection();
+  }
+
+  /**
+   * Writes `line` and the delimiter to the transport, in one write. A string is sent as UTF-8.
+   *
+   * @example
+   * ```ts
+   * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const transport = new StringTransport();
+   * const p = new LineOnlyReceiver();
+   * p.makeConnection(transport);
+   * p.sendLine(new Uint8Array([104, 105]));
+   * console.log(JSON.stringify(transport.valueText())); // "hi\r\n"
+   * ```
+   */
+  sendLine(line: Data): void {
+    const delimiter = this.delimiter;
+    if (typeof line === "string" && typeof delimiter === "string") {
+      this.transport.write(line + delimiter);
+    } else {
+      this.transport.write(concatBytes([toBytes(line), toBytes(delimiter)]));
+    }
+  }
+
+  /** Delivers the lines of one chunk, keeping a trailing partial line. */
+  #split(chunk: Uint8Array): void {
+    let buf = chunk;
+    let pos = 0;
+    const partial = this.#partial;
+    while (pos < buf.length) {
+      const transport = this.transport;
+      if (transport !== undefined && transport.disconnecting) {
+        this.#drop();
+        return;
+      }
+      const delimSource = this.delimiter;
+      const delim = this.#delimiterBytes();
+      const dlen = delim.length;
+      const max = this.MAX_LENGTH;
+      const end = buf.length;
+
+      if (partial.length > 0) {
+        if (this.#partialDelim !== delim) {
+          // The partial line was kept for another delimiter: split it again.
+          buf = concatBytes([partial.take(), buf.subarray(pos)]);
+          pos = 0;
+          continue;
+        }
+        const held = partial.length;
+        let line: Uint8Array;
+        const k = straddlingDelimiter(partial.bytes, held, buf, pos, delim, max);
+        if (k > 0) {
+          line = partial.take(held - k);
+          pos += dlen - k;
+        } else {
+          const i = findDelimiter(buf, delim, pos, pos + max - held);
+          if (i < 0) {
+            if (held + (end - pos) >= max + dlen) this.#exceeded(buf, pos);
+            else partial.append(buf, pos, end);
+            return;
+          }
+          partial.append(buf, pos, i);
+          line = partial.take();
+          pos = i + dlen;
+        }
+        this.lineReceived(line);
+        continue;
+      }
+
+      for (;;) {
+        const i = findDelimiter(buf, delim, pos, pos + max);
+        if (i < 0) {
+          if (end - pos >= max + dlen) {
+            this.#exceeded(buf, pos);
+          } else if (pos < end) {
+            partial.append(buf, pos, end);
+            this.#partialDelim = delim;
+          }
+          return;
+        }
+        this.lineReceived(buf.subarray(pos, i));
+        pos = i + dlen;
+        if (
+          transport !== undefined && transport.disconnecting || this.delimiter !== delimSource ||
+          this.MAX_LENGTH !== max || pos >= end
+        ) {
+          break;
+        }
+      }
+    }
+  }
+
+  /** Hands everything buffered from `buf[pos]` on to `lineLengthExceeded`. */
+  #exceeded(buf: Uint8Array, pos: number): void {
+    const pieces = [this.#partial.take(), buf.subarray(pos), ...this.#queue];
+    this.#queue = [];
+    this.lineLengthExceeded(concatBytes(pieces));
+  }
+
+  /** Forgets everything buffered. */
+  #drop(): void {
+    this.#partial.take();
+    this.#queue = [];
+  }
+
+  /** {@linkcode LineOnlyReceiver.delimiter} as bytes (cached while unchanged). */
+  #delimiterBytes(): Uint8Array {
+    const source = this.delimiter;
+    if (source !== this.#delimSource) {
+      const bytes = toBytes(source);
+      if (bytes.length === 0) {
+        throw new RangeError(`${this.constructor.name}.delimiter must not be empty`);
+      }
+      this.#delimSource = source;
+      this.#delim = bytes;
+    }
+    return this.#delim;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * {@linkcode NetstringReceiver}: a protocol that sends and receives
+ * [netstrings](https://cr.yp.to/proto/netstrings.txt) — `<length>:<bytes>,`, e.g. `5:hello,` —
+ * as Twisted's `twisted.protocols.basic.NetstringReceiver`. The poetry transformation protocol
+ * speaks it.
+ *
+ * Hostile input is cut short: a malformed netstring closes the connection at the byte that
+ * breaks the format, and a length over {@linkcode NetstringReceiver.MAX_LENGTH} is refused as
+ * soon as its digits say so, before any payload is buffered.
+ *
+ * @example Transform each request
+ * ```ts
+ * import { NetstringReceiver } from "@poetry/serve/netstring-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class Cummingsify extends NetstringReceiver {
+ *   override stringReceived(poem: Uint8Array): void {
+ *     this.sendString(new TextDecoder().decode(poem).toLowerCase());
+ *   }
+ * }
+ *
+ * const transport = new StringTransport();
+ * const server = new Cummingsify();
+ * server.makeConnection(transport);
+ * server.dataReceived(new TextEncoder().encode("13:Roses Are Red,"));
+ * assert.equal(transport.valueText(), "13:roses are red,");
+ * ```
+ *
+ * @module
+ */
+
+import { type Data, Protocol } from "./protocol.ts";
+import { EMPTY, toBytes } from "./_bytes.ts";
+
+const ZERO = 0x30;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+
+const PARSING_LENGTH = 0;
+const PARSING_PAYLOAD = 1;
+const EXPECTING_COMMA = 2;
+
+/**
+ * Received data is not a well-formed netstring: the length is not digits followed by `:`, has a
+ * leading zero, or exceeds `MAX_LENGTH`, or the payload is not followed by `,`.
+ * {@linkcode NetstringReceiver} raises it while parsing and handles it itself by closing the
+ * connection; it never escapes `dataReceived`.
+ *
+ * @example
+ * ```ts
+ * import { NetstringParseError } from "@poetry/serve/netstring-receiver";
+ * const e = new NetstringParseError("netstring length 100000 exceeds MAX_LENGTH 99999");
+ * console.log(e.name, e instanceof Error); // NetstringParseError true
+ * ```
+ */
+export class NetstringParseError extends Error {
+  /**
+   * An error with a message saying what was wrong.
+   *
+   * @param message What was malformed, naming the value at fault.
+   *
+   * @example
+   * ```ts
+   * import { NetstringParseError } from "@poetry/serve/netstring-receiver";
+   * console.log(new NetstringParseError("bad").message); // bad
+   * ```
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "NetstringParseError";
+  }
+}
+
+/**
+ * A protocol that receives netstrings and calls {@linkcode NetstringReceiver.stringReceived}
+ * with each payload; {@linkcode NetstringReceiver.sendString} sends one.
+ *
+ * Each payload is a `Uint8Array` the protocol may keep: a view into the received chunk when
+ * the whole netstring lies inside it (transports never reuse their read buffers), or an array
+ * allocated once, at its full length, as soon as the length was read, and filled as the chunks
+ * arrive.
+ *
+ * Any malformed input — a byte other than a digit before the `:`, a `:` with no digits, a
+ * length with a leading zero (`0:,`, the empty string, is fine), a length over
+ * {@linkcode NetstringReceiver.MAX_LENGTH} (refused at the first digit that takes it over,
+ * before the `:`), a payload not followed by `,` — raises a {@linkcode NetstringParseError}
+ * inside the receiver, which then closes the connection with `transport.loseConnection()` and
+ * sets {@linkcode NetstringReceiver.brokenPeer}. Nothing after the bad byte is delivered, and
+ * later data is ignored. The strings before it were delivered as they arrived.
+ *
+ * As in Twisted, strings keep being delivered after the protocol itself calls
+ * `loseConnection()`, up to the end of the data already received.
+ *
+ * @example Collect strings
+ * ```ts
+ * import { NetstringReceiver } from "@poetry/serve/netstring-receiver";
+ * import { StringTransport } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class Collector extends NetstringReceiver {
+ *   strings: string[] = [];
+ *   override stringReceived(s: Uint8Array): void {
+ *     this.strings.push(new TextDecoder().decode(s));
+ *   }
+ * }
+ * const transport = new StringTransport();
+ * const c = new Collector();
+ * c.makeConnection(transport);
+ * c.dataReceived(new TextEncoder().encode("5:hello,0:,5:wor"));
+ * c.dataReceived(new TextEncoder().encode("ld,"));
+ * assert.deepEqual(c.strings, ["hello", "", "world"]);
+ * c.dataReceived(new TextEncoder().encode("007:"));
+ * assert.ok(transport.disconnecting && c.brokenPeer);
+ * ```
+ */
+export class NetstringReceiver extends Protocol {
+  /**
+   * The longest payload accepted, in bytes.
+   *
+   * @default {99999}
+   */
+  MAX_LENGTH: number = 99999;
+  /**
+   * `true` once the peer sent a malformed netstring and the connection was closed for it.
+   *
+   * @default {false}
+   */
+  brokenPeer: boolean = false;
+
+  #state = PARSING_LENGTH;
+  /** The length read so far; then the payload's length. */
+  #length = 0;
+  #digits = 0;
+  /** The payload of a netstring that spans chunks, and how much of it has arrived. */
+  #payload: Uint8Array = EMPTY;
+  #have = 0;
+  #buf: Uint8Array = EMPTY;
+  #pos = 0;
+  #queue: Uint8Array[] = [];
+  #busy = false;
+
+  /**
+   * Parses `data` and calls {@linkcode NetstringReceiver.stringReceived} for each complete
+   * netstring; a partial one is kept until the rest arrives. Called by the transport; a call
+   * from inside `stringReceived` is parsed after the current data. Malformed data closes the
+   * connection (see the class); a {@linkcode NetstringParseError} never escapes. What
+   * `stringReceived` throws propagates.
+   *
+   * @example
+   * ```ts
+   * import { NetstringReceiver } from "@poetry/serve/netstring-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const got: number[] = [];
+   * const p = new (class extends NetstringReceiver {
+   *   override stringReceived(s: Uint8Array): void {
+   *     got.push(s.length);
+   *   }
+   * })();
+   * p.makeConnection(new StringTransport());
+   * p.dataReceived(new TextEncoder().encode("3:abc,1:"));
+   * p.dataReceived(new TextEncoder().encode("d,"));
+   * console.log(got); // [ 3, 1 ]
+   * ```
+   */
+  override dataReceived(data: Uint8Array): void {
+    if (this.brokenPeer) return;
+    if (data.length !== 0) {
+      if (this.#pos >= this.#buf.length && this.#queue.length === 0) {
+        this.#buf = data;
+        this.#pos = 0;
+      } else {
+        this.#queue.push(data);
+      }
+    }
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      for (;;) {
+        let s: Uint8Array | null;
+        try {
+          s = this.#next();
+        } catch (e) {
+          if (e instanceof NetstringParseError) {
+            this.#handleParseError();
+            return;
+          }
+          throw e;
+        }
+        if (s === null) return;
+        this.stringReceived(s);
+        if (this.brokenPeer) return;
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Called with the payload of each netstring received. Override it; the default throws. The
+   * payload may be kept.
+   *
+   * @throws {Error} unless overridden.
+   *
+   * @example
+   * ```ts
+   * import { NetstringReceiver } from "@poetry/serve/netstring-receiver";
+   * class Printer extends NetstringReceiver {
+   *   override stringReceived(s: Uint8Array): void {
+   *     console.log(new TextDecoder().decode(s));
+   *   }
+   * }
+   * new Printer().dataReceived(new TextEncoder().encode("5:hello,")); // hello
+   * ```
+   */
+  stringReceived(_s: Uint8Array): void {
+    throw new Error(`${this.constructor.name}.stringReceived is not implemented: override it`);
+  }
+
+  /**
+   * Sends `s` as a netstring: its length in bytes, `:`, the bytes, `,`. A string is sent as
+   * UTF-8 (the length counts bytes, not characters).
+   *
+   * @example
+   * ```ts
+   * import { NetstringReceiver } from "@poetry/serve/netstring-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const transport = new StringTransport();
+   * const p = new NetstringReceiver();
+   * p.makeConnection(transport);
+   * p.sendString("héllo");
+   * console.log(transport.valueText()); // 6:héllo,
+   * ```
+   */
+  sendString(s: Data): void {
+    const payload = toBytes(s);
+    const header = String(payload.length) + ":";
+    if (payload.length >= 65536) {
+      this.transport.writeSequence([header, payload, ","]);
+      return;
+    }
+    const out = new Uint8Array(header.length + payload.length + 1);
+    for (let i = 0; i < header.length; i++) out[i] = header.charCodeAt(i);
+    out.set(payload, header.length);
+    out[out.length - 1] = COMMA;
+    this.transport.write(out);
+  }
+
+  /** Closes the connection for a malformed netstring and forgets what was buffered. */
+  #handleParseError(): void {
+    this.brokenPeer = true;
+    this.#buf = EMPTY;
+    this.#pos = 0;
+    this.#queue = [];
+    this.#payload = EMPTY;
+    this.transport.loseConnection();
+  }
+
+  /**
+   * Parses buffered data up to the end of the next netstring and returns its payload, or
+   * `null` when more data is needed.
+   *
+   * @throws {NetstringParseError} at the first byte that breaks the format.
+   */
+  #next(): Uint8Array | null {
+    outer: for (;;) {
+      let buf = this.#buf;
+      let pos = this.#pos;
+      if (pos >= buf.length) {
+        const next = this.#queue.shift();
+        if (next === undefined) return null;
+        this.#buf = buf = next;
+        this.#pos = pos = 0;
+      }
+      const end = buf.length;
+
+      if (this.#state === PARSING_LENGTH) {
+        const max = this.MAX_LENGTH;
+        let length = this.#length;
+        let digits = this.#digits;
+        while (pos < end) {
+          const c = buf[pos];
+          if (c === COLON) {
+            if (digits === 0) throw new NetstringParseError("netstring has no length before ':'");
+            pos++;
+            this.#digits = 0;
+            if (end - pos > length) {
+              // The whole netstring is in this chunk: deliver a view.
+              const stop = pos + length;
+              if (buf[stop] !== COMMA) throw missingComma(length, buf[stop]);
+              this.#length = 0;
+              this.#pos = stop + 1;
+              return buf.subarray(pos, stop);
+            }
+            const payload = new Uint8Array(length);
+            payload.set(buf.subarray(pos, end));
+            this.#payload = payload;
+            this.#have = end - pos;
+            this.#length = length;
+            this.#state = this.#have === length ? EXPECTING_COMMA : PARSING_PAYLOAD;
+            this.#pos = end;
+            continue outer;
+          }
+          const d = c - ZERO;
+          if (d < 0 || d > 9) {
+            throw new NetstringParseError(
+              `netstring length must be digits followed by ':', got ${byteName(c)}`,
+            );
+          }
+          if (digits === 1 && length === 0) {
+            throw new NetstringParseError(`netstring length 0${d}... has a leading zero`);
+          }
+          length = length * 10 + d;
+          digits++;
+          if (length > max) {
+            throw new NetstringParseError(
+              `netstring length of at least ${length} exceeds MAX_LENGTH ${max}`,
+            );
+          }
+          pos++;
+        }
+        this.#length = length;
+        this.#digits = digits;
+        this.#pos = pos;
+        continue;
+      }
+
+      if (this.#state === PARSING_PAYLOAD) {
+        const n = Math.min(this.#length - this.#have, end - pos);
+        this.#payload.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.#have);
+        this.#have += n;
+        this.#pos = pos + n;
+        if (this.#have === this.#length) this.#state = EXPECTING_COMMA;
+        continue;
+      }
+
+      // EXPECTING_COMMA
+      if (buf[pos] !== COMMA) throw missingComma(this.#length, buf[pos]);
+      this.#pos = pos + 1;
+      this.#state = PARSING_LENGTH;
+      const payload = this.#payload;
+      this.#payload = EMPTY;
+      this.#length = 0;
+      this.#have = 0;
+      return payload;
+    }
+  }
+}
+
+function missingComma(length: number, got: number): NetstringParseError {
+  return new NetstringParseError(
+    `netstring payload of ${length} bytes must be followed by ',', got ${byteName(got)}`,
+  );
+}
+
+/** A byte for an error message: `'a'` if printable ASCII, `0x0a` otherwise. */
+function byteName(c: number): string {
+  const hex = `0x${c.toString(16).padStart(2, "0")}`;
+  return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}' (${hex})` : hex;
+}
