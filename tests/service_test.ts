@@ -1,7 +1,20 @@
 import assert from "node:assert/strict";
 import { Deferred } from "../defer.ts";
 import { addObserver, type LogEvent, removeObserver } from "../log.ts";
+import { CannotListenError } from "../error.ts";
+import type { Failure } from "../failure.ts";
+import { ClientFactory, Factory } from "../protocols/factory.ts";
+import { Protocol } from "../protocols/protocol.ts";
+import { Clock } from "../task.ts";
 import { Application } from "../services/application.ts";
+import {
+  NotListeningError,
+  SSLServer,
+  TCPClient,
+  TCPServer,
+  TimerService,
+  UNIXServer,
+} from "../services/internet.ts";
 import { MultiService } from "../services/multi_service.ts";
 import {
   DuplicateServiceNameError,
@@ -280,4 +293,296 @@ Deno.test("Service disposed with await using is stopped", async () => {
   assert.equal(top.running, false);
   assert.equal(child.running, false);
   assert.deepEqual(journal, ["start child", "stop child"]);
+});
+
+// ---- services/internet.ts ----
+
+/** Writes a greeting to each connection, then closes it. */
+class Greeter extends Protocol {
+  override connectionMade(): void {
+    this.transport.write("hello from the service\n");
+    this.transport.loseConnection();
+  }
+}
+
+async function readAll(conn: Deno.Conn): Promise<string> {
+  return new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+}
+
+async function refused(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.ConnectionRefused;
+  }
+}
+
+Deno.test("TCPServer listens on a free port when started and closes it when stopped", async () => {
+  const server = new TCPServer(0, Factory.forProtocol(Greeter), { interface: "127.0.0.1" });
+  assert.throws(() => server.getHost(), NotListeningError);
+  server.startService();
+  assert.equal(server.running, true);
+  const address = server.getHost();
+  assert.ok(address.type === "TCP");
+  assert.equal(address.host, "127.0.0.1");
+  assert.ok(address.port > 0);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: address.port });
+  assert.equal(await readAll(conn), "hello from the service\n");
+  const stopped = server.stopService();
+  assert.ok(stopped instanceof Deferred);
+  await stopped;
+  assert.equal(server.running, false);
+  assert.equal(server.port, undefined);
+  assert.ok(await refused(address.port), "the port is closed once the Deferred fired");
+  assert.equal(server.stopService(), undefined, "stopping again has nothing to wait for");
+});
+
+Deno.test("TCPServer binds in privilegedStartService, before startService", async () => {
+  const application = new Application("app");
+  const server = new TCPServer(0, Factory.forProtocol(Greeter), { interface: "127.0.0.1" });
+  server.setServiceParent(application);
+  application.privilegedStartService();
+  assert.equal(server.running, false);
+  const port = server.port;
+  assert.ok(port !== undefined);
+  application.startService();
+  assert.equal(server.port, port, "startService keeps the port already bound");
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (server.getHost() as { port: number }).port,
+  });
+  assert.equal(await readAll(conn), "hello from the service\n");
+  await application.stopService();
+  assert.equal(server.port, undefined);
+});
+
+Deno.test("TCPServer on a port in use throws CannotListenError from its start", async () => {
+  const first = new TCPServer(0, new Factory(), { interface: "127.0.0.1" });
+  first.startService();
+  const { port } = first.getHost() as { port: number };
+  try {
+    const second = new TCPServer(port, new Factory(), { interface: "127.0.0.1" });
+    assert.throws(() => second.privilegedStartService(), (e: unknown) => {
+      assert.ok(e instanceof CannotListenError);
+      assert.match(e.message, new RegExp(`${port}`));
+      return true;
+    });
+    assert.throws(() => second.startService(), CannotListenError);
+    assert.equal(second.running, false);
+    assert.equal(second.port, undefined);
+  } finally {
+    await first.stopService();
+  }
+});
+
+Deno.test("TCPClient connects when started and disconnects when stopped", async () => {
+  const server = new TCPServer(0, Factory.forProtocol(Greeter), { interface: "127.0.0.1" });
+  server.startService();
+  const received: string[] = [];
+  const lost = Promise.withResolvers<Failure>();
+  class Listener extends Protocol {
+    override dataReceived(data: Uint8Array): void {
+      received.push(new TextDecoder().decode(data));
+    }
+    override connectionLost(reason: Failure): void {
+      lost.resolve(reason);
+    }
+  }
+  const factory = new ClientFactory();
+  factory.protocol = Listener;
+  const { port } = server.getHost() as { port: number };
+  const client = new TCPClient("127.0.0.1", port, factory, { timeout: 5 });
+  client.startService();
+  assert.equal(client.running, true);
+  assert.ok(client.connector !== undefined);
+  await lost.promise;
+  assert.equal(received.join(""), "hello from the service\n");
+  await client.stopService();
+  assert.equal(client.running, false);
+  assert.equal(client.connector, undefined);
+  await server.stopService();
+});
+
+Deno.test("TCPClient stopped while connected closes the connection", async () => {
+  const held = Promise.withResolvers<void>();
+  const serverLost = Promise.withResolvers<void>();
+  class Holder extends Protocol {
+    override connectionMade(): void {
+      held.resolve();
+    }
+    override connectionLost(): void {
+      serverLost.resolve();
+    }
+  }
+  const connected = Promise.withResolvers<void>();
+  class Client extends Protocol {
+    override connectionMade(): void {
+      connected.resolve();
+    }
+  }
+  const server = new TCPServer(0, Factory.forProtocol(Holder), { interface: "127.0.0.1" });
+  server.startService();
+  const { port } = server.getHost() as { port: number };
+  const factory = new ClientFactory();
+  factory.protocol = Client;
+  const client = new TCPClient("127.0.0.1", port, factory);
+  client.startService();
+  await held.promise;
+  await connected.promise;
+  assert.equal(client.connector?.state, "connected");
+  await client.stopService();
+  await serverLost.promise;
+  await server.stopService();
+});
+
+const UNIX_DIR = "POETRY_SERVICE_TEST_UNIX_DIR";
+
+/**
+ * A test needing a UNIX socket at `<dir>/poetry.sock`. Deno grants UNIX sockets per path
+ * (`--allow-net=unix:<path>`), which a run with `--allow-net=127.0.0.1` lacks: the test then
+ * runs itself in a child process granted exactly that path.
+ */
+function unixTest(name: string, fn: (path: string) => Promise<void>): void {
+  Deno.test(name, async () => {
+    const given = Deno.env.get(UNIX_DIR);
+    if (given !== undefined) return await fn(`${given}/poetry.sock`);
+    const dir = await Deno.makeTempDir({ prefix: "poetry_service_test_" });
+    try {
+      const path = `${dir}/poetry.sock`;
+      const status = await Deno.permissions.query({ name: "net", host: `unix:${path}` });
+      if (status.state === "granted") return await fn(path);
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "test",
+          "--no-check",
+          `--allow-net=unix:${path}`,
+          "--allow-read",
+          "--allow-write",
+          `--allow-env=${UNIX_DIR}`,
+          "--sanitize-ops",
+          "--sanitize-resources",
+          "--filter",
+          name,
+          new URL(import.meta.url).pathname,
+        ],
+        env: { [UNIX_DIR]: dir, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(child.stdout) + new TextDecoder().decode(child.stderr);
+      assert.equal(child.code, 0, out);
+      assert.match(out, /ok \| 1 passed/, out);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+unixTest("UNIXServer serves on a socket file while running", async (path) => {
+  const server = new UNIXServer(path, Factory.forProtocol(Greeter));
+  server.startService();
+  assert.deepEqual(server.getHost(), { type: "UNIX", path });
+  const conn = await Deno.connect({ transport: "unix", path });
+  assert.equal(await readAll(conn), "hello from the service\n");
+  await server.stopService();
+  await assert.rejects(() => Deno.connect({ transport: "unix", path }));
+});
+
+Deno.test("SSLServer serves TLS with the given certificate and key", async () => {
+  const fixtures = new URL("./fixtures/", import.meta.url);
+  const cert = Deno.readTextFileSync(new URL("tls_cert.pem", fixtures));
+  const server = new SSLServer(0, Factory.forProtocol(Greeter), {
+    cert: new URL("tls_cert.pem", fixtures).pathname,
+    key: new URL("tls_key.pem", fixtures).pathname,
+    interface: "127.0.0.1",
+  });
+  server.startService();
+  const { port } = server.getHost() as { port: number };
+  const conn = await Deno.connectTls({ hostname: "localhost", port, caCerts: [cert] });
+  assert.equal(await readAll(conn), "hello from the service\n");
+  await server.stopService();
+  assert.ok(await refused(port));
+});
+
+Deno.test("TimerService calls at once, then every interval, until stopped", async () => {
+  const clock = new Clock();
+  const calls: [number, string][] = [];
+  const timer = new TimerService(10, (what: string) => calls.push([clock.seconds(), what]), "tick");
+  timer.clock = clock;
+  timer.startService();
+  assert.equal(timer.running, true);
+  assert.deepEqual(calls, [[0, "tick"]]);
+  clock.advance(9);
+  assert.equal(calls.length, 1);
+  clock.advance(1);
+  clock.advance(10);
+  assert.deepEqual(calls, [[0, "tick"], [10, "tick"], [20, "tick"]]);
+  await timer.stopService();
+  assert.equal(timer.running, false);
+  clock.advance(100);
+  assert.equal(calls.length, 3, "no calls after stop");
+  assert.deepEqual(clock.getDelayedCalls(), []);
+});
+
+Deno.test("TimerService stop waits for the call whose Deferred is pending", () => {
+  const clock = new Clock();
+  const pending: Deferred<void>[] = [];
+  const timer = new TimerService(5, () => {
+    const d = new Deferred<void>();
+    pending.push(d);
+    return d;
+  });
+  timer.clock = clock;
+  timer.startService();
+  assert.equal(pending.length, 1);
+  clock.advance(5);
+  assert.equal(pending.length, 1, "the next call waits for the pending Deferred");
+  pending[0].callback(undefined);
+  clock.advance(5);
+  assert.equal(pending.length, 2);
+  const stopped = timer.stopService();
+  assert.ok(stopped instanceof Deferred);
+  assert.equal(stopped.called, false);
+  assert.equal(timer.running, true, "still running until the call has finished");
+  pending[1].callback(undefined);
+  assert.equal(stopped.called, true);
+  assert.equal(timer.running, false);
+  assert.equal(pending.length, 2);
+});
+
+Deno.test("TimerService logs a failing call and stops calling", async () => {
+  using log = captureLog();
+  const clock = new Clock();
+  let calls = 0;
+  const timer = new TimerService(1, () => {
+    if (++calls === 2) throw new Error("poem source gone");
+  });
+  timer.setName("refresher");
+  timer.clock = clock;
+  timer.startService();
+  clock.advance(1);
+  clock.advance(1);
+  assert.equal(calls, 2);
+  const errors = log.events.filter((e) => e.isError);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].why, 'Error in the function of "refresher":');
+  assert.equal(errors[0].failure?.getErrorMessage(), "poem source gone");
+  await timer.stopService();
+  assert.equal(timer.running, false);
+});
+
+Deno.test("TimerService in an Application starts and stops with it", async () => {
+  const clock = new Clock();
+  let calls = 0;
+  const application = new Application("app");
+  const timer = new TimerService(1, () => calls++);
+  timer.clock = clock;
+  timer.setServiceParent(application);
+  application.startService();
+  clock.advance(1);
+  await application.stopService();
+  clock.advance(5);
+  assert.equal(calls, 2);
 });
