@@ -1,0 +1,1023 @@
+import assert from "node:assert/strict";
+import {
+  AlreadyCalledError,
+  CancelledError,
+  Deferred,
+  DeferredList,
+  type DeferredListOutcome,
+  DeferredLock,
+  DeferredQueue,
+  DeferredSemaphore,
+  type DelayedCallLike,
+  ensureDeferred,
+  execute,
+  fail,
+  FirstError,
+  gatherResults,
+  getDebugging,
+  inlineCallbacks,
+  maybeDeferred,
+  QueueOverflow,
+  QueueUnderflow,
+  reportUnhandledErrors,
+  setDebugging,
+  succeed,
+  TimeoutError,
+  type TimeSource,
+} from "../defer.ts";
+import { Failure } from "../failure.ts";
+import { addObserver, type LogEvent, removeObserver } from "../log.ts";
+
+// --- helpers -----------------------------------------------------------------------------
+
+/** A clock that moves only when told to, so timeouts are tested without real timers. */
+class FakeClock implements TimeSource {
+  now = 0;
+  #calls: { time: number; fn: () => void; live: boolean }[] = [];
+
+  callLater(seconds: number, fn: () => void): DelayedCallLike {
+    const call = { time: this.now + seconds, fn, live: true };
+    this.#calls.push(call);
+    return {
+      cancel: () => void (call.live = false),
+      active: () => call.live,
+    };
+  }
+
+  advance(seconds: number): void {
+    this.now += seconds;
+    for (const call of this.#calls) {
+      if (call.live && call.time <= this.now) {
+        call.live = false;
+        call.fn();
+      }
+    }
+  }
+
+  get pending(): number {
+    return this.#calls.filter((c) => c.live).length;
+  }
+}
+
+/** Runs `fn` with the log captured, and returns the events it logged. */
+function captureLog(fn: () => void): LogEvent[] {
+  const events: LogEvent[] = [];
+  const observer = (event: LogEvent) => void events.push(event);
+  addObserver(observer);
+  try {
+    fn();
+  } finally {
+    removeObserver(observer);
+  }
+  return events;
+}
+
+/** Reports (and so forgets) any failure an earlier test left unhandled. */
+function flushUnhandled(): void {
+  captureLog(() => reportUnhandledErrors());
+}
+
+/** The outcome a Deferred currently ends with, read by adding a stage that passes it on. */
+function outcomeOf<T>(d: Deferred<T>): { value?: unknown; failure?: Failure; fired: boolean } {
+  const seen: { value?: unknown; failure?: Failure; fired: boolean } = { fired: false };
+  d.addCallbacks(
+    (value) => {
+      seen.fired = true;
+      seen.value = value;
+      return value;
+    },
+    (failure) => {
+      seen.fired = true;
+      seen.failure = failure;
+      return failure;
+    },
+  );
+  return seen;
+}
+
+/** Handles whatever failure `d` ends with, so the test leaves nothing unhandled. */
+function swallow(d: Deferred<unknown>): void {
+  d.addErrback(() => undefined);
+}
+
+// --- routing -----------------------------------------------------------------------------
+
+type Outcome = "value" | "throws" | "returns failure";
+
+function stageOne(kind: Outcome): (input: unknown) => unknown {
+  return (input) => {
+    if (kind === "value") return `ok(${input instanceof Failure ? "failure" : input})`;
+    if (kind === "throws") throw new Error("thrown");
+    return new Failure(new Error("returned"));
+  };
+}
+
+for (const fire of ["callback", "errback"] as const) {
+  for (const kind of ["value", "throws", "returns failure"] as const) {
+    Deno.test(
+      `Deferred runs errback N+1 only when stage N failed (${fire}, stage 1 ${kind})`,
+      () => {
+        const ran: string[] = [];
+        const d = new Deferred<string>();
+        d.addCallbacks(
+          (r) => {
+            ran.push("callback 1");
+            return stageOne(kind)(r);
+          },
+          (f) => {
+            ran.push("errback 1");
+            return stageOne(kind)(f);
+          },
+        );
+        d.addCallbacks(
+          (r) => {
+            ran.push(`callback 2 with ${r}`);
+          },
+          (f) => {
+            ran.push(`errback 2 with ${f.getErrorMessage()}`);
+          },
+        );
+        if (fire === "callback") d.callback("input");
+        else d.errback(new Error("input"));
+        const first = fire === "callback" ? "callback 1" : "errback 1";
+        const second = kind === "value"
+          ? `callback 2 with ok(${fire === "callback" ? "input" : "failure"})`
+          : `errback 2 with ${kind === "throws" ? "thrown" : "returned"}`;
+        assert.deepEqual(ran, [first, second]);
+      },
+    );
+  }
+}
+
+Deno.test("Deferred.addCallback adds a pass-through errback, addErrback a pass-through callback", () => {
+  const ran: string[] = [];
+  const d = new Deferred<number>();
+  d.addCallback(() => ran.push("callback skipped"))
+    .addErrback((f) => {
+      ran.push(`errback ${f.getErrorMessage()}`);
+      return 7;
+    })
+    .addErrback(() => ran.push("errback skipped"))
+    .addCallback((n) => ran.push(`callback ${n}`));
+  d.errback(new Error("boom"));
+  assert.deepEqual(ran, ["errback boom", "callback 7"]);
+});
+
+Deno.test("Deferred.addCallbacks does not route the callback's own failure to its errback", () => {
+  const ran: string[] = [];
+  const d = new Deferred<number>();
+  d.addCallbacks(
+    () => {
+      throw new Error("in callback");
+    },
+    () => ran.push("same-stage errback"),
+  ).addErrback((f) => ran.push(`next errback ${f.getErrorMessage()}`));
+  d.callback(1);
+  assert.deepEqual(ran, ["next errback in callback"]);
+});
+
+Deno.test("Deferred passes extra arguments to callbacks and errbacks", () => {
+  const seen: unknown[] = [];
+  const d = new Deferred<number>();
+  d.addCallback(
+    (n, a: string, b: number) => {
+      seen.push([n, a, b]);
+      throw new Error("x");
+    },
+    "a",
+    2,
+  )
+    .addErrback((f, tag: string) => seen.push([f.getErrorMessage(), tag]), "tag")
+    .addCallbacks((n, extra: string) => seen.push([n, extra]), null, { callbackArgs: ["cb"] });
+  d.callback(1);
+  assert.deepEqual(seen, [[1, "a", 2], ["x", "tag"], [2, "cb"]]);
+});
+
+Deno.test("Deferred.addBoth gets the result and the failure alike", () => {
+  const seen: unknown[] = [];
+  const ok = succeed(1).addBoth((r) => seen.push(r));
+  const bad = fail(new Error("no")).addBoth((r) => {
+    seen.push(r instanceof Failure ? r.getErrorMessage() : r);
+    return "recovered";
+  });
+  assert.deepEqual(seen, [1, "no"]);
+  assert.equal(outcomeOf(ok).value, 1);
+  assert.equal(outcomeOf(bad).value, "recovered");
+});
+
+Deno.test("Deferred runs callbacks added after it fired at once", () => {
+  const d = succeed(3);
+  let seen: number | undefined;
+  d.addCallback((n) => {
+    seen = n;
+  });
+  assert.equal(seen, 3);
+});
+
+Deno.test("Deferred.errback wraps an Error, reuses a Failure, and wraps any other value", () => {
+  const error = new RangeError("r");
+  const failure = new Failure(new Error("f"));
+  const got: Failure[] = [];
+  for (const reason of [error, failure, "a string", 42]) {
+    fail(reason).addErrback((f) => void got.push(f));
+  }
+  assert.equal(got[0].value, error);
+  assert.equal(got[1], failure);
+  assert.equal(got[2].value, "a string");
+  assert.equal(got[3].value, 42);
+  let noReason: Failure | undefined;
+  fail().addErrback((f) => void (noReason = f));
+  assert.ok(noReason!.value instanceof Error);
+});
+
+Deno.test("Deferred.callback a second time throws AlreadyCalledError naming the value", () => {
+  const d = new Deferred<string>();
+  d.callback("first");
+  assert.throws(() => d.callback("second"), (e: unknown) => {
+    assert.ok(e instanceof AlreadyCalledError);
+    assert.equal(e.name, "AlreadyCalledError");
+    assert.match(e.message, /"second"/);
+    return true;
+  });
+  assert.throws(() => d.errback(new Error("late")), AlreadyCalledError);
+});
+
+Deno.test("Deferred.callback refuses a Deferred", () => {
+  const d = new Deferred<unknown>();
+  assert.throws(() => d.callback(new Deferred()), TypeError);
+  assert.equal(d.called, false);
+});
+
+Deno.test("Deferred waits for a Deferred returned by a callback, then resumes with its result", () => {
+  const outer = new Deferred<number>();
+  const inner = new Deferred<string>();
+  const seen: unknown[] = [];
+  outer.addCallback(() => inner).addCallback((s) => seen.push(s));
+  outer.callback(1);
+  assert.deepEqual(seen, []);
+  assert.equal(outer.paused, 1);
+  inner.callback("inner result");
+  assert.deepEqual(seen, ["inner result"]);
+  assert.equal(outer.paused, 0);
+  // The outer Deferred took the inner one's result.
+  assert.equal(outcomeOf(inner).value, undefined);
+});
+
+Deno.test("Deferred resumes with the failure of a Deferred returned by a callback", () => {
+  const outer = new Deferred<number>();
+  const inner = new Deferred<string>();
+  let message = "";
+  outer.addCallback(() => inner).addErrback((f) => void (message = f.getErrorMessage()));
+  outer.callback(1);
+  inner.errback(new Error("inner failed"));
+  assert.equal(message, "inner failed");
+});
+
+Deno.test("Deferred takes the result of an already-fired returned Deferred at once", () => {
+  const d = succeed(1).addCallback((n) => succeed(n + 1)).addCallback((n) => n * 10);
+  assert.equal(outcomeOf(d).value, 20);
+});
+
+Deno.test("Deferred waits for a returned Deferred that is paused", () => {
+  const inner = succeed("x");
+  inner.pause();
+  const outer = succeed(0).addCallback(() => inner);
+  const seen = outcomeOf(outer);
+  assert.equal(seen.fired, false);
+  inner.unpause();
+  assert.equal(seen.value, "x");
+});
+
+Deno.test("Deferred fails a callback that returns its own Deferred", () => {
+  const d = new Deferred<unknown>();
+  d.addCallback(() => d);
+  let failure: Failure | undefined;
+  d.addErrback((f) => void (failure = f));
+  d.callback(1);
+  assert.ok(failure?.value instanceof TypeError);
+});
+
+Deno.test("Deferred.pause holds the callbacks until unpause", () => {
+  const seen: number[] = [];
+  const d = new Deferred<number>();
+  d.addCallback((n) => seen.push(n));
+  d.pause();
+  d.pause();
+  assert.equal(d.paused, 2);
+  d.callback(1);
+  d.unpause();
+  assert.deepEqual(seen, []);
+  d.unpause();
+  assert.deepEqual(seen, [1]);
+  d.unpause(); // not paused: nothing happens
+  assert.equal(d.paused, 0);
+});
+
+Deno.test("Deferred fired inside a callback runs its callbacks before callback() returns", () => {
+  const order: string[] = [];
+  const a = new Deferred<number>();
+  const b = new Deferred<number>();
+  b.addCallback(() => order.push("b's callback"));
+  a.addCallback((n) => {
+    b.callback(n);
+    order.push("after b.callback");
+  });
+  a.callback(1);
+  assert.deepEqual(order, ["b's callback", "after b.callback"]);
+});
+
+Deno.test("Deferred runs a callback added from inside its own callback after the current one", () => {
+  const order: string[] = [];
+  const d = new Deferred<number>();
+  d.addCallback((n) => {
+    d.addCallback((m) => order.push(`added later saw ${m}`));
+    order.push("first");
+    return n + 1;
+  }).addCallback((n) => {
+    order.push(`second saw ${n}`);
+    return n;
+  });
+  d.callback(1);
+  assert.deepEqual(order, ["first", "second saw 2", "added later saw 2"]);
+});
+
+// --- deep chains -------------------------------------------------------------------------
+
+const DEEP = 100_000;
+
+Deno.test("Deferred completes 100,000 nested Deferreds each returned by a callback", () => {
+  const ds = Array.from({ length: DEEP }, () => new Deferred<number>());
+  for (let i = 0; i < DEEP - 1; i++) ds[i].addCallback(() => ds[i + 1]);
+  const seen = outcomeOf(ds[0]);
+  for (let i = 0; i < DEEP - 1; i++) ds[i].callback(i);
+  assert.equal(seen.fired, false);
+  ds[DEEP - 1].callback(42);
+  assert.equal(seen.value, 42);
+});
+
+Deno.test("Deferred completes 100,000 nested Deferreds fired innermost first", () => {
+  const ds = Array.from({ length: DEEP }, () => new Deferred<number>());
+  for (let i = 0; i < DEEP - 1; i++) ds[i].addCallback(() => ds[i + 1]);
+  ds[DEEP - 1].callback(42);
+  for (let i = DEEP - 2; i >= 0; i--) ds[i].callback(i);
+  assert.equal(outcomeOf(ds[0]).value, 42);
+});
+
+Deno.test("Deferred.chainDeferred completes a 100,000-long chain", () => {
+  const ds = Array.from({ length: DEEP }, () => new Deferred<number>());
+  for (let i = 0; i < DEEP - 1; i++) ds[i].chainDeferred(ds[i + 1]);
+  const seen = outcomeOf(ds[DEEP - 1]);
+  ds[0].callback(7);
+  assert.equal(seen.value, 7);
+});
+
+Deno.test("Deferred completes 100,000 Deferreds whose callbacks fire the next synchronously", () => {
+  const ds = Array.from({ length: DEEP }, () => new Deferred<number>());
+  for (let i = 0; i < DEEP - 1; i++) {
+    ds[i].addCallback((n) => {
+      ds[i + 1].callback(n + 1);
+      return n;
+    });
+  }
+  const seen = outcomeOf(ds[DEEP - 1]);
+  ds[0].callback(0);
+  assert.equal(seen.value, DEEP - 1);
+});
+
+Deno.test("Deferred.cancel reaches the innermost of 100,000 waiting Deferreds", () => {
+  let cancelled = false;
+  const ds = Array.from(
+    { length: DEEP },
+    (_, i) => new Deferred<number>(i === DEEP - 1 ? () => void (cancelled = true) : undefined),
+  );
+  for (let i = 0; i < DEEP - 1; i++) ds[i].addCallback(() => ds[i + 1]);
+  for (let i = 0; i < DEEP - 1; i++) ds[i].callback(i);
+  const seen = outcomeOf(ds[0]);
+  ds[0].cancel();
+  assert.ok(cancelled);
+  assert.ok(seen.failure?.check(CancelledError));
+  swallow(ds[0]);
+});
+
+// --- cancellation ------------------------------------------------------------------------
+
+Deno.test("Deferred.cancel calls the canceller with the Deferred", () => {
+  let given: Deferred<string> | undefined;
+  const d = new Deferred<string>((x) => {
+    given = x;
+    x.callback("cancelled result");
+  });
+  d.cancel();
+  assert.equal(given, d);
+  assert.equal(outcomeOf(d).value, "cancelled result");
+});
+
+Deno.test("Deferred.cancel without a canceller fails with CancelledError and drops a late fire", () => {
+  const d = new Deferred<string>();
+  const seen = outcomeOf(d);
+  d.cancel();
+  assert.ok(seen.failure?.value instanceof CancelledError);
+  d.callback("late"); // dropped, not AlreadyCalledError
+  assert.throws(() => d.callback("later still"), AlreadyCalledError);
+  swallow(d);
+});
+
+Deno.test("Deferred.cancel fails with CancelledError when the canceller does not fire it", () => {
+  let calls = 0;
+  const d = new Deferred<string>(() => void calls++);
+  const seen = outcomeOf(d);
+  d.cancel();
+  assert.equal(calls, 1);
+  assert.ok(seen.failure?.check(CancelledError));
+  // The canceller was supposed to stop the source; a late fire is an error, as in Twisted.
+  assert.throws(() => d.callback("late"), AlreadyCalledError);
+  swallow(d);
+});
+
+Deno.test("Deferred.cancel does nothing to a Deferred that has fired", () => {
+  let calls = 0;
+  const d = new Deferred<string>(() => void calls++);
+  d.callback("done");
+  d.cancel();
+  assert.equal(calls, 0);
+  assert.equal(outcomeOf(d).value, "done");
+});
+
+Deno.test("Deferred.cancel cancels the inner Deferred a callback returned", () => {
+  let innerCancelled = false;
+  const inner = new Deferred<string>(() => void (innerCancelled = true));
+  const outer = new Deferred<number>();
+  outer.addCallback(() => inner);
+  outer.callback(1);
+  const seen = outcomeOf(outer);
+  outer.cancel();
+  assert.ok(innerCancelled);
+  assert.ok(seen.failure?.check(CancelledError));
+  swallow(outer);
+});
+
+// --- chainDeferred -----------------------------------------------------------------------
+
+Deno.test("Deferred.chainDeferred hands the outcome over and leaves undefined behind", () => {
+  const a = new Deferred<string>();
+  const b = new Deferred<string>();
+  const after = outcomeOf(a.chainDeferred(b));
+  const got = outcomeOf(b);
+  a.callback("poem");
+  assert.equal(got.value, "poem");
+  assert.equal(after.value, undefined);
+
+  const c = new Deferred<string>();
+  const e = new Deferred<string>();
+  const cAfter = outcomeOf(c.chainDeferred(e));
+  const eGot = outcomeOf(e);
+  c.errback(new Error("bad"));
+  assert.equal(eGot.failure?.getErrorMessage(), "bad");
+  assert.equal(cAfter.failure, undefined); // the failure belongs to e now
+  swallow(e);
+});
+
+Deno.test("Deferred.chainDeferred to a fired Deferred fails the chain with AlreadyCalledError", () => {
+  const target = succeed("already");
+  const d = succeed("x").chainDeferred(target);
+  assert.ok(outcomeOf(d).failure?.value instanceof AlreadyCalledError);
+  swallow(d);
+});
+
+// --- addTimeout --------------------------------------------------------------------------
+
+Deno.test("Deferred.addTimeout fails with TimeoutError when the clock runs out", () => {
+  const clock = new FakeClock();
+  const d = new Deferred<string>().addTimeout(2, clock);
+  const seen = outcomeOf(d);
+  clock.advance(1);
+  assert.equal(seen.fired, false);
+  clock.advance(1);
+  assert.ok(seen.failure?.value instanceof TimeoutError);
+  assert.equal(seen.failure?.getErrorMessage(), "Deferred timed out after 2 seconds");
+  swallow(d);
+});
+
+Deno.test("Deferred.addTimeout cancels its timer when the Deferred fires in time", () => {
+  const clock = new FakeClock();
+  const d = new Deferred<string>().addTimeout(2, clock);
+  assert.equal(clock.pending, 1);
+  d.callback("in time");
+  assert.equal(clock.pending, 0);
+  assert.equal(outcomeOf(d).value, "in time");
+});
+
+Deno.test("Deferred.addTimeout uses onTimeoutCancel to convert the cancellation", () => {
+  const clock = new FakeClock();
+  const d = new Deferred<string>().addTimeout(
+    5,
+    clock,
+    (outcome, seconds) => `gave up after ${seconds}s (${(outcome as Failure).type?.name})`,
+  );
+  clock.advance(5);
+  assert.equal(outcomeOf(d).value, "gave up after 5s (CancelledError)");
+});
+
+Deno.test("Deferred.addTimeout leaves a result the canceller supplied alone", () => {
+  const clock = new FakeClock();
+  const d = new Deferred<string>((x) => x.callback("canceller's result")).addTimeout(1, clock);
+  clock.advance(1);
+  assert.equal(outcomeOf(d).value, "canceller's result");
+});
+
+Deno.test("Deferred.addTimeout works with the default timer clock without leaking it", async () => {
+  const slow = new Deferred<string>().addTimeout(0.01);
+  await assert.rejects(() => slow.asPromise(), TimeoutError);
+  const fast = new Deferred<string>().addTimeout(10);
+  fast.callback("fast");
+  assert.equal(await fast, "fast");
+});
+
+// --- promise interop ---------------------------------------------------------------------
+
+Deno.test("Deferred can be awaited for its result, and throws the failure's value", async () => {
+  assert.equal(await succeed(5), 5);
+  const error = new Error("awaited failure");
+  await assert.rejects(async () => await fail(error), (e) => e === error);
+});
+
+Deno.test("Deferred keeps its result for callbacks added after an await", async () => {
+  const d = new Deferred<number>();
+  d.addCallback((n) => n * 2);
+  setTimeout(() => d.callback(21), 0);
+  assert.equal(await d, 42);
+  let later: number | undefined;
+  d.addCallback((n) => void (later = n));
+  assert.equal(later, 42);
+});
+
+Deno.test("Deferred.then runs its handlers asynchronously", async () => {
+  const order: string[] = [];
+  const d = succeed("x");
+  const p = d.then((v) => order.push(`then ${v}`));
+  order.push("after then()");
+  await p;
+  assert.deepEqual(order, ["after then()", "then x"]);
+});
+
+Deno.test("Deferred adopts a Promise or a thenable returned by a callback", async () => {
+  const viaPromise = succeed(1).addCallback((n) => Promise.resolve(n + 1));
+  assert.equal(await viaPromise, 2);
+  const thenable: PromiseLike<string> = {
+    then(onFulfilled) {
+      queueMicrotask(() => onFulfilled?.("from thenable"));
+      return Promise.resolve() as never;
+    },
+  };
+  assert.equal(await succeed(0).addCallback(() => thenable), "from thenable");
+  const rejected = succeed(0).addCallback(() => Promise.reject(new RangeError("no")));
+  await assert.rejects(() => rejected.asPromise(), RangeError);
+  swallow(rejected);
+});
+
+Deno.test("Deferred.fromPromise, asPromise and ensureDeferred convert both ways", async () => {
+  const d = Deferred.fromPromise(Promise.resolve("p"));
+  assert.equal(await d.asPromise(), "p");
+  const same = succeed(1);
+  assert.equal(ensureDeferred(same), same);
+  assert.equal(await ensureDeferred(Promise.resolve(2)), 2);
+  assert.throws(() => ensureDeferred(3 as never), TypeError);
+  const rejected = Deferred.fromPromise(Promise.reject(new Error("r")));
+  await assert.rejects(() => rejected.asPromise(), /r/);
+});
+
+Deno.test("Deferred.fromPromise drops the promise's outcome after a cancel", async () => {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const d = Deferred.fromPromise(promise);
+  const seen = outcomeOf(d);
+  d.cancel();
+  resolve("late");
+  await promise;
+  await Promise.resolve();
+  assert.ok(seen.failure?.check(CancelledError));
+  swallow(d);
+});
+
+// --- typed chains ------------------------------------------------------------------------
+
+Deno.test("Deferred.addCallback types the chain by what its callbacks return", async () => {
+  const d = new Deferred<string>();
+  const length: Deferred<number> = d.addCallback((s) => s.length);
+  const fromDeferred: Deferred<boolean> = length.addCallback((n) => succeed(n > 2));
+  const fromPromise: Deferred<string> = fromDeferred.addCallback((b) => Promise.resolve(`${b}`));
+  const recovered: Deferred<string | number> = fromPromise.addErrback(() => 0);
+  d.callback("poem");
+  const result: string | number = await recovered;
+  assert.equal(result, "true");
+});
+
+// --- succeed, fail, maybeDeferred, execute -----------------------------------------------
+
+Deno.test("succeed and fail return fired Deferreds", () => {
+  assert.equal(outcomeOf(succeed("v")).value, "v");
+  assert.equal(outcomeOf(succeed()).value, undefined);
+  const f = fail(new Error("e"));
+  assert.equal(outcomeOf(f).failure?.getErrorMessage(), "e");
+  swallow(f);
+});
+
+Deno.test("maybeDeferred handles a returned Deferred, Failure, value, Promise, and a throw", async () => {
+  const d = new Deferred<number>();
+  assert.equal(maybeDeferred(() => d), d);
+  const failure = new Failure(new Error("returned"));
+  const fromFailure = maybeDeferred(() => failure);
+  assert.equal(outcomeOf(fromFailure).failure, failure);
+  swallow(fromFailure);
+  assert.equal(outcomeOf(maybeDeferred((a: number, b: number) => a + b, 1, 2)).value, 3);
+  const thrown = maybeDeferred(() => {
+    throw new Error("thrown");
+  });
+  assert.equal(outcomeOf(thrown).failure?.getErrorMessage(), "thrown");
+  swallow(thrown);
+  assert.equal(await maybeDeferred(() => Promise.resolve("async")), "async");
+});
+
+Deno.test("execute fires with what the function returns or fails with what it throws", () => {
+  assert.deepEqual(outcomeOf(execute(JSON.parse, "[1]")).value, [1]);
+  const bad = execute(JSON.parse, "{");
+  assert.ok(outcomeOf(bad).failure?.value instanceof SyntaxError);
+  swallow(bad);
+});
+
+// --- DeferredList and gatherResults ------------------------------------------------------
+
+Deno.test("DeferredList fires with every outcome in list order once all have fired", () => {
+  const a = new Deferred<string>();
+  const b = new Deferred<string>();
+  const list = new DeferredList([a, b], { consumeErrors: true });
+  assert.ok(list instanceof Deferred);
+  const seen = outcomeOf(list);
+  b.callback("b");
+  assert.equal(seen.fired, false);
+  a.errback(new Error("a failed"));
+  const outcomes = seen.value as DeferredListOutcome<string>[];
+  assert.deepEqual(outcomes[1], [true, "b"]);
+  assert.equal(outcomes[0][0], false);
+  assert.equal((outcomes[0][1] as Failure).getErrorMessage(), "a failed");
+  // consumeErrors: a's own chain goes on with undefined.
+  assert.equal(outcomeOf(a).value, undefined);
+});
+
+Deno.test("DeferredList of nothing fires at once with an empty list", () => {
+  assert.deepEqual(outcomeOf(new DeferredList([])).value, []);
+  assert.equal(new DeferredList([], { fireOnOneCallback: true }).called, false);
+});
+
+Deno.test("DeferredList with fireOnOneCallback fires with the first result and its index", () => {
+  const a = new Deferred<string>();
+  const b = new Deferred<string>();
+  const list = new DeferredList([a, b], { fireOnOneCallback: true });
+  const seen = outcomeOf(list);
+  b.callback("b first");
+  const [result, index]: [string, number] = seen.value as [string, number];
+  assert.deepEqual([result, index], ["b first", 1]);
+  a.callback("a later"); // no second fire
+});
+
+Deno.test("DeferredList with fireOnOneErrback fails with FirstError", () => {
+  const a = new Deferred<string>();
+  const list = new DeferredList([succeed("ok"), a], { fireOnOneErrback: true });
+  const seen = outcomeOf(list);
+  const cause = new Error("a failed");
+  a.errback(cause);
+  const first = seen.failure?.value as FirstError;
+  assert.ok(first instanceof FirstError);
+  assert.equal(first.name, "FirstError");
+  assert.equal(first.index, 1);
+  assert.equal(first.subFailure.value, cause);
+  assert.match(first.message, /#1.*a failed/);
+  swallow(list);
+  swallow(a);
+});
+
+Deno.test("DeferredList.cancel cancels the Deferreds it waits for", () => {
+  const cancelled: number[] = [];
+  const a = new Deferred<string>(() => void cancelled.push(0));
+  const b = new Deferred<string>(() => void cancelled.push(1));
+  const list = new DeferredList([a, b], { consumeErrors: true });
+  const seen = outcomeOf(list);
+  list.cancel();
+  assert.deepEqual(cancelled, [0, 1]);
+  const outcomes = seen.value as DeferredListOutcome<string>[];
+  assert.ok(outcomes.every(([ok, f]) => !ok && (f as Failure).check(CancelledError)));
+});
+
+Deno.test("gatherResults gives the results in order, or FirstError", async () => {
+  const late = new Deferred<number>();
+  const all = gatherResults([late, succeed("b")]);
+  late.callback(1);
+  const [n, s]: [number, string] = await all;
+  assert.deepEqual([n, s], [1, "b"]);
+  const failing = new Deferred<number>();
+  const gathered = gatherResults([succeed(1), failing], { consumeErrors: true });
+  failing.errback(new Error("nope"));
+  await assert.rejects(() => gathered.asPromise(), FirstError);
+  assert.equal(outcomeOf(failing).value, undefined);
+});
+
+Deno.test("gatherResults.cancel cancels every Deferred", () => {
+  const cancelled: string[] = [];
+  const a = new Deferred<number>(() => void cancelled.push("a"));
+  const b = new Deferred<number>(() => void cancelled.push("b"));
+  const all = gatherResults([a, b], { consumeErrors: true });
+  const seen = outcomeOf(all);
+  all.cancel();
+  assert.deepEqual(cancelled, ["a", "b"]);
+  assert.ok((seen.failure?.value as FirstError).subFailure.check(CancelledError));
+  swallow(all);
+});
+
+// --- inlineCallbacks ---------------------------------------------------------------------
+
+Deno.test("inlineCallbacks resumes the generator with Deferred, Promise and plain results", async () => {
+  const later = new Deferred<string>();
+  const run = inlineCallbacks(function* (prefix: string) {
+    const a = (yield succeed(1)) as number;
+    const b = (yield Promise.resolve(2)) as number;
+    const c = (yield 3) as number;
+    const d = (yield later) as string;
+    return `${prefix} ${a + b + c} ${d}`;
+  });
+  const result = run("sum");
+  assert.equal(result.called, false);
+  later.callback("done");
+  assert.equal(await result, "sum 6 done");
+});
+
+Deno.test("inlineCallbacks throws a failed Deferred's error into the generator", () => {
+  const error = new Error("no poem");
+  const run = inlineCallbacks(function* () {
+    try {
+      yield fail(error);
+    } catch (e) {
+      return e === error ? "caught it" : "wrong error";
+    }
+    return "not thrown";
+  });
+  assert.equal(outcomeOf(run()).value, "caught it");
+});
+
+Deno.test("inlineCallbacks fails its Deferred with what the generator throws", () => {
+  const run = inlineCallbacks(function* () {
+    yield succeed(1);
+    throw new RangeError("generator failed");
+  });
+  const d = run();
+  assert.ok(outcomeOf(d).failure?.value instanceof RangeError);
+  swallow(d);
+});
+
+Deno.test("inlineCallbacks runs a generator yielding 100,000 fired Deferreds without overflow", () => {
+  const run = inlineCallbacks(function* () {
+    let total = 0;
+    for (let i = 0; i < DEEP; i++) total += (yield succeed(1)) as number;
+    return total;
+  });
+  assert.equal(outcomeOf(run()).value, DEEP);
+});
+
+Deno.test("inlineCallbacks cancels the awaited Deferred and lets the generator handle it", () => {
+  let awaitedCancelled = false;
+  const awaited = new Deferred<string>(() => void (awaitedCancelled = true));
+  const run = inlineCallbacks(function* () {
+    try {
+      yield awaited;
+    } catch (e) {
+      if (e instanceof CancelledError) return "handled cancel";
+      throw e;
+    }
+    return "not cancelled";
+  });
+  const d = run();
+  d.cancel();
+  assert.ok(awaitedCancelled);
+  assert.equal(outcomeOf(d).value, "handled cancel");
+});
+
+Deno.test("inlineCallbacks fails with CancelledError when the generator does not catch it", () => {
+  const run = inlineCallbacks(function* () {
+    yield new Deferred<string>();
+    return "never";
+  });
+  const d = run();
+  d.cancel();
+  assert.ok(outcomeOf(d).failure?.check(CancelledError));
+  swallow(d);
+});
+
+Deno.test("inlineCallbacks keeps going after a cancel when the generator yields again", () => {
+  const next = new Deferred<string>();
+  const run = inlineCallbacks(function* () {
+    try {
+      yield new Deferred<string>();
+    } catch {
+      return (yield next) as string;
+    }
+  });
+  const d = run();
+  d.cancel();
+  const seen = outcomeOf(d);
+  assert.equal(seen.fired, false);
+  next.callback("second try");
+  assert.equal(seen.value, "second try");
+});
+
+// --- lock, semaphore, queue --------------------------------------------------------------
+
+Deno.test("DeferredLock hands the lock to waiters in order", () => {
+  const lock = new DeferredLock();
+  const order: string[] = [];
+  lock.acquire().addCallback(() => order.push("first"));
+  lock.acquire().addCallback(() => order.push("second"));
+  lock.acquire().addCallback(() => order.push("third"));
+  assert.deepEqual(order, ["first"]);
+  lock.release();
+  lock.release();
+  assert.deepEqual(order, ["first", "second", "third"]);
+  lock.release();
+  assert.equal(lock.locked, false);
+  assert.throws(() => lock.release(), Error);
+});
+
+Deno.test("DeferredLock.acquire cancelled while waiting gives up its place", () => {
+  const lock = new DeferredLock();
+  lock.acquire();
+  const waiting = lock.acquire();
+  const seen = outcomeOf(waiting);
+  waiting.cancel();
+  assert.ok(seen.failure?.check(CancelledError));
+  lock.release();
+  assert.equal(lock.locked, false);
+  swallow(waiting);
+});
+
+Deno.test("DeferredLock.run releases the lock after success and failure", async () => {
+  const lock = new DeferredLock();
+  assert.equal(await lock.run((x: number) => x + 1, 1), 2);
+  assert.equal(lock.locked, false);
+  const failed = lock.run(() => {
+    throw new Error("in run");
+  });
+  await assert.rejects(() => failed.asPromise(), /in run/);
+  assert.equal(lock.locked, false);
+  const inner = new Deferred<string>();
+  const running = lock.run(() => inner);
+  assert.equal(lock.locked, true);
+  inner.callback("x");
+  assert.equal(await running, "x");
+  assert.equal(lock.locked, false);
+});
+
+Deno.test("DeferredSemaphore admits at most its limit", () => {
+  assert.throws(() => new DeferredSemaphore(0), RangeError);
+  const semaphore = new DeferredSemaphore(2);
+  const acquired: number[] = [];
+  for (let i = 0; i < 4; i++) semaphore.acquire().addCallback(() => acquired.push(i));
+  assert.deepEqual(acquired, [0, 1]);
+  assert.equal(semaphore.tokens, 0);
+  const cancelled = semaphore.acquire();
+  cancelled.cancel();
+  swallow(cancelled);
+  semaphore.release();
+  assert.deepEqual(acquired, [0, 1, 2]);
+  semaphore.release();
+  semaphore.release();
+  semaphore.release();
+  assert.deepEqual(acquired, [0, 1, 2, 3]);
+  assert.equal(semaphore.tokens, 2);
+  assert.throws(() => semaphore.release(), Error);
+});
+
+Deno.test("DeferredQueue gives items to gets in order, waiting or not", () => {
+  const queue = new DeferredQueue<string>();
+  const first = outcomeOf(queue.get());
+  queue.put("a");
+  queue.put("b");
+  assert.equal(first.value, "a");
+  assert.deepEqual(queue.pending, ["b"]);
+  assert.equal(outcomeOf(queue.get()).value, "b");
+});
+
+Deno.test("DeferredQueue.put beyond size throws QueueOverflow, get beyond backlog QueueUnderflow", () => {
+  const queue = new DeferredQueue<string>(1, 1);
+  queue.put("a");
+  assert.throws(() => queue.put("b"), (e: unknown) => {
+    assert.ok(e instanceof QueueOverflow);
+    assert.match(e.message, /"b"/);
+    return true;
+  });
+  queue.get();
+  queue.get();
+  assert.throws(() => queue.get(), QueueUnderflow);
+  assert.throws(() => new DeferredQueue(-1), RangeError);
+});
+
+Deno.test("DeferredQueue.get cancelled while waiting is removed from the line", () => {
+  const queue = new DeferredQueue<string>();
+  const cancelled = queue.get();
+  const kept = outcomeOf(queue.get());
+  cancelled.cancel();
+  swallow(cancelled);
+  assert.equal(queue.waiting, 1);
+  queue.put("x");
+  assert.equal(kept.value, "x");
+});
+
+// --- unhandled errors --------------------------------------------------------------------
+
+Deno.test("reportUnhandledErrors logs each failure a live Deferred holds unhandled", () => {
+  flushUnhandled();
+  const d = fail(new Error("nobody listens"));
+  let count = 0;
+  const events = captureLog(() => void (count = reportUnhandledErrors()));
+  assert.equal(count, 1);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].why, "Unhandled error in Deferred:");
+  assert.equal(events[0].failure?.getErrorMessage(), "nobody listens");
+  assert.match(events[0].failure!.getTraceback(), /nobody listens/);
+  // Reported once only.
+  assert.equal(captureLog(() => void (count = reportUnhandledErrors())).length, 0);
+  assert.equal(count, 0);
+  swallow(d);
+});
+
+Deno.test("reportUnhandledErrors skips failures handled later by an errback or an await", async () => {
+  flushUnhandled();
+  const handledLater = fail(new Error("a"));
+  handledLater.addErrback(() => "fine");
+  const awaited = fail(new Error("b"));
+  await assert.rejects(() => awaited.asPromise());
+  const passedOn = fail(new Error("c")).addCallback(() => "skipped");
+  let count = 0;
+  const events = captureLog(() => void (count = reportUnhandledErrors()));
+  assert.equal(count, 1);
+  assert.equal(events[0].failure?.getErrorMessage(), "c");
+  swallow(passedOn);
+});
+
+Deno.test("reportUnhandledErrors counts a failure raised after an await", async () => {
+  flushUnhandled();
+  const d = succeed(1);
+  await d;
+  d.addCallback(() => {
+    throw new Error("after await");
+  });
+  let count = 0;
+  captureLog(() => void (count = reportUnhandledErrors()));
+  assert.equal(count, 1);
+  swallow(d);
+});
+
+Deno.test("reportUnhandledErrors does not count a failure handed to a waiting Deferred", () => {
+  flushUnhandled();
+  const inner = new Deferred<string>();
+  const outer = succeed(0).addCallback(() => inner).addErrback(() => "handled by outer");
+  inner.errback(new Error("inner"));
+  let count = 0;
+  captureLog(() => void (count = reportUnhandledErrors()));
+  assert.equal(count, 0);
+  assert.equal(outcomeOf(outer).value, "handled by outer");
+});
+
+// --- debugging ---------------------------------------------------------------------------
+
+Deno.test("setDebugging makes AlreadyCalledError show where it was created and first fired", () => {
+  assert.equal(getDebugging(), false);
+  setDebugging(true);
+  try {
+    assert.equal(getDebugging(), true);
+    const d = new Deferred<number>();
+    d.callback(1);
+    assert.throws(() => d.callback(2), (e: unknown) => {
+      assert.ok(e instanceof AlreadyCalledError);
+      assert.match(e.message, /was created at:\n.*defer_test\.ts/);
+      assert.match(e.message, /was first fired at:\n.*defer_test\.ts/);
+      return true;
+    });
+  } finally {
+    setDebugging(false);
+  }
+  const quiet = new Deferred<number>();
+  quiet.callback(1);
+  assert.throws(() => quiet.callback(2), (e: unknown) => !(e as Error).message.includes("created"));
+});
+
+// --- errors ------------------------------------------------------------------------------
+
+Deno.test("Deferred's errors have names and say what went wrong", () => {
+  assert.equal(new CancelledError().name, "CancelledError");
+  assert.equal(new TimeoutError().message, "Deferred timed out");
+  assert.equal(new TimeoutError(1).message, "Deferred timed out after 1 second");
+  const connect = new TimeoutError(30, "connection to 127.0.0.1:10000");
+  assert.equal(connect.message, "connection to 127.0.0.1:10000 timed out after 30 seconds");
+  assert.equal(connect.seconds, 30);
+  assert.equal(connect.name, "TimeoutError");
+  assert.equal(new QueueUnderflow().name, "QueueUnderflow");
+  assert.equal(String(succeed(3)), "Deferred (fired: 3)");
+  assert.equal(String(new Deferred()), "Deferred (waiting)");
+});
