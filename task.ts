@@ -5,6 +5,8 @@
  *   {@linkcode Clock} both implement; {@linkcode DelayedCall} is what `callLater` returns.
  * - {@linkcode Clock}: time that moves only when a test says so.
  * - {@linkcode realTime}: the real-time clock the reactor uses.
+ * - {@linkcode LoopingCall}: call a function every so many seconds.
+ * - {@linkcode deferLater}: a Deferred that fires after a delay.
  *
  * @example Test timed code without waiting
  * ```ts
@@ -21,7 +23,15 @@
  * @module
  */
 
-import { checkDelay, DelayedCall, type DelayedCallOwner, type ReactorTime } from "./_timers.ts";
+import {
+  checkDelay,
+  DelayedCall,
+  type DelayedCallOwner,
+  type ReactorTime,
+  realTime,
+} from "./_timers.ts";
+import { Deferred, maybeDeferred } from "./defer.ts";
+import type { Failure } from "./failure.ts";
 
 export {
   AlreadyCalled,
@@ -192,4 +202,308 @@ export class Clock implements ReactorTime {
   pump(timings: Iterable<number>): void {
     for (const amount of timings) this.advance(amount);
   }
+}
+
+/**
+ * Calls a function repeatedly, every `interval` seconds, as Twisted's `task.LoopingCall`.
+ *
+ * If the function returns a `Deferred` or a promise, the next call is scheduled only once it
+ * settles. If the function throws (or what it returns fails), the loop stops and the Deferred
+ * that {@linkcode LoopingCall.start} returned fails with that error; {@linkcode LoopingCall.stop}
+ * fires it with the `LoopingCall` instead.
+ *
+ * Calls keep to the grid of `start time + n × interval`: when a call (or the wait for its
+ * result) overruns one or more intervals, the missed calls are skipped, not made late in a
+ * burst, and the next call is made at the next point of the grid.
+ * {@linkcode LoopingCall.withCount} tells the function how many intervals passed.
+ *
+ * @example Tick every second, five times
+ * ```ts
+ * import { Clock, LoopingCall } from "@poetry/serve/task";
+ * const clock = new Clock();
+ * let ticks = 0;
+ * const loop = new LoopingCall(() => {
+ *   if (++ticks === 5) loop.stop();
+ * });
+ * loop.clock = clock;
+ * loop.start(1).addCallback(() => console.log("stopped after", ticks, "ticks"));
+ * clock.pump([1, 1, 1, 1]); // stopped after 5 ticks
+ * ```
+ */
+export class LoopingCall<A extends unknown[] = []> {
+  /** The function called each interval. */
+  readonly f: (...args: A) => unknown;
+  /** The arguments it is called with. */
+  readonly a: A;
+  /**
+   * The clock the calls are scheduled on; set it before {@linkcode LoopingCall.start}.
+   * @default {realTime} (the reactor's clock)
+   */
+  clock: ReactorTime = realTime;
+  /** The scheduled next call, if any (none while a call's result is awaited). */
+  call: DelayedCall | undefined = undefined;
+  /** Whether the loop is started and not yet stopped or failed. */
+  running = false;
+  /** The interval given to {@linkcode LoopingCall.start}, in seconds. */
+  interval: number | undefined = undefined;
+  /** When the loop started (or was last {@linkcode LoopingCall.reset}), on its clock. */
+  starttime: number | undefined = undefined;
+  #deferred: Deferred<LoopingCall<A>> | undefined = undefined;
+  #runAtStart = false;
+  #realLastTime: number | undefined = undefined;
+
+  /**
+   * A loop that will call `fn(...args)`; nothing happens until {@linkcode LoopingCall.start}.
+   *
+   * @example
+   * ```ts
+   * import { LoopingCall } from "@poetry/serve/task";
+   * const loop = new LoopingCall((who: string) => console.log(`hello ${who}`), "world");
+   * console.log(loop.running); // false
+   * ```
+   */
+  constructor(fn: (...args: A) => unknown, ...args: A) {
+    this.f = fn;
+    this.a = args;
+  }
+
+  /**
+   * A loop that calls `countCallable(count)`, where `count` is how many intervals passed
+   * since the last call: normally 1, more when calls were skipped (the clock was late, or a
+   * result took longer than an interval). With an interval of 0 the count is always 1.
+   *
+   * @example Advance an animation by the frames that were due
+   * ```ts
+   * import { Clock, LoopingCall } from "@poetry/serve/task";
+   * const clock = new Clock();
+   * const counts: number[] = [];
+   * const loop = LoopingCall.withCount((count) => counts.push(count));
+   * loop.clock = clock;
+   * loop.start(1);
+   * clock.advance(1);
+   * clock.advance(3);
+   * loop.stop();
+   * console.log(counts); // [ 1, 1, 3 ]
+   * ```
+   */
+  static withCount(countCallable: (count: number) => unknown): LoopingCall<[]> {
+    const loop: LoopingCall<[]> = new LoopingCall(() => {
+      const now = loop.clock.seconds();
+      if (loop.interval === 0) {
+        loop.#realLastTime = now;
+        return countCallable(1);
+      }
+      let lastTime = loop.#realLastTime;
+      if (lastTime === undefined) {
+        lastTime = loop.starttime!;
+        if (loop.#runAtStart) lastTime -= loop.interval!;
+      }
+      const count = loop.#intervalOf(now) - loop.#intervalOf(lastTime);
+      if (count > 0) {
+        loop.#realLastTime = now;
+        return countCallable(count);
+      }
+      return undefined;
+    });
+    return loop;
+  }
+
+  /** How many whole intervals separate the start time and `t`. */
+  #intervalOf(t: number): number {
+    return Math.trunc((t - this.starttime!) / this.interval!);
+  }
+
+  /**
+   * Starts calling the function every `interval` seconds: at once if `now` (the default),
+   * else first after one interval.
+   *
+   * Returns a Deferred that fires with this `LoopingCall` when {@linkcode LoopingCall.stop} is
+   * called, or fails with the error if the function throws or its result fails.
+   *
+   * @throws {Error} if the loop is already running.
+   * @throws {RangeError} if `interval` is negative.
+   *
+   * @example Wait for the first interval before the first call
+   * ```ts
+   * import { Clock, LoopingCall } from "@poetry/serve/task";
+   * const clock = new Clock();
+   * let calls = 0;
+   * const loop = new LoopingCall(() => calls++);
+   * loop.clock = clock;
+   * loop.start(10, false);
+   * console.log(calls); // 0
+   * clock.advance(10);
+   * console.log(calls); // 1
+   * loop.stop();
+   * ```
+   */
+  start(interval: number, now = true): Deferred<LoopingCall<A>> {
+    if (this.running) throw new Error("LoopingCall.start: the loop is already running");
+    if (!(interval >= 0)) {
+      throw new RangeError(
+        `LoopingCall interval must be a number of seconds >= 0, not ${interval}`,
+      );
+    }
+    this.running = true;
+    // The loop may fail during the first call and clear #deferred: keep a local reference.
+    const deferred = new Deferred<LoopingCall<A>>();
+    this.#deferred = deferred;
+    this.starttime = this.clock.seconds();
+    this.interval = interval;
+    this.#runAtStart = now;
+    this.#realLastTime = undefined;
+    if (now) this.#run();
+    else this.#scheduleFrom(this.starttime);
+    return deferred;
+  }
+
+  /**
+   * Stops the loop: cancels the next call, and fires the Deferred from
+   * {@linkcode LoopingCall.start} with this `LoopingCall` — at once, or, if a call's result is
+   * still awaited, once it settles.
+   *
+   * @throws {Error} if the loop is not running.
+   *
+   * @example
+   * ```ts
+   * import { Clock, LoopingCall } from "@poetry/serve/task";
+   * const loop = new LoopingCall(() => {});
+   * loop.clock = new Clock();
+   * const done = loop.start(1);
+   * loop.stop();
+   * console.log(done.called, loop.running); // true false
+   * ```
+   */
+  stop(): void {
+    if (!this.running) throw new Error("LoopingCall.stop: the loop is not running");
+    this.running = false;
+    if (this.call !== undefined) {
+      this.call.cancel();
+      this.call = undefined;
+      this.#fireDeferred();
+    }
+  }
+
+  /**
+   * Skips the next call and starts the intervals afresh from now.
+   *
+   * @throws {Error} if the loop is not running.
+   *
+   * @example
+   * ```ts
+   * import { Clock, LoopingCall } from "@poetry/serve/task";
+   * const clock = new Clock();
+   * let calls = 0;
+   * const loop = new LoopingCall(() => calls++);
+   * loop.clock = clock;
+   * loop.start(10); // calls: 1
+   * clock.advance(8);
+   * loop.reset();
+   * clock.advance(8);
+   * console.log(calls); // 1
+   * clock.advance(2);
+   * console.log(calls); // 2
+   * loop.stop();
+   * ```
+   */
+  reset(): void {
+    if (!this.running) throw new Error("LoopingCall.reset: the loop is not running");
+    if (this.call !== undefined) {
+      this.call.cancel();
+      this.call = undefined;
+      this.starttime = this.clock.seconds();
+      this.#scheduleFrom(this.starttime);
+    }
+  }
+
+  #fireDeferred(): void {
+    const d = this.#deferred!;
+    this.#deferred = undefined;
+    d.callback(this);
+  }
+
+  /** Makes one call, then schedules the next once its result is in. */
+  #run(): void {
+    this.call = undefined;
+    const result = maybeDeferred(this.f, ...this.a);
+    // As in Twisted, the errback also catches an error from scheduling the next call.
+    result.addCallback(() => {
+      if (this.running) this.#scheduleFrom(this.clock.seconds());
+      else this.#fireDeferred();
+    }).addErrback((failure: Failure) => {
+      this.running = false;
+      const d = this.#deferred!;
+      this.#deferred = undefined;
+      d.errback(failure);
+    });
+  }
+
+  /** Schedules the next call for the next point of the interval grid after `when`. */
+  #scheduleFrom(when: number): void {
+    this.call = this.clock.callLater(this.#untilNext(when), () => this.#run());
+  }
+
+  #untilNext(when: number): number {
+    const interval = this.interval!;
+    if (interval === 0) return 0;
+    const runningFor = when - this.starttime!;
+    const untilNextInterval = interval - (runningFor % interval);
+    // So small against `when` that adding it changes nothing: the next point is a whole
+    // interval away.
+    if (when === when + untilNextInterval) return interval;
+    return untilNextInterval;
+  }
+}
+
+/**
+ * Calls `fn(...args)` after `seconds` seconds on `clock`, and returns a Deferred for its
+ * result (for `undefined` if no `fn` is given), as Twisted's `task.deferLater`. Cancelling the
+ * Deferred cancels the call and fails the Deferred with `CancelledError`.
+ *
+ * @example Wait fifty milliseconds
+ * ```ts
+ * import { deferLater, realTime } from "@poetry/serve/task";
+ * const answer = await deferLater(realTime, 0.05, (a: number) => a * 2, 21);
+ * console.log(answer); // 42
+ * ```
+ *
+ * @example Give up waiting
+ * ```ts
+ * import { CancelledError } from "@poetry/serve/defer";
+ * import { Clock, deferLater } from "@poetry/serve/task";
+ * const clock = new Clock();
+ * const d = deferLater(clock, 60);
+ * d.addErrback((f) => console.log(f.check(CancelledError) !== undefined)); // true
+ * d.cancel();
+ * console.log(clock.getDelayedCalls().length); // 0
+ * ```
+ */
+export function deferLater(clock: ReactorTime, seconds: number): Deferred<undefined>;
+/**
+ * Calls `fn(...args)` after `seconds` seconds on `clock`; the Deferred fires with its result
+ * (waiting for it if it is a Deferred or a promise) or fails with what it throws.
+ *
+ * @example
+ * ```ts
+ * import { Clock, deferLater } from "@poetry/serve/task";
+ * const clock = new Clock();
+ * deferLater(clock, 1, (who: string) => `hello ${who}`, "world").addCallback(console.log);
+ * clock.advance(1); // hello world
+ * ```
+ */
+export function deferLater<T, A extends unknown[]>(
+  clock: ReactorTime,
+  seconds: number,
+  fn: (...args: A) => T | PromiseLike<T>,
+  ...args: A
+): Deferred<T>;
+export function deferLater<T, A extends unknown[]>(
+  clock: ReactorTime,
+  seconds: number,
+  fn?: (...args: A) => T | PromiseLike<T>,
+  ...args: A
+): Deferred<T | undefined> {
+  const d = new Deferred<undefined>(() => delayed.cancel());
+  const delayed = clock.callLater(seconds, () => d.callback(undefined));
+  return d.addCallback(() => (fn === undefined ? undefined : fn(...args)));
 }

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
+import { CancelledError, Deferred } from "../defer.ts";
+import type { Failure } from "../failure.ts";
 import { addObserver, type LogEvent, removeObserver } from "../log.ts";
 import {
   AlreadyCalled,
   AlreadyCancelled,
   Clock,
+  deferLater,
   type DelayedCall,
+  LoopingCall,
   RealTime,
   realTime,
 } from "../task.ts";
@@ -295,4 +299,303 @@ Deno.test("RealTime logs a rejected promise returned by a call", async () => {
 
 Deno.test("RealTime.callLater refuses a negative delay", () => {
   assert.throws(() => realTime.callLater(-0.1, () => {}), RangeError);
+});
+
+// --- LoopingCall -------------------------------------------------------------------------
+
+function clockedLoop<A extends unknown[]>(
+  clock: Clock,
+  fn: (...args: A) => unknown,
+  ...args: A
+): LoopingCall<A> {
+  const loop = new LoopingCall(fn, ...args);
+  loop.clock = clock;
+  return loop;
+}
+
+Deno.test("LoopingCall calls at once, then once per interval", () => {
+  const seen: number[] = [];
+  const clock = new Clock();
+  const loop = clockedLoop(clock, (n: number) => seen.push(n * clock.seconds()), 2);
+  loop.start(1);
+  assert.deepEqual(seen, [0]);
+  clock.pump([1, 1, 0.5, 0.5]);
+  assert.deepEqual(seen, [0, 2, 4, 6]);
+  assert.equal(loop.running, true);
+  assert.equal(loop.interval, 1);
+  assert.equal(loop.call?.getTime(), 4);
+  loop.stop();
+});
+
+Deno.test("LoopingCall.start with now=false waits one interval before the first call", () => {
+  const times: number[] = [];
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => times.push(clock.seconds()));
+  loop.start(5, false);
+  assert.deepEqual(times, []);
+  clock.advance(4.9);
+  assert.deepEqual(times, []);
+  clock.advance(0.1);
+  assert.deepEqual(times, [5]);
+  loop.stop();
+});
+
+Deno.test("LoopingCall.stop fires the start Deferred with the LoopingCall", () => {
+  let calls = 0;
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => calls++);
+  const done = loop.start(1);
+  let result: unknown;
+  done.addCallback((r) => (result = r));
+  clock.advance(1);
+  loop.stop();
+  assert.equal(result, loop);
+  assert.equal(loop.running, false);
+  assert.equal(loop.call, undefined);
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  clock.advance(10);
+  assert.equal(calls, 2);
+});
+
+Deno.test("LoopingCall can be stopped from inside its function", () => {
+  let calls = 0;
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => {
+    if (++calls === 3) loop.stop();
+  });
+  let stopped = false;
+  loop.start(1).addCallback(() => void (stopped = true));
+  clock.pump([1, 1, 1, 1]);
+  assert.equal(calls, 3);
+  assert.equal(stopped, true);
+  assert.deepEqual(clock.getDelayedCalls(), []);
+});
+
+Deno.test("LoopingCall stops and fails its Deferred when the function throws", () => {
+  let calls = 0;
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => {
+    if (++calls === 2) throw new RangeError("bad tick");
+  });
+  const done = loop.start(1);
+  let failure: Failure | undefined;
+  done.addErrback((f: Failure) => void (failure = f));
+  clock.advance(1);
+  assert.equal(failure?.check(RangeError), RangeError);
+  assert.equal(failure?.getErrorMessage(), "bad tick");
+  assert.equal(loop.running, false);
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  clock.advance(10);
+  assert.equal(calls, 2);
+});
+
+Deno.test("LoopingCall waits for a returned Deferred before scheduling the next call", () => {
+  const results: Deferred<void>[] = [];
+  const times: number[] = [];
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => {
+    times.push(clock.seconds());
+    const d = new Deferred<void>();
+    results.push(d);
+    return d;
+  });
+  loop.start(2);
+  clock.advance(5);
+  assert.deepEqual(times, [0]);
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  results[0].callback(undefined);
+  // The next call keeps to the grid: the next multiple of 2 after 5.
+  assert.deepEqual(clock.getDelayedCalls().map((c) => c.getTime()), [6]);
+  clock.advance(1);
+  assert.deepEqual(times, [0, 6]);
+  loop.stop();
+});
+
+Deno.test("LoopingCall stopped while awaiting a result fires once the result is in", () => {
+  const result = new Deferred<void>();
+  const loop = clockedLoop(new Clock(), () => result);
+  let stopped = false;
+  loop.start(1).addCallback(() => void (stopped = true));
+  loop.stop();
+  assert.equal(stopped, false);
+  result.callback(undefined);
+  assert.equal(stopped, true);
+});
+
+Deno.test("LoopingCall fails when a returned Deferred fails", () => {
+  const result = new Deferred<void>();
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => result);
+  let failure: Failure | undefined;
+  loop.start(1).addErrback((f: Failure) => void (failure = f));
+  result.errback(new Error("no poem"));
+  assert.equal(failure?.getErrorMessage(), "no poem");
+  assert.equal(loop.running, false);
+  assert.deepEqual(clock.getDelayedCalls(), []);
+});
+
+Deno.test("LoopingCall waits for a returned promise, and fails when it rejects", async () => {
+  let calls = 0;
+  let settle = (_ok: boolean) => {};
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => {
+    calls++;
+    return new Promise<void>((resolve, reject) => {
+      settle = (ok) => (ok ? resolve() : reject(new Error("rejected")));
+    });
+  });
+  const done = loop.start(1);
+  clock.advance(3);
+  assert.equal(calls, 1);
+  settle(true);
+  await Promise.resolve();
+  await Promise.resolve();
+  clock.advance(1);
+  assert.equal(calls, 2);
+  settle(false);
+  await assert.rejects(done.asPromise(), { message: "rejected" });
+  assert.equal(loop.running, false);
+});
+
+Deno.test("LoopingCall skips missed intervals and keeps to the grid", () => {
+  const times: number[] = [];
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => times.push(clock.seconds()));
+  loop.start(1);
+  clock.advance(3.5);
+  assert.deepEqual(times, [0, 3.5]);
+  assert.deepEqual(clock.getDelayedCalls().map((c) => c.getTime()), [4]);
+  clock.advance(0.5);
+  assert.deepEqual(times, [0, 3.5, 4]);
+  loop.stop();
+});
+
+Deno.test("LoopingCall.withCount passes the intervals elapsed, as Twisted", () => {
+  const clock = new Clock();
+  const counts: [number, number][] = [];
+  const loop = LoopingCall.withCount((n) => counts.push([clock.seconds(), n]));
+  loop.clock = clock;
+  loop.start(1);
+  clock.pump([1, 3, 0.5, 0.6, 2.2]);
+  assert.deepEqual(counts, [[0, 1], [1, 1], [4, 3], [5.1, 1], [7.3, 2]]);
+  assert.deepEqual(clock.getDelayedCalls().map((c) => c.getTime()), [8]);
+  loop.stop();
+});
+
+Deno.test("LoopingCall.withCount with now=false counts from the start time", () => {
+  const clock = new Clock();
+  const counts: [number, number][] = [];
+  const loop = LoopingCall.withCount((n) => counts.push([clock.seconds(), n]));
+  loop.clock = clock;
+  loop.start(1, false);
+  clock.pump([1, 2.5, 1]);
+  assert.deepEqual(counts, [[1, 1], [3.5, 2], [4.5, 1]]);
+  loop.stop();
+});
+
+Deno.test("LoopingCall with interval 0 calls again each turn, with count 1", () => {
+  const clock = new Clock();
+  const counts: number[] = [];
+  const loop = LoopingCall.withCount((n) => {
+    counts.push(n);
+    if (counts.length === 4) loop.stop();
+  });
+  loop.clock = clock;
+  loop.start(0);
+  clock.advance(0);
+  assert.deepEqual(counts, [1, 1, 1, 1]);
+  assert.equal(loop.running, false);
+});
+
+Deno.test("LoopingCall.reset skips the next call and restarts the intervals", () => {
+  const times: number[] = [];
+  const clock = new Clock();
+  const loop = clockedLoop(clock, () => times.push(clock.seconds()));
+  loop.start(10);
+  clock.advance(8);
+  loop.reset();
+  clock.advance(9);
+  assert.deepEqual(times, [0]);
+  clock.advance(1);
+  assert.deepEqual(times, [0, 18]);
+  loop.stop();
+});
+
+Deno.test("LoopingCall refuses to start twice, to stop when stopped, and a negative interval", () => {
+  const loop = clockedLoop(new Clock(), () => {});
+  assert.throws(() => loop.stop(), Error);
+  assert.throws(() => loop.start(-1), RangeError);
+  assert.equal(loop.running, false);
+  loop.start(1);
+  assert.throws(() => loop.start(1), Error);
+  loop.stop();
+});
+
+Deno.test("LoopingCall runs on real time by default", async () => {
+  let calls = 0;
+  const loop = new LoopingCall(() => {
+    if (++calls === 3) loop.stop();
+  });
+  assert.equal(loop.clock, realTime);
+  const result = await loop.start(0.01);
+  assert.equal(result, loop);
+  assert.equal(calls, 3);
+});
+
+// --- deferLater --------------------------------------------------------------------------
+
+Deno.test("deferLater fires with the function's result after the delay", () => {
+  const clock = new Clock();
+  const d = deferLater(clock, 2, (a: number, b: number) => a + b, 40, 2);
+  let result: number | undefined;
+  d.addCallback((r) => void (result = r));
+  clock.advance(1.9);
+  assert.equal(result, undefined);
+  assert.equal(d.called, false);
+  clock.advance(0.1);
+  assert.equal(result, 42);
+});
+
+Deno.test("deferLater without a function fires with undefined", () => {
+  const clock = new Clock();
+  const d = deferLater(clock, 1);
+  let fired = false;
+  d.addCallback((r) => {
+    assert.equal(r, undefined);
+    fired = true;
+  });
+  clock.advance(1);
+  assert.equal(fired, true);
+});
+
+Deno.test("deferLater fails with what the function throws", () => {
+  const clock = new Clock();
+  const d = deferLater(clock, 1, () => {
+    throw new TypeError("no");
+  });
+  let failure: Failure | undefined;
+  d.addErrback((f: Failure) => void (failure = f));
+  clock.advance(1);
+  assert.equal(failure?.check(TypeError), TypeError);
+});
+
+Deno.test("deferLater cancelled fails with CancelledError and never calls the function", () => {
+  const clock = new Clock();
+  let called = false;
+  const d = deferLater(clock, 5, () => (called = true));
+  let failure: Failure | undefined;
+  d.addErrback((f: Failure) => void (failure = f));
+  d.cancel();
+  assert.equal(failure?.check(CancelledError), CancelledError);
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  clock.advance(10);
+  assert.equal(called, false);
+});
+
+Deno.test("deferLater on real time can be awaited, and cancelled without a leaked timer", async () => {
+  assert.equal(await deferLater(realTime, 0.01, () => "late"), "late");
+  const d = deferLater(realTime, 30);
+  d.addErrback(() => {});
+  d.cancel();
+  assert.deepEqual(realTime.getDelayedCalls(), []);
 });
