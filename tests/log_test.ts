@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fail, reportUnhandledErrors } from "../defer.ts";
 import { Failure } from "../failure.ts";
 import {
   addObserver,
@@ -220,6 +221,23 @@ Deno.test("FileLogObserver writes each event whole, even through short writes", 
   for (const line of lines.slice(3, -1)) assert.ok(line.startsWith("\t    at "), line);
   assert.ok(sink.calls > lines.length, "the sink was written in short pieces");
   assert.ok(!sink.text.includes("not written"));
+});
+
+Deno.test("an unhandled error in a Deferred is logged as twistd logs it", () => {
+  reportUnhandledErrors(); // start clean
+  const sink = new MemorySink();
+  using observer = new FileLogObserver(sink);
+  observer.start();
+  callWithContext("PoetryProtocol,0,127.0.0.1", () => {
+    fail(new Error("the poem is missing"));
+  });
+  assert.equal(reportUnhandledErrors(), 1);
+  const lines = sink.text.trimEnd().split("\n");
+  assert.match(lines[0], PREFIX);
+  assert.ok(lines[0].endsWith("] Unhandled error in Deferred:"), lines[0]);
+  assert.equal(lines[1], "\tError: the poem is missing");
+  assert.ok(lines.length > 2);
+  for (const line of lines.slice(2)) assert.match(line, /^\t    at /);
 });
 
 Deno.test("startLogging logs Log opened. first and stops with its observer", () => {
