@@ -30,8 +30,8 @@
  * const service = new PoetryService("kettle");
  * service.startService();
  * const port = reactor.listenTCP(0, new PoetryFactory(service), { interface: "127.0.0.1" });
- * const address = port.getHost();
- * const conn = await Deno.connect({ hostname: "127.0.0.1", port: address.port });
+ * const { port: number } = port.getHost() as { port: number };
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: number });
  * const poem = await new Response(conn.readable).text();
  * console.log(poem.split("\n")[0]); // Sonnet for a Kettle
  * await port.stopListening();
@@ -326,8 +326,9 @@ export async function makeFastPoetryService(options: FastPoetryOptions): Promise
  * import { parseOptions } from "@poetry/serve/plugin";
  *
  * const options = parseOptions(plugin.options, ["--port", "0", "--poem", "kettle"]);
- * const top = await plugin.makeService(options);
- * console.log(plugin.tapname, [...top].length); // fastpoetry 2
+ * console.log(options); // { port: [ 0 ], poem: [ "kettle" ], iface: "localhost", files: [] }
+ * const service = await plugin.makeService(options);
+ * console.log(plugin.tapname, service.running); // fastpoetry false
  * ```
  */
 export const plugin: ServiceMaker<FastPoetryOptions> = {

@@ -32,9 +32,9 @@
  * const factory = new SlowPoetryFactory(service, { numBytes: 10, delay: 0.7, clock });
  * const transport = new StringTransport();
  * factory.buildProtocol(transport.getPeer())!.makeConnection(transport);
- * console.log(transport.valueText()); // Small Hour
+ * console.log(JSON.stringify(transport.valueText())); // "Small Hour"
  * clock.advance(0.7);
- * console.log(transport.valueText()); // Small Hours\n\nfrost on
+ * console.log(JSON.stringify(transport.valueText())); // "Small Hours\n\nfrost o"
  * ```
  *
  * @module

@@ -274,7 +274,7 @@ Deno.test("fastpoetry plugin pairs the i-th poem with the i-th port", () => {
 
 Deno.test("fastpoetry plugin serves the default poem on 10000 and further poems on 10001...", async () => {
   const servedOn = async (args: string[]) => {
-    const top = await plugin.makeService(parseOptions(plugin.options, args));
+    const top = await makeFastPoetryService(parseOptions(plugin.options, args));
     const children = [...top];
     return children.flatMap((s, i) =>
       s instanceof PoetryService
@@ -293,7 +293,8 @@ Deno.test("fastpoetry plugin serves the default poem on 10000 and further poems 
     ["tide", 7],
     ["hours", 9],
   ]);
-  const top = await plugin.makeService(parseOptions(plugin.options, ["--poem", "kettle"]));
+  assert.equal(plugin.makeService, makeFastPoetryService);
+  const top = await makeFastPoetryService(parseOptions(plugin.options, ["--poem", "kettle"]));
   const poetry = [...top].find((s) => s instanceof PoetryService) as PoetryService;
   assert.deepEqual(poetry.poem, encoder.encode(poems.kettle), "the poem is loaded by makeService");
 });
