@@ -297,6 +297,18 @@ Deno.test("RealTime logs a rejected promise returned by a call", async () => {
   }
 });
 
+Deno.test("RealTime waits for a delay longer than setTimeout allows (about 24.8 days)", async () => {
+  const time = new RealTime();
+  let made = false;
+  const far = time.callLater(30 * 24 * 3600, () => (made = true));
+  const { promise, resolve } = Promise.withResolvers<void>();
+  time.callLater(0.02, resolve);
+  await promise;
+  assert.equal(made, false);
+  assert.equal(far.active(), true);
+  far.cancel();
+});
+
 Deno.test("RealTime.callLater refuses a negative delay", () => {
   assert.throws(() => realTime.callLater(-0.1, () => {}), RangeError);
 });
