@@ -209,7 +209,13 @@ export function textFromEvent(event: LogEvent): string {
     return `${event.why ?? "Unhandled Error"}\n${event.failure.getTraceback()}`;
   }
   return event.message
-    .map((part) => typeof part === "string" ? part : Deno.inspect(part, { compact: true }))
+    .map((part) =>
+      typeof part === "string"
+        ? part
+        : typeof part === "object" || typeof part === "function" || typeof part === "symbol"
+        ? Deno.inspect(part, { compact: true })
+        : String(part)
+    )
     .join(" ");
 }
 
@@ -223,6 +229,17 @@ export function textFromEvent(event: LogEvent): string {
  * ```
  */
 export function formatTime(seconds: number): string {
+  // Servers log many lines a second: reuse the text of the last whole second.
+  const whole = Math.floor(seconds);
+  if (whole === lastTime.seconds) return lastTime.text;
+  const text = formatWholeSecond(whole);
+  lastTime = { seconds: whole, text };
+  return text;
+}
+
+let lastTime = { seconds: NaN, text: "" };
+
+function formatWholeSecond(seconds: number): string {
   const d = new Date(seconds * 1000);
   const pad = (n: number, width = 2) => String(n).padStart(width, "0");
   const offset = -d.getTimezoneOffset();
