@@ -5,6 +5,7 @@ import { reactor } from "../reactor.ts";
 import { TCPServer } from "../services/internet.ts";
 import type { MultiService } from "../services/multi_service.ts";
 import { StringTransport } from "../testing.ts";
+import { runServerModule } from "./_server_program.ts";
 import { poems } from "../poetry/poems.ts";
 import {
   makeFastPoetryService,
@@ -312,4 +313,53 @@ Deno.test("fastpoetry plugin refuses ports that are not one per poem", async () 
       await plugin.makeService(parseOptions(plugin.options, ["-p", "1", "tide", "kettle"])),
     /2 poems but 1 port/,
   );
+});
+
+Deno.test("fastpoetry.ts runs as a program with only --allow-net, serving a bundled poem", async () => {
+  const { code, log } = await runServerModule(
+    "../services/fastpoetry.ts",
+    ["--allow-net=127.0.0.1"],
+    ["--port", "0", "--iface", "127.0.0.1", "--poem", "tide"],
+    async (port) => assert.deepEqual(await readAll(port), encoder.encode(poems.tide)),
+  );
+  assert.equal(code, 0, log);
+  assert.match(log, /loaded a poem from: bundled poem "tide"/);
+  assert.match(
+    log,
+    /sending 849 bytes of poetry to \{ type: "TCP", host: "127.0.0.1", port: \d+ \}/,
+  );
+});
+
+Deno.test("fastpoetry.ts serves a poem file given with --allow-read for that file alone", async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/ode.txt`;
+  Deno.writeTextFileSync(file, "a small ode\n");
+  const { code, log } = await runServerModule(
+    "../services/fastpoetry.ts",
+    ["--allow-net=127.0.0.1", `--allow-read=${file}`],
+    ["--port", "0", "--iface", "127.0.0.1", file],
+    async (port) => assert.equal(new TextDecoder().decode(await readAll(port)), "a small ode\n"),
+  );
+  assert.equal(code, 0, log);
+});
+
+Deno.test("fastpoetry.ts exits with status 2 and one line for a missing poem file", async () => {
+  using dir = tempDir();
+  const missing = `${dir.path}/missing.txt`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${dir.path}`,
+      new URL("../services/fastpoetry.ts", import.meta.url).href,
+      "--port",
+      "0",
+      missing,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 2);
+  assert.match(new TextDecoder().decode(out.stderr), new RegExp(`no such poem file: ${missing}\n`));
 });

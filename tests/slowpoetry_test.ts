@@ -5,6 +5,7 @@ import { reactor } from "../reactor.ts";
 import { Clock } from "../task.ts";
 import { StringTransport, StringTransportWithDisconnection } from "../testing.ts";
 import { poems } from "../poetry/poems.ts";
+import { runServerModule } from "./_server_program.ts";
 import { PoetryService } from "../services/fastpoetry.ts";
 import { TCPServer } from "../services/internet.ts";
 import {
@@ -242,4 +243,19 @@ Deno.test("makeSlowPoetryService serves each poem on its port at the given pace"
   const factories = servers.map((s) => s.factory as SlowPoetryFactory);
   assert.deepEqual(factories.map((f) => [f.numBytes, f.delay]), [[25, 0.3], [25, 0.3]]);
   assert.deepEqual(factories.map((f) => f.service.poetryFile), ["tide", "hours"]);
+});
+
+Deno.test("slowpoetry.ts runs as a program with only --allow-net, at the pace it is given", async () => {
+  const { code, log } = await runServerModule(
+    "../services/slowpoetry.ts",
+    ["--allow-net=127.0.0.1"],
+    ["--port", "0", "--iface", "127.0.0.1", "--num-bytes", "200", "--delay", "0.01", "kettle"],
+    async (port) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const poem = await new Response(conn.readable).text();
+      assert.equal(poem, poems.kettle);
+    },
+  );
+  assert.equal(code, 0, log);
+  assert.match(log, /sending 617 bytes of poetry, 200 bytes every 0.01 seconds, to/);
 });

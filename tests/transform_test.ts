@@ -4,6 +4,7 @@ import { parseOptions } from "../_options.ts";
 import { reactor } from "../reactor.ts";
 import { StringTransport } from "../testing.ts";
 import { TCPServer } from "../services/internet.ts";
+import { runServerModule } from "./_server_program.ts";
 import {
   makeTransformService,
   plugin,
@@ -322,4 +323,17 @@ Deno.test("transform plugin defaults to port 11000 on localhost", () => {
   });
   assert.throws(() => parseOptions(plugin.options, ["--port", "http"]), /not a port number/);
   assert.throws(() => parseOptions(plugin.options, ["extra"]), /unexpected argument/);
+});
+
+Deno.test("transform.ts runs as a program with only --allow-net", async () => {
+  const { code, log } = await runServerModule(
+    "../services/transform.ts",
+    ["--allow-net=127.0.0.1"],
+    ["--port", "0", "--iface", "127.0.0.1"],
+    async (port) => {
+      const reply = await exchange(port, encoder.encode("27:cummingsify.HERE IS MY POEM,"));
+      assert.equal(decoder.decode(reply), "15:here is my poem,");
+    },
+  );
+  assert.equal(code, 0, log);
 });
