@@ -747,8 +747,15 @@ export class TimerService<A extends unknown[] = []> extends Service {
     super.startService();
     const loop = new LoopingCall<A>(this.fn, ...this.args);
     loop.clock = this.clock;
+    let finished;
+    try {
+      finished = loop.start(this.step, true);
+    } catch (e) {
+      super.stopService();
+      throw e;
+    }
     this.#loop = loop;
-    this.#finished = loop.start(this.step, true).addErrback((failure: Failure) => {
+    this.#finished = finished.addErrback((failure: Failure) => {
       err(failure, `Error in the function of ${describeService(this)}:`);
     });
   }
