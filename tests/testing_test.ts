@@ -1,8 +1,33 @@
 import assert from "node:assert/strict";
-import { ConnectionAborted, ConnectionDone } from "../error.ts";
+import { AssertionError } from "node:assert";
+import {
+  CancelledError,
+  Deferred,
+  fail,
+  reportUnhandledErrors,
+  setDebugging,
+  succeed,
+  TimeoutError,
+} from "../defer.ts";
+import { ConnectionAborted, ConnectionDone, ConnectionRefusedError } from "../error.ts";
 import type { Failure } from "../failure.ts";
-import { Protocol } from "../protocols/protocol.ts";
-import { StringTransport, StringTransportWithDisconnection } from "../testing.ts";
+import { err } from "../log.ts";
+import { ClientFactory, Factory } from "../protocols/factory.ts";
+import { type Address, Protocol } from "../protocols/protocol.ts";
+import { reactor as realReactor, type ReactorTCP, type ReactorTime } from "../reactor.ts";
+import { Clock } from "../task.ts";
+import {
+  assertFailure,
+  connectProtocol,
+  flushLoggedErrors,
+  LoggedErrorsError,
+  MemoryReactor,
+  type ReactorLike,
+  StringTransport,
+  StringTransportWithDisconnection,
+  timeoutAfter,
+  withLoggedErrors,
+} from "../testing.ts";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -213,4 +238,540 @@ Deno.test("StringTransportWithDisconnection refuses to lose a connection with no
   p.makeConnection(t);
   t.loseConnection();
   assert.equal(p.reasons.length, 1);
+});
+
+// ---- assertFailure ----
+
+Deno.test("assertFailure succeeds with the error when the Deferred fails with an expected type", async () => {
+  const error = new ConnectionRefusedError("127.0.0.1:10001");
+  const got = await assertFailure(fail(error), TypeError, ConnectionRefusedError);
+  assert.equal(got, error);
+  assert.equal(got.where, "127.0.0.1:10001");
+});
+
+Deno.test("assertFailure accepts a subclass of an expected type", async () => {
+  const got = await assertFailure(fail(new ConnectionAborted()), ConnectionDone, Error);
+  assert.ok(got instanceof ConnectionAborted);
+});
+
+Deno.test("assertFailure fails with an AssertionError naming the types for another error", async () => {
+  const d = assertFailure(fail(new RangeError("poem too long")), TypeError, ConnectionDone);
+  await assert.rejects(d.asPromise(), (e: unknown) => {
+    assert.ok(e instanceof AssertionError);
+    assert.match(e.message, /expected a failure with TypeError or ConnectionDone/);
+    assert.match(e.message, /failed with:\nRangeError: poem too long/);
+    return true;
+  });
+});
+
+Deno.test("assertFailure fails with an AssertionError when the Deferred succeeds", async () => {
+  const d = assertFailure(succeed({ poem: "Roses are red" }), TypeError);
+  await assert.rejects(d.asPromise(), (e: unknown) => {
+    assert.ok(e instanceof AssertionError);
+    assert.match(e.message, /expected a failure with TypeError/);
+    assert.match(e.message, /succeeded with \{ poem: "Roses are red" \}/);
+    return true;
+  });
+});
+
+Deno.test("assertFailure works on a Deferred that fires later and returns that Deferred", async () => {
+  const d = new Deferred<string>();
+  const checked = assertFailure(d, CancelledError);
+  assert.equal(checked as unknown, d);
+  d.cancel();
+  assert.ok((await checked) instanceof CancelledError);
+});
+
+Deno.test("assertFailure works with promises", async () => {
+  const got = await assertFailure(Promise.reject(new TypeError("not a poem")), TypeError);
+  assert.equal(got.message, "not a poem");
+  await assert.rejects(
+    assertFailure(Promise.resolve(3), TypeError).asPromise(),
+    /succeeded with 3/,
+  );
+});
+
+Deno.test(
+  "assertFailure handles the failure it checks, leaving nothing unhandled",
+  withLoggedErrors(async () => {
+    await assertFailure(fail(new RangeError("x")), RangeError);
+  }),
+);
+
+Deno.test("assertFailure refuses to be called without an error type", () => {
+  assert.throws(() => assertFailure(succeed(1)), TypeError);
+});
+
+// ---- MemoryReactor ----
+
+class Greeter extends Protocol {
+  reasons: Failure[] = [];
+  override connectionMade(): void {
+    this.transport.write("hello\r\n");
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.transport.write(data);
+    this.transport.loseConnection();
+  }
+  override connectionLost(reason: Failure): void {
+    this.reasons.push(reason);
+  }
+}
+
+class RecordingClientFactory extends ClientFactory {
+  started: unknown[] = [];
+  override startedConnecting(connector: unknown): void {
+    this.started.push(connector);
+  }
+}
+
+Deno.test("MemoryReactor records listenTCP, listenUNIX and listenSSL and returns ports", async () => {
+  const r = new MemoryReactor();
+  const factory = Factory.forProtocol(Greeter);
+  const tcp = r.listenTCP(10000, factory, { interface: "127.0.0.1", backlog: 5 });
+  const any = r.listenTCP(0, factory);
+  const unix = r.listenUNIX("/tmp/poetry.sock", factory, { mode: 0o600 });
+  const ssl = r.listenSSL(10443, factory, { cert: "c.pem", key: "k.pem" });
+  assert.equal(r.tcpServers.length, 2);
+  assert.deepEqual(
+    { ...r.tcpServers[0], listeningPort: undefined },
+    {
+      port: 10000,
+      factory,
+      options: { interface: "127.0.0.1", backlog: 5 },
+      listeningPort: undefined,
+    },
+  );
+  assert.equal(r.tcpServers[0].listeningPort, tcp);
+  assert.deepEqual(tcp.getHost(), { type: "TCP", host: "127.0.0.1", port: 10000 });
+  assert.deepEqual(any.getHost(), { type: "TCP", host: "0.0.0.0", port: 0 });
+  assert.deepEqual(r.tcpServers[1].options, {});
+  assert.equal(r.unixServers[0].path, "/tmp/poetry.sock");
+  assert.equal(r.unixServers[0].options.mode, 0o600);
+  assert.deepEqual(unix.getHost(), { type: "UNIX", path: "/tmp/poetry.sock" });
+  assert.equal(r.sslServers[0].port, 10443);
+  assert.equal(r.sslServers[0].options.key, "k.pem");
+  assert.deepEqual(ssl.getHost(), { type: "TCP", host: "0.0.0.0", port: 10443 });
+  assert.equal(factory.numPorts, 0, "the factory is not started");
+  assert.equal(tcp.listening, true);
+  const stopped = tcp.stopListening();
+  assert.equal(stopped.called, true);
+  await stopped;
+  assert.equal(tcp.listening, false);
+});
+
+Deno.test("MemoryReactor records connectTCP, connectUNIX and connectSSL and returns connectors", () => {
+  const r = new MemoryReactor();
+  const factory = new RecordingClientFactory();
+  const tcp = r.connectTCP("127.0.0.1", 10000, factory, { timeout: 5 });
+  const unix = r.connectUNIX("/tmp/poetry.sock", factory);
+  const ssl = r.connectSSL("example.com", 443, factory, { hostname: "example.com" });
+  assert.deepEqual(r.connectors, [tcp, unix, ssl]);
+  assert.deepEqual(factory.started, [tcp, unix, ssl]);
+  assert.equal(r.tcpClients[0].host, "127.0.0.1");
+  assert.equal(r.tcpClients[0].port, 10000);
+  assert.equal(r.tcpClients[0].options.timeout, 5);
+  assert.equal(r.tcpClients[0].connector, tcp);
+  assert.equal(r.unixClients[0].path, "/tmp/poetry.sock");
+  assert.equal(r.sslClients[0].options.hostname, "example.com");
+  assert.deepEqual(tcp.getDestination(), { type: "TCP", host: "127.0.0.1", port: 10000 });
+  assert.deepEqual(unix.getDestination(), { type: "UNIX", path: "/tmp/poetry.sock" });
+  assert.deepEqual(ssl.getDestination(), { type: "TCP", host: "example.com", port: 443 });
+  assert.equal(tcp.state, "connecting");
+  assert.equal(tcp.connectCount, 1);
+  tcp.stopConnecting();
+  assert.equal(tcp.stoppedConnecting, true);
+  assert.equal(tcp.state, "disconnected");
+  tcp.connect();
+  assert.equal(tcp.connectCount, 2);
+  assert.equal(factory.started.length, 4);
+  unix.disconnect();
+  assert.equal(unix.disconnected, true);
+  {
+    using _ssl = ssl;
+  }
+  assert.equal(ssl.disconnected, true);
+});
+
+Deno.test("MemoryReactor's clock runs delayed calls only when advanced", () => {
+  const r = new MemoryReactor();
+  const calls: string[] = [];
+  r.callLater(2, (s: string) => calls.push(s), "later");
+  const cancelled = r.callLater(1.5, () => calls.push("cancelled"));
+  r.callLater(1, (s: string) => calls.push(s), "sooner");
+  cancelled.cancel();
+  assert.equal(r.getDelayedCalls().length, 2);
+  r.advance(0.5);
+  assert.deepEqual(calls, []);
+  r.clock.advance(0.5);
+  assert.deepEqual(calls, ["sooner"]);
+  assert.equal(r.seconds(), 1);
+  r.advance(5);
+  assert.deepEqual(calls, ["sooner", "later"]);
+  assert.equal(r.getDelayedCalls().length, 0);
+});
+
+Deno.test("MemoryReactor uses the clock it is given", () => {
+  const clock = new Clock();
+  const r = new MemoryReactor({ clock });
+  let fired = false;
+  r.callLater(1, () => fired = true);
+  clock.advance(1);
+  assert.equal(fired, true);
+});
+
+Deno.test("MemoryReactor.run makes the start-up calls in phase order, then stops", async () => {
+  const r = new MemoryReactor();
+  const order: string[] = [];
+  r.addSystemEventTrigger("after", "startup", () => order.push("after"));
+  r.callWhenRunning((n: number) => {
+    order.push(`running ${n} ${r.running}`);
+    r.callWhenRunning(() => order.push("at once"));
+  }, 1);
+  r.addSystemEventTrigger("before", "startup", () => order.push("before"));
+  r.addSystemEventTrigger("during", "shutdown", () => order.push("shutdown"));
+  assert.equal(r.triggers.length, 4);
+  const ran = r.run();
+  assert.deepEqual(order, ["before", "running 1 true", "at once", "after"]);
+  await ran;
+  assert.equal(r.hasRun, true);
+  assert.equal(r.hasStopped, true);
+  assert.equal(r.running, false);
+  assert.equal(r.triggers.length, 3, "the callWhenRunning call is made once");
+  r.stop();
+  assert.equal(r.stopCount, 2);
+  await r.fireSystemEvent("shutdown");
+  assert.equal(order.at(-1), "shutdown");
+});
+
+Deno.test("MemoryReactor.fireSystemEvent waits for a phase's promises before the next phase", async () => {
+  const r = new MemoryReactor();
+  const order: string[] = [];
+  const saved = new Deferred<void>();
+  r.addSystemEventTrigger("before", "shutdown", () => {
+    order.push("saving");
+    return saved;
+  });
+  r.addSystemEventTrigger("during", "shutdown", () => order.push("during"));
+  const done = r.fireSystemEvent("shutdown");
+  assert.deepEqual(order, ["saving"]);
+  assert.equal(done.called, false);
+  saved.callback(undefined);
+  await done;
+  assert.deepEqual(order, ["saving", "during"]);
+});
+
+Deno.test(
+  "MemoryReactor.fireSystemEvent logs a failing trigger and goes on",
+  withLoggedErrors(async () => {
+    const r = new MemoryReactor();
+    let after = false;
+    r.addSystemEventTrigger("before", "shutdown", () => {
+      throw new RangeError("thrown");
+    });
+    r.addSystemEventTrigger("during", "shutdown", () => Promise.reject(new TypeError("rejected")));
+    r.addSystemEventTrigger("after", "shutdown", () => after = true);
+    await r.fireSystemEvent("shutdown");
+    assert.equal(after, true);
+    assert.equal(flushLoggedErrors(RangeError).length, 1);
+    assert.equal(flushLoggedErrors(TypeError).length, 1);
+  }),
+);
+
+Deno.test("MemoryReactor.removeSystemEventTrigger removes a trigger and refuses unknown ids", async () => {
+  const r = new MemoryReactor();
+  let called = false;
+  const id = r.addSystemEventTrigger("during", "shutdown", () => called = true);
+  r.removeSystemEventTrigger(id);
+  await r.fireSystemEvent("shutdown");
+  assert.equal(called, false);
+  assert.throws(() => r.removeSystemEventTrigger(id), /no system event trigger has the id/);
+  assert.throws(
+    () => r.addSystemEventTrigger("sometime" as "before", "shutdown", () => {}),
+    TypeError,
+  );
+});
+
+Deno.test("MemoryReactor can stand in for the reactor where code takes one as a parameter", () => {
+  function schedule(reactor: ReactorTCP & ReactorTime): void {
+    reactor.callLater(1, () => reactor.listenTCP(10000, new Factory()));
+  }
+  const everything = (reactor: ReactorLike): ReactorLike => reactor;
+  const r = new MemoryReactor();
+  schedule(r);
+  assert.equal(everything(r), r);
+  assert.equal(everything(realReactor), realReactor);
+  r.advance(1);
+  assert.equal(r.tcpServers[0].port, 10000);
+});
+
+// ---- connectProtocol ----
+
+Deno.test("connectProtocol builds a protocol from a recorded factory and connects it", () => {
+  const r = new MemoryReactor();
+  r.listenTCP(10000, Factory.forProtocol(Greeter));
+  const { protocol, transport } = connectProtocol<Greeter>(r.tcpServers[0].factory);
+  assert.ok(protocol instanceof Greeter);
+  assert.equal(protocol.factory, r.tcpServers[0].factory);
+  assert.equal(protocol.transport, transport);
+  assert.equal(transport.protocol, protocol);
+  assert.equal(transport.valueText(), "hello\r\n");
+  protocol.dataReceived(bytes("bye"));
+  assert.equal(transport.valueText(), "hello\r\nbye");
+  assert.equal(protocol.connected, false);
+  assert.equal(protocol.reasons.length, 1);
+  assert.ok(protocol.reasons[0].check(ConnectionDone));
+});
+
+Deno.test("connectProtocol gives buildProtocol the transport's peer address", () => {
+  const seen: Address[] = [];
+  class Watching extends Factory {
+    override buildProtocol(addr: Address): Protocol | null {
+      seen.push(addr);
+      return super.buildProtocol(addr);
+    }
+  }
+  const peer: Address = { type: "TCP", host: "127.0.0.1", port: 40000 };
+  connectProtocol(new Watching(), new StringTransport({ peer }));
+  assert.deepEqual(seen, [peer]);
+});
+
+Deno.test("connectProtocol connects a protocol instance to the transport given", () => {
+  const transport = new StringTransport();
+  const { protocol } = connectProtocol(new Greeter(), transport);
+  assert.equal(protocol.connected, true);
+  assert.equal(transport.valueText(), "hello\r\n");
+});
+
+Deno.test("connectProtocol reports a factory that refuses the connection", () => {
+  class Refusing extends Factory {
+    override buildProtocol(): Protocol | null {
+      return null;
+    }
+  }
+  assert.throws(() => connectProtocol(new Refusing()), /Refusing\.buildProtocol refused/);
+});
+
+// ---- withLoggedErrors and flushLoggedErrors ----
+
+/** Runs `fn` with console.error replaced, and returns what was printed through it. */
+async function stderrOf(fn: () => unknown): Promise<unknown[][]> {
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...data: unknown[]) => void printed.push(data);
+  try {
+    await fn();
+  } finally {
+    console.error = original;
+  }
+  return printed;
+}
+
+const context = {} as Deno.TestContext;
+
+Deno.test("withLoggedErrors passes a test that logs no error", async () => {
+  let ran = false;
+  await withLoggedErrors(() => {
+    ran = true;
+  })(context);
+  assert.equal(ran, true);
+});
+
+Deno.test("withLoggedErrors fails a test that logs an error it does not claim", async () => {
+  const test = withLoggedErrors(() => {
+    err(new RangeError("no such poem"), "while serving a poem:");
+  });
+  await assert.rejects(test(context), (e: unknown) => {
+    assert.ok(e instanceof LoggedErrorsError);
+    assert.equal(e.failures.length, 1);
+    assert.ok(e.failures[0].check(RangeError));
+    assert.match(e.message, /^1 error was logged during the test and not flushed:/);
+    assert.match(e.message, /while serving a poem:/);
+    assert.match(e.message, /RangeError: no such poem\n\s+at /);
+    return true;
+  });
+});
+
+Deno.test("withLoggedErrors fails a test that leaves a failure unhandled in a Deferred", async () => {
+  let kept: Deferred<never> | undefined;
+  const test = withLoggedErrors(() => {
+    kept = fail(new Error("nobody handled me"));
+  });
+  await assert.rejects(test(context), (e: unknown) => {
+    assert.ok(e instanceof LoggedErrorsError);
+    assert.match(e.message, /Unhandled error in Deferred:/);
+    assert.match(e.message, /nobody handled me/);
+    return true;
+  });
+  assert.ok(kept !== undefined);
+  assert.equal(reportUnhandledErrors(), 0, "the failure was reported once, by the test");
+});
+
+Deno.test("withLoggedErrors fails an async test whose error is logged after an await", async () => {
+  const test = withLoggedErrors(async () => {
+    await Promise.resolve();
+    err(new TypeError("late"));
+  });
+  await assert.rejects(test(context), LoggedErrorsError);
+});
+
+Deno.test("withLoggedErrors passes when the logged errors are flushed", async () => {
+  await withLoggedErrors(() => {
+    err(new RangeError("one"));
+    err(new TypeError("two"));
+    err(new RangeError("three"));
+    const ranges = flushLoggedErrors(RangeError);
+    assert.deepEqual(ranges.map((f) => f.getErrorMessage()), ["one", "three"]);
+    assert.deepEqual(flushLoggedErrors(RangeError), []);
+    const rest = flushLoggedErrors();
+    assert.deepEqual(rest.map((f) => f.getErrorMessage()), ["two"]);
+  })(context);
+});
+
+Deno.test("flushLoggedErrors claims an unhandled Deferred failure once it is reported", async () => {
+  await withLoggedErrors(() => {
+    fail(new RangeError("dropped"));
+    assert.equal(reportUnhandledErrors(), 1);
+    assert.equal(flushLoggedErrors(RangeError).length, 1);
+  })(context);
+});
+
+Deno.test("withLoggedErrors fails with both errors when the test fails and logs one", async () => {
+  const test = withLoggedErrors(() => {
+    err(new RangeError("logged"));
+    throw new TypeError("thrown");
+  });
+  await assert.rejects(test(context), (e: unknown) => {
+    assert.ok(e instanceof AggregateError);
+    assert.ok(e.errors[0] instanceof TypeError);
+    assert.ok(e.errors[1] instanceof LoggedErrorsError);
+    return true;
+  });
+});
+
+Deno.test("withLoggedErrors rethrows the test's own error unchanged", async () => {
+  const error = new TypeError("assertion");
+  await assert.rejects(
+    withLoggedErrors(() => {
+      throw error;
+    })(context),
+    (e: unknown) => e === error,
+  );
+});
+
+Deno.test("withLoggedErrors removes its observer when the test throws", async () => {
+  await assert.rejects(
+    withLoggedErrors(() => {
+      throw new Error("boom");
+    })(context),
+  );
+  assert.throws(() => flushLoggedErrors(), /outside a test wrapped with withLoggedErrors/);
+  // With no observer left, the log prints errors to stderr again.
+  const printed = await stderrOf(() => err(new Error("after the test")));
+  assert.equal(printed.length, 1);
+  assert.match(String(printed[0][0]), /after the test/);
+});
+
+Deno.test("withLoggedErrors keeps logged errors off stderr while it captures them", async () => {
+  const printed = await stderrOf(() =>
+    withLoggedErrors(() => {
+      err(new Error("quiet"));
+      flushLoggedErrors();
+    })(context)
+  );
+  assert.deepEqual(printed, []);
+});
+
+Deno.test("withLoggedErrors passes the test context through", async (t) => {
+  let seen: Deno.TestContext | undefined;
+  await withLoggedErrors((inner) => {
+    seen = inner;
+  })(t);
+  assert.equal(seen, t);
+});
+
+Deno.test(
+  "withLoggedErrors lets an inner wrapped step claim its own errors",
+  withLoggedErrors(async (t) => {
+    await t.step(
+      "inner",
+      withLoggedErrors(() => {
+        err(new RangeError("inner"));
+        assert.equal(flushLoggedErrors().length, 1);
+      }),
+    );
+    assert.deepEqual(flushLoggedErrors(), []);
+  }),
+);
+
+// ---- timeoutAfter ----
+
+Deno.test("timeoutAfter fails with the name of a Deferred that never fires, and cancels it", async () => {
+  let cancelled = 0;
+  const never = new Deferred<string>(() => cancelled++);
+  const error = await assertFailure(timeoutAfter(never, 0, "poem download"), TimeoutError);
+  assert.equal(error.message, 'Deferred "poem download" timed out after 0 seconds');
+  assert.equal(cancelled, 1);
+  assert.equal(never.called, true);
+});
+
+Deno.test("timeoutAfter without a name says how to find the Deferred", async () => {
+  const error = await assertFailure(timeoutAfter(new Deferred(), 0), TimeoutError);
+  assert.match(error.message, /^Deferred timed out after 0 seconds \(pass timeoutAfter a name/);
+});
+
+Deno.test("timeoutAfter names the Deferred by where it came from while debugging", async () => {
+  setDebugging(true);
+  let d: Deferred<string>;
+  try {
+    d = new Deferred<string>();
+  } finally {
+    setDebugging(false);
+  }
+  setDebugging(true);
+  let limited: Deferred<string>;
+  try {
+    limited = timeoutAfter(d, 0);
+  } finally {
+    setDebugging(false);
+  }
+  const error = await assertFailure(limited, TimeoutError);
+  assert.match(error.message, /^Deferred timed out after 0 seconds\n/);
+  assert.match(error.message, /testing_test\.ts/);
+});
+
+Deno.test("timeoutAfter leaves no timer behind when the Deferred fires first", async () => {
+  const d = new Deferred<string>();
+  const limited = timeoutAfter(d, 60);
+  d.callback("Roses are red");
+  assert.equal(limited.called, true);
+  assert.equal(await limited, "Roses are red");
+  // The op sanitizer fails this test if the 60-second timer were still pending.
+});
+
+Deno.test("timeoutAfter passes on the Deferred's failure", async () => {
+  const d = new Deferred<string>();
+  const limited = timeoutAfter(d, 60);
+  setTimeout(() => d.errback(new RangeError("bad poem")), 0);
+  const error = await assertFailure(limited, RangeError);
+  assert.equal(error.message, "bad poem");
+});
+
+Deno.test("timeoutAfter works on a Deferred that has already fired and on a promise", async () => {
+  assert.equal(await timeoutAfter(succeed(7), 60), 7);
+  assert.equal(await timeoutAfter(Promise.resolve("p"), 60), "p");
+});
+
+Deno.test("timeoutAfter cancels the Deferred, and clears its timer, when it is cancelled", async () => {
+  let cancelled = 0;
+  const d = new Deferred<string>(() => cancelled++);
+  const limited = timeoutAfter(d, 60);
+  limited.cancel();
+  await assertFailure(limited, CancelledError);
+  assert.equal(cancelled, 1);
+});
+
+Deno.test("timeoutAfter refuses a negative time limit", () => {
+  assert.throws(() => timeoutAfter(new Deferred(), -1), RangeError);
+  assert.throws(() => timeoutAfter(new Deferred(), Number.NaN), RangeError);
 });

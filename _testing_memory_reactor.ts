@@ -1,0 +1,946 @@
+/**
+ * {@linkcode MemoryReactor}: a reactor that records what code asks of it (listening,
+ * connecting, start-up and shutdown hooks) without touching the network, with a `Clock` for
+ * time; and {@linkcode connectProtocol}, which connects a protocol (or one built by a recorded
+ * factory) to an in-memory transport.
+ *
+ * @module
+ */
+
+import { Deferred } from "./defer.ts";
+import { err } from "./log.ts";
+import { Clock } from "./task.ts";
+import type { DelayedCall } from "./_timers.ts";
+import type { ClientFactory, Factory } from "./protocols/factory.ts";
+import type { Address, Protocol, Transport } from "./protocols/protocol.ts";
+import type {
+  ConnectSSLOptions,
+  ConnectTCPOptions,
+  ConnectUNIXOptions,
+  DisposableConnector,
+  ListeningPort,
+  ListenSSLOptions,
+  ListenTCPOptions,
+  ListenUNIXOptions,
+  ReactorCore,
+  ReactorSSL,
+  ReactorTCP,
+  ReactorTime,
+  ReactorUNIX,
+  SystemEventPhase,
+  SystemEventTriggerID,
+  SystemEventType,
+} from "./reactor.ts";
+import { StringTransportWithDisconnection } from "./_testing_string_transport.ts";
+
+/**
+ * Everything a program may ask of its reactor: life cycle, time, TCP, UNIX sockets and TLS.
+ * Both the real `Reactor` and {@linkcode MemoryReactor} are one; type a `reactor` parameter
+ * with it (or with just the parts the code uses, e.g. `ReactorTCP & ReactorTime`) so that a
+ * test can pass a {@linkcode MemoryReactor}.
+ */
+export type ReactorLike = ReactorCore & ReactorTime & ReactorTCP & ReactorUNIX & ReactorSSL;
+
+/**
+ * A port that {@linkcode MemoryReactor} pretends to listen on: it never accepts anything.
+ *
+ * @example
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ * const reactor = new MemoryReactor();
+ * const port = reactor.listenTCP(10000, new Factory());
+ * console.log(port.getHost()); // { type: "TCP", host: "0.0.0.0", port: 10000 }
+ * ```
+ */
+export class MemoryPort implements ListeningPort {
+  /** `true` until {@linkcode MemoryPort.stopListening} is called. */
+  listening = true;
+  #host: Address;
+
+  /**
+   * A port bound to `host`.
+   *
+   * @example
+   * ```ts
+   * import { MemoryPort } from "@poetry/serve/testing";
+   * const port = new MemoryPort({ type: "UNIX", path: "/tmp/poetry.sock" });
+   * console.log(port.listening); // true
+   * ```
+   */
+  constructor(host: Address) {
+    this.#host = host;
+  }
+
+  /**
+   * The address the port was asked to listen on (for TCP with port 0, port 0: nothing is
+   * bound).
+   *
+   * @example
+   * ```ts
+   * import { MemoryPort } from "@poetry/serve/testing";
+   * console.log(new MemoryPort({ type: "TCP", host: "127.0.0.1", port: 0 }).getHost());
+   * // { type: "TCP", host: "127.0.0.1", port: 0 }
+   * ```
+   */
+  getHost(): Address {
+    return this.#host;
+  }
+
+  /**
+   * Marks the port stopped; the returned Deferred has already fired.
+   *
+   * @example
+   * ```ts
+   * import { MemoryPort } from "@poetry/serve/testing";
+   * const port = new MemoryPort({ type: "TCP", host: "0.0.0.0", port: 10000 });
+   * await port.stopListening();
+   * console.log(port.listening); // false
+   * ```
+   */
+  stopListening(): Deferred<void> {
+    this.listening = false;
+    const d = new Deferred<void>();
+    d.callback(undefined);
+    return d;
+  }
+
+  /**
+   * Same as {@linkcode MemoryPort.stopListening}, for `await using`.
+   *
+   * @example
+   * ```ts
+   * import { Factory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * {
+   *   await using _port = reactor.listenTCP(10000, new Factory());
+   * }
+   * console.log(reactor.tcpServers[0].listeningPort.listening); // false
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stopListening();
+  }
+}
+
+/**
+ * A connection attempt that {@linkcode MemoryReactor} records: it never connects by itself.
+ * Its methods only record what was asked; to play a connection, connect a protocol built by
+ * the factory with {@linkcode connectProtocol}, or call the factory's
+ * `clientConnectionFailed(connector, reason)` yourself.
+ *
+ * @example
+ * ```ts
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ * const reactor = new MemoryReactor();
+ * const connector = reactor.connectTCP("127.0.0.1", 10000, new ClientFactory());
+ * connector.stopConnecting();
+ * console.log(connector.state, connector.stoppedConnecting); // disconnected true
+ * ```
+ */
+export class MemoryConnector implements DisposableConnector {
+  /** The factory the connection attempt is for. */
+  readonly factory: ClientFactory;
+  /** How many times {@linkcode MemoryConnector.connect} was called (the reactor calls it once). */
+  connectCount = 0;
+  /** `true` once {@linkcode MemoryConnector.stopConnecting} has been called. */
+  stoppedConnecting = false;
+  /** `true` once {@linkcode MemoryConnector.disconnect} has been called. */
+  disconnected = false;
+  /**
+   * The connector's state: `"connecting"` after {@linkcode MemoryConnector.connect},
+   * `"disconnected"` after {@linkcode MemoryConnector.stopConnecting} or
+   * {@linkcode MemoryConnector.disconnect}; a test may set `"connected"` itself.
+   */
+  state: "disconnected" | "connecting" | "connected" = "disconnected";
+  #destination: Address;
+
+  /**
+   * A connector to `destination` for `factory`, not yet connecting.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryConnector } from "@poetry/serve/testing";
+   * const c = new MemoryConnector({ type: "TCP", host: "127.0.0.1", port: 1 }, new ClientFactory());
+   * console.log(c.state); // disconnected
+   * ```
+   */
+  constructor(destination: Address, factory: ClientFactory) {
+    this.#destination = destination;
+    this.factory = factory;
+  }
+
+  /**
+   * Records an attempt: counts it, sets `state` to `"connecting"` and calls the factory's
+   * `startedConnecting(this)`, as the real connector does.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const connector = new MemoryReactor().connectTCP("127.0.0.1", 1, new ClientFactory());
+   * connector.connect(); // a retry, as ReconnectingClientFactory makes
+   * console.log(connector.connectCount); // 2
+   * ```
+   */
+  connect(): void {
+    this.connectCount++;
+    this.state = "connecting";
+    this.factory.startedConnecting(this);
+  }
+
+  /**
+   * Records a request to close: sets `disconnected` and `state` to `"disconnected"`.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const connector = new MemoryReactor().connectTCP("127.0.0.1", 1, new ClientFactory());
+   * connector.disconnect();
+   * console.log(connector.disconnected); // true
+   * ```
+   */
+  disconnect(): void {
+    this.disconnected = true;
+    this.state = "disconnected";
+  }
+
+  /**
+   * Records a request to stop the attempt: sets `stoppedConnecting` and `state` to
+   * `"disconnected"`.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const connector = new MemoryReactor().connectTCP("127.0.0.1", 1, new ClientFactory());
+   * connector.stopConnecting();
+   * console.log(connector.stoppedConnecting); // true
+   * ```
+   */
+  stopConnecting(): void {
+    this.stoppedConnecting = true;
+    this.state = "disconnected";
+  }
+
+  /**
+   * Where the connector was asked to connect.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const connector = new MemoryReactor().connectUNIX("/tmp/poetry.sock", new ClientFactory());
+   * console.log(connector.getDestination()); // { type: "UNIX", path: "/tmp/poetry.sock" }
+   * ```
+   */
+  getDestination(): Address {
+    return this.#destination;
+  }
+
+  /**
+   * Same as {@linkcode MemoryConnector.disconnect}, for `using`.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * {
+   *   using _connector = reactor.connectTCP("127.0.0.1", 1, new ClientFactory());
+   * }
+   * console.log(reactor.connectors[0].disconnected); // true
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.disconnect();
+  }
+
+  /**
+   * Same as {@linkcode MemoryConnector.disconnect}, for `await using`.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * {
+   *   await using _connector = reactor.connectTCP("127.0.0.1", 1, new ClientFactory());
+   * }
+   * console.log(reactor.connectors[0].disconnected); // true
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.disconnect();
+    return Promise.resolve();
+  }
+}
+
+/** A recorded `listenTCP` call. */
+export interface TCPServerRecord {
+  /** The port asked for. */
+  port: number;
+  /** The factory given. */
+  factory: Factory;
+  /** The options given (`{}` when none were). */
+  options: ListenTCPOptions;
+  /** The port returned. */
+  listeningPort: MemoryPort;
+}
+
+/** A recorded `connectTCP` call. */
+export interface TCPClientRecord {
+  /** The host asked for. */
+  host: string;
+  /** The port asked for. */
+  port: number;
+  /** The factory given. */
+  factory: ClientFactory;
+  /** The options given (`{}` when none were). */
+  options: ConnectTCPOptions;
+  /** The connector returned. */
+  connector: MemoryConnector;
+}
+
+/** A recorded `listenSSL` call. */
+export interface SSLServerRecord {
+  /** The port asked for. */
+  port: number;
+  /** The factory given. */
+  factory: Factory;
+  /** The options given, with the certificate and key. */
+  options: ListenSSLOptions;
+  /** The port returned. */
+  listeningPort: MemoryPort;
+}
+
+/** A recorded `connectSSL` call. */
+export interface SSLClientRecord {
+  /** The host asked for. */
+  host: string;
+  /** The port asked for. */
+  port: number;
+  /** The factory given. */
+  factory: ClientFactory;
+  /** The options given (`{}` when none were). */
+  options: ConnectSSLOptions;
+  /** The connector returned. */
+  connector: MemoryConnector;
+}
+
+/** A recorded `listenUNIX` call. */
+export interface UNIXServerRecord {
+  /** The socket path asked for. */
+  path: string;
+  /** The factory given. */
+  factory: Factory;
+  /** The options given (`{}` when none were). */
+  options: ListenUNIXOptions;
+  /** The port returned. */
+  listeningPort: MemoryPort;
+}
+
+/** A recorded `connectUNIX` call. */
+export interface UNIXClientRecord {
+  /** The socket path asked for. */
+  path: string;
+  /** The factory given. */
+  factory: ClientFactory;
+  /** The options given (`{}` when none were). */
+  options: ConnectUNIXOptions;
+  /** The connector returned. */
+  connector: MemoryConnector;
+}
+
+/** A recorded system event trigger (from `addSystemEventTrigger` or `callWhenRunning`). */
+export interface TriggerRecord {
+  /** The id returned, for `removeSystemEventTrigger`. */
+  id: SystemEventTriggerID;
+  /** The phase: `"before"`, `"during"` or `"after"`. */
+  phase: SystemEventPhase;
+  /** The event, e.g. `"startup"` or `"shutdown"`. */
+  eventType: string;
+  /** The function to call. */
+  fn: (...args: never[]) => unknown;
+  /** Its arguments. */
+  args: unknown[];
+  /** `true` for a `callWhenRunning` call, which is made once. */
+  once: boolean;
+}
+
+/** Options for {@linkcode MemoryReactor}. */
+export interface MemoryReactorOptions {
+  /**
+   * The clock for `callLater` and `seconds`.
+   *
+   * @default {new Clock()}
+   */
+  clock?: Clock;
+}
+
+const PHASES: readonly SystemEventPhase[] = ["before", "during", "after"];
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function tcpAddress(host: string, port: number): Address {
+  return { type: "TCP", host, port };
+}
+
+/**
+ * A reactor for tests, as Twisted's `MemoryReactorClock`: every `listen*` and `connect*` call
+ * is recorded (in {@linkcode MemoryReactor.tcpServers}, {@linkcode MemoryReactor.tcpClients},
+ * and so on) and answered with a {@linkcode MemoryPort} or {@linkcode MemoryConnector} that
+ * does nothing on the network; time is a `Clock` that moves only with
+ * {@linkcode MemoryReactor.advance}. Code that takes its reactor as a parameter (typed
+ * {@linkcode ReactorLike}, or the parts of it it uses) can be given one.
+ *
+ * Life cycle, as in Twisted's fake: {@linkcode MemoryReactor.run} marks the reactor running,
+ * fires the `startup` triggers (making the `callWhenRunning` calls) and then stops at once;
+ * {@linkcode MemoryReactor.stop} only records the request (it never throws, and does not fire
+ * `shutdown`: call `fireSystemEvent("shutdown")` to test shutdown triggers).
+ *
+ * @example Check that a program listens where it should
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import type { ReactorTCP } from "@poetry/serve/reactor";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * function serve(reactor: ReactorTCP, port: number): void {
+ *   reactor.listenTCP(port, new Factory(), { interface: "127.0.0.1" });
+ * }
+ *
+ * const reactor = new MemoryReactor();
+ * serve(reactor, 10000);
+ * assert.equal(reactor.tcpServers.length, 1);
+ * assert.equal(reactor.tcpServers[0].port, 10000);
+ * assert.equal(reactor.tcpServers[0].options.interface, "127.0.0.1");
+ * ```
+ *
+ * @example Move time forward
+ * ```ts
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * let fired = false;
+ * reactor.callLater(30, () => fired = true);
+ * reactor.advance(30);
+ * console.log(fired); // true
+ * ```
+ */
+export class MemoryReactor implements ReactorLike {
+  /** The clock behind `callLater` and `seconds`. */
+  readonly clock: Clock;
+  /** Every `listenTCP` call, in order. */
+  readonly tcpServers: TCPServerRecord[] = [];
+  /** Every `connectTCP` call, in order. */
+  readonly tcpClients: TCPClientRecord[] = [];
+  /** Every `listenSSL` call, in order. */
+  readonly sslServers: SSLServerRecord[] = [];
+  /** Every `connectSSL` call, in order. */
+  readonly sslClients: SSLClientRecord[] = [];
+  /** Every `listenUNIX` call, in order. */
+  readonly unixServers: UNIXServerRecord[] = [];
+  /** Every `connectUNIX` call, in order. */
+  readonly unixClients: UNIXClientRecord[] = [];
+  /** Every connector returned (TCP, TLS and UNIX), in order. */
+  readonly connectors: MemoryConnector[] = [];
+  /** The triggers and `callWhenRunning` calls not yet removed (or made, for the latter). */
+  readonly triggers: TriggerRecord[] = [];
+  /** `true` once {@linkcode MemoryReactor.run} has been called. */
+  hasRun = false;
+  /** `true` once {@linkcode MemoryReactor.stop} has been called. */
+  hasStopped = false;
+  /** How many times {@linkcode MemoryReactor.stop} has been called. */
+  stopCount = 0;
+  #running = false;
+  #nextTriggerId = 1;
+
+  /**
+   * A reactor with nothing recorded, its clock at 0 (or the given clock).
+   *
+   * @example
+   * ```ts
+   * import { Clock } from "@poetry/serve/task";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const clock = new Clock();
+   * const reactor = new MemoryReactor({ clock });
+   * console.log(reactor.clock === clock); // true
+   * ```
+   */
+  constructor(options: MemoryReactorOptions = {}) {
+    this.clock = options.clock ?? new Clock();
+  }
+
+  // ---- Time ----
+
+  /**
+   * Schedules `fn(...args)` on {@linkcode MemoryReactor.clock}.
+   *
+   * @throws {RangeError} if `seconds` is negative or not a number.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callLater(1, (who: string) => console.log(`hello ${who}`), "world");
+   * reactor.advance(1); // hello world
+   * ```
+   */
+  callLater<A extends unknown[]>(
+    seconds: number,
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): DelayedCall {
+    return this.clock.callLater(seconds, fn, ...args);
+  }
+
+  /**
+   * The clock's time: 0 until {@linkcode MemoryReactor.advance} moves it.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.advance(2.5);
+   * console.log(reactor.seconds()); // 2.5
+   * ```
+   */
+  seconds(): number {
+    return this.clock.seconds();
+  }
+
+  /**
+   * The calls scheduled and not yet made or cancelled, in the order they are due.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callLater(5, () => {});
+   * console.log(reactor.getDelayedCalls().length); // 1
+   * ```
+   */
+  getDelayedCalls(): DelayedCall[] {
+    return this.clock.getDelayedCalls();
+  }
+
+  /**
+   * Moves the clock forward by `seconds` and makes every call now due (the clock's
+   * `advance`).
+   *
+   * @throws whatever a call throws; the calls after it stay pending.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callLater(1, () => console.log("tick"));
+   * reactor.advance(1); // tick
+   * ```
+   */
+  advance(seconds: number): void {
+    this.clock.advance(seconds);
+  }
+
+  // ---- Listening and connecting ----
+
+  /**
+   * Records the call and returns a port bound, in name only, to `options.interface` (default
+   * `0.0.0.0`) and `port`. The factory is not started.
+   *
+   * @example
+   * ```ts
+   * import { Factory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * const port = reactor.listenTCP(10000, new Factory(), { interface: "127.0.0.1" });
+   * console.log(port.getHost()); // { type: "TCP", host: "127.0.0.1", port: 10000 }
+   * ```
+   */
+  listenTCP(port: number, factory: Factory, options: ListenTCPOptions = {}): MemoryPort {
+    const listeningPort = new MemoryPort(tcpAddress(options.interface || "0.0.0.0", port));
+    this.tcpServers.push({ port, factory, options, listeningPort });
+    return listeningPort;
+  }
+
+  /**
+   * Records the call and returns a connector that is `"connecting"` (the factory's
+   * `startedConnecting` has been called) and never connects by itself.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.connectTCP("127.0.0.1", 10000, new ClientFactory(), { timeout: 5 });
+   * console.log(reactor.tcpClients[0].options.timeout); // 5
+   * ```
+   */
+  connectTCP(
+    host: string,
+    port: number,
+    factory: ClientFactory,
+    options: ConnectTCPOptions = {},
+  ): MemoryConnector {
+    const connector = new MemoryConnector(tcpAddress(host, port), factory);
+    this.tcpClients.push({ host, port, factory, options, connector });
+    return this.#startConnecting(connector);
+  }
+
+  /**
+   * Records the call and returns a port bound, in name only, to `path`.
+   *
+   * @example
+   * ```ts
+   * import { Factory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.listenUNIX("/tmp/poetry.sock", new Factory(), { mode: 0o600 });
+   * console.log(reactor.unixServers[0].options.mode === 0o600); // true
+   * ```
+   */
+  listenUNIX(path: string, factory: Factory, options: ListenUNIXOptions = {}): MemoryPort {
+    const listeningPort = new MemoryPort({ type: "UNIX", path });
+    this.unixServers.push({ path, factory, options, listeningPort });
+    return listeningPort;
+  }
+
+  /**
+   * Records the call and returns a connector that is `"connecting"` and never connects by
+   * itself.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.connectUNIX("/tmp/poetry.sock", new ClientFactory());
+   * console.log(reactor.unixClients[0].path); // /tmp/poetry.sock
+   * ```
+   */
+  connectUNIX(
+    path: string,
+    factory: ClientFactory,
+    options: ConnectUNIXOptions = {},
+  ): MemoryConnector {
+    const connector = new MemoryConnector({ type: "UNIX", path }, factory);
+    this.unixClients.push({ path, factory, options, connector });
+    return this.#startConnecting(connector);
+  }
+
+  /**
+   * Records the call (with the certificate and key options) and returns a port bound, in name
+   * only, to `options.interface` (default `0.0.0.0`) and `port`.
+   *
+   * @example
+   * ```ts
+   * import { Factory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.listenSSL(10443, new Factory(), { cert: "cert.pem", key: "key.pem" });
+   * console.log(reactor.sslServers[0].options.cert); // cert.pem
+   * ```
+   */
+  listenSSL(port: number, factory: Factory, options: ListenSSLOptions): MemoryPort {
+    const listeningPort = new MemoryPort(tcpAddress(options.interface || "0.0.0.0", port));
+    this.sslServers.push({ port, factory, options, listeningPort });
+    return listeningPort;
+  }
+
+  /**
+   * Records the call and returns a connector that is `"connecting"` and never connects by
+   * itself.
+   *
+   * @example
+   * ```ts
+   * import { ClientFactory } from "@poetry/serve/factory";
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.connectSSL("example.com", 443, new ClientFactory(), { hostname: "example.com" });
+   * console.log(reactor.sslClients[0].host); // example.com
+   * ```
+   */
+  connectSSL(
+    host: string,
+    port: number,
+    factory: ClientFactory,
+    options: ConnectSSLOptions = {},
+  ): MemoryConnector {
+    const connector = new MemoryConnector(tcpAddress(host, port), factory);
+    this.sslClients.push({ host, port, factory, options, connector });
+    return this.#startConnecting(connector);
+  }
+
+  #startConnecting(connector: MemoryConnector): MemoryConnector {
+    this.connectors.push(connector);
+    connector.connect();
+    return connector;
+  }
+
+  // ---- Life cycle ----
+
+  /**
+   * `true` while {@linkcode MemoryReactor.run} fires start-up; `false` once it has stopped.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callWhenRunning(() => console.log(reactor.running)); // true
+   * await reactor.run();
+   * console.log(reactor.running); // false
+   * ```
+   */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /**
+   * Marks the reactor running, fires the `startup` triggers (making the
+   * {@linkcode MemoryReactor.callWhenRunning} calls), then {@linkcode MemoryReactor.stop}s.
+   * Start-up happens synchronously unless a trigger returns a promise or Deferred; the
+   * returned promise resolves once it is done.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callWhenRunning(() => console.log("started"));
+   * await reactor.run(); // started
+   * console.log(reactor.hasRun, reactor.hasStopped); // true true
+   * ```
+   */
+  run(): Promise<void> {
+    this.hasRun = true;
+    this.#running = true;
+    return this.fireSystemEvent("startup").asPromise().then(() => this.stop());
+  }
+
+  /**
+   * Records a request to stop (`hasStopped`, `stopCount`) and marks the reactor not running.
+   * Unlike the real reactor's, it never throws and fires no `shutdown` triggers.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.stop();
+   * console.log(reactor.stopCount); // 1
+   * ```
+   */
+  stop(): void {
+    this.hasStopped = true;
+    this.stopCount++;
+    this.#running = false;
+  }
+
+  /**
+   * Calls `fn(...args)` at once if the reactor is running; otherwise records it as a `during
+   * startup` trigger made once by {@linkcode MemoryReactor.run}, and returns its id.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callWhenRunning((n: number) => console.log(n), 42);
+   * console.log(reactor.triggers[0].args); // [ 42 ]
+   * ```
+   */
+  callWhenRunning<A extends unknown[]>(
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): SystemEventTriggerID | undefined {
+    if (this.#running) {
+      fn(...args);
+      return undefined;
+    }
+    return this.#addTrigger("during", "startup", fn, args, true);
+  }
+
+  /**
+   * Records a trigger for a phase of a system event and returns its id.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.addSystemEventTrigger("before", "shutdown", () => console.log("saving"));
+   * await reactor.fireSystemEvent("shutdown"); // saving
+   * ```
+   */
+  addSystemEventTrigger<A extends unknown[]>(
+    phase: SystemEventPhase,
+    eventType: SystemEventType | (string & Record<never, never>),
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): SystemEventTriggerID {
+    if (!PHASES.includes(phase)) {
+      throw new TypeError(`unknown system event phase: ${JSON.stringify(phase)}`);
+    }
+    return this.#addTrigger(phase, eventType, fn, args, false);
+  }
+
+  /**
+   * Removes a trigger (or a `callWhenRunning` call not yet made).
+   *
+   * @throws {Error} if no trigger has that id.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * const id = reactor.addSystemEventTrigger("during", "shutdown", () => {});
+   * reactor.removeSystemEventTrigger(id);
+   * console.log(reactor.triggers.length); // 0
+   * ```
+   */
+  removeSystemEventTrigger(id: SystemEventTriggerID): void {
+    const i = this.triggers.findIndex((trigger) => trigger.id === id);
+    if (i < 0) throw new Error(`no system event trigger has the id ${id}`);
+    this.triggers.splice(i, 1);
+  }
+
+  /**
+   * Runs the triggers of `eventType`: its `before` phase, then `during`, then `after`, each
+   * in the order added. A phase whose triggers return promises or Deferreds waits for them
+   * before the next phase; an error thrown (or a failed result) is logged with `err()` and
+   * does not stop the event. The Deferred fires once the `after` phase has run — at once when
+   * no trigger returned a promise.
+   *
+   * @example
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.addSystemEventTrigger("after", "shutdown", () => console.log("after"));
+   * reactor.addSystemEventTrigger("before", "shutdown", () => console.log("before"));
+   * await reactor.fireSystemEvent("shutdown"); // before, then after
+   * ```
+   */
+  fireSystemEvent(eventType: string): Deferred<void> {
+    const done = new Deferred<void>();
+    const runPhase = (index: number): void => {
+      while (index < PHASES.length) {
+        const phase = PHASES[index++];
+        const waits = this.#runPhase(phase, eventType);
+        if (waits.length > 0) {
+          Promise.all(waits).then(() => runPhase(index));
+          return;
+        }
+      }
+      done.callback(undefined);
+    };
+    runPhase(0);
+    return done;
+  }
+
+  #runPhase(phase: SystemEventPhase, eventType: string): Promise<void>[] {
+    const due = this.triggers.filter((t) => t.phase === phase && t.eventType === eventType);
+    const waits: Promise<void>[] = [];
+    for (const trigger of due) {
+      if (trigger.once) this.triggers.splice(this.triggers.indexOf(trigger), 1);
+      try {
+        const result = (trigger.fn as (...args: unknown[]) => unknown)(...trigger.args);
+        if (isThenable(result)) {
+          waits.push(Promise.resolve(result).then(() => {}, (e) => err(e, triggerWhy(trigger))));
+        }
+      } catch (e) {
+        err(e, triggerWhy(trigger));
+      }
+    }
+    return waits;
+  }
+
+  #addTrigger(
+    phase: SystemEventPhase,
+    eventType: string,
+    // deno-lint-ignore no-explicit-any
+    fn: (...args: any[]) => unknown,
+    args: unknown[],
+    once: boolean,
+  ): SystemEventTriggerID {
+    const id = this.#nextTriggerId++;
+    this.triggers.push({ id, phase, eventType, fn, args, once });
+    return id;
+  }
+}
+
+function triggerWhy(trigger: TriggerRecord): string {
+  return `error in a ${trigger.phase} ${trigger.eventType} trigger:`;
+}
+
+/** What {@linkcode connectProtocol} returns: the connected protocol and its transport. */
+export interface ConnectedProtocol<P extends Protocol, T extends Transport> {
+  /** The protocol, its `makeConnection` called. */
+  protocol: P;
+  /** The transport it was connected to. */
+  transport: T;
+}
+
+/**
+ * Connects a protocol to an in-memory transport, as a port or connector would when a
+ * connection is made: given a factory (for instance one taken from
+ * {@linkcode MemoryReactor.tcpServers}), builds the protocol with `buildProtocol(peer)`; then
+ * attaches it to the transport (setting `transport.protocol` when the transport is a
+ * {@linkcode StringTransportWithDisconnection}) and calls `makeConnection(transport)`.
+ *
+ * The transport defaults to a new {@linkcode StringTransportWithDisconnection}, so that the
+ * protocol's `loseConnection()` calls its `connectionLost`. The factory is not started (call
+ * its `doStart()` if the code under test needs `startFactory`).
+ *
+ * @param target A protocol, or a factory to build one.
+ * @param transport The transport to connect it to.
+ * @returns The protocol and the transport.
+ * @throws {Error} if the factory's `buildProtocol` returns `null` (it refused the connection).
+ *
+ * @example Talk to the protocol a server would build
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import { connectProtocol, MemoryReactor } from "@poetry/serve/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class PoetryProtocol extends Protocol {
+ *   override connectionMade(): void {
+ *     this.transport.write("Roses are red\n");
+ *     this.transport.loseConnection();
+ *   }
+ * }
+ *
+ * const reactor = new MemoryReactor();
+ * reactor.listenTCP(10000, Factory.forProtocol(PoetryProtocol));
+ * const { protocol, transport } = connectProtocol(reactor.tcpServers[0].factory);
+ * assert.equal(transport.valueText(), "Roses are red\n");
+ * assert.equal(protocol.connected, false);
+ * ```
+ */
+export function connectProtocol<
+  P extends Protocol = Protocol,
+  T extends Transport = StringTransportWithDisconnection,
+>(target: P | Factory, transport?: T): ConnectedProtocol<P, T> {
+  const t = transport ?? (new StringTransportWithDisconnection() as Transport as T);
+  let protocol: P;
+  if (typeof (target as Factory).buildProtocol === "function") {
+    const factory = target as Factory;
+    const built = factory.buildProtocol(t.getPeer());
+    if (built === null) {
+      throw new Error(
+        `${factory.constructor.name}.buildProtocol refused the connection from the peer ` +
+          "(it returned null)",
+      );
+    }
+    protocol = built as P;
+  } else {
+    protocol = target as P;
+  }
+  if (t instanceof StringTransportWithDisconnection) t.protocol = protocol;
+  protocol.makeConnection(t);
+  return { protocol, transport: t };
+}
