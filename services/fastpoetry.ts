@@ -72,10 +72,13 @@ export const FAST_POETRY_PORT = 10000;
  * and keeps its bytes in {@linkcode PoetryService.poem} for any protocol that wants them. It
  * knows nothing of sockets.
  *
- * The poem is a bundled poem's name (`keeper`), a file path, or a `file:`, `http:` or
- * `https:` URL. Files and bundled poems are loaded by `startService` itself (again at each
- * start, so a restarted service serves the file as it is now). A poem at an `http:`/`https:`
- * URL must be fetched first with `await service.loadPoem()`, since `startService` cannot wait.
+ * The poem is a bundled poem's name (`keeper`; see `poetry/poems.ts`), a file path, or a
+ * `file:`, `http:` or `https:` URL. A bare name of a bundled poem always means the bundled
+ * poem, which needs no permission; write `./keeper` for a file of that name. Files and bundled
+ * poems are loaded by `startService` itself (again at each start, so a restarted service
+ * serves the file as it is now); a file needs `--allow-read` for it. A poem at an
+ * `http:`/`https:` URL must be fetched first with `await service.loadPoem()` (needing
+ * `--allow-net` for its host), since `startService` cannot wait.
  *
  * @example
  * ```ts
