@@ -1,7 +1,14 @@
 /**
  * poetry: Twisted's core for Deno — Deferreds, protocols, factories, framing receivers,
- * services and a daemon runner, with the poetry servers and clients of the *Twisted
- * Introduction* ready to run.
+ * services and a daemon runner, with the poetry servers, clients, caching proxy and
+ * transformation service of the *Twisted Introduction* ready to run.
+ *
+ * As a main module this is the runner (twistd for Deno):
+ * `deno run --allow-net jsr:@poetry/serve [runner options] [plugin] [plugin options]`
+ * serves a bundled poem on port 10000 by default; `--help` lists everything.
+ *
+ * Test helpers (`StringTransport`, `MemoryReactor`, `assertFailure`...) live in
+ * `@poetry/serve/testing`, so that production imports stay small.
  *
  * @example Chain callbacks on a Deferred
  * ```ts
@@ -16,10 +23,70 @@
  */
 
 export * from "./failure.ts";
+export * from "./defer.ts";
 export * as log from "./log.ts";
+export * from "./error.ts";
+export * from "./reactor.ts";
+export * from "./task.ts";
 export * from "./protocols/protocol.ts";
 export * from "./protocols/factory.ts";
+export * from "./protocols/reconnecting_client_factory.ts";
+export * from "./protocols/line_receiver.ts";
+export * from "./protocols/line_only_receiver.ts";
+export * from "./protocols/netstring_receiver.ts";
+export * from "./protocols/int_string_receiver.ts";
+export * from "./services/service.ts";
+export * from "./services/multi_service.ts";
+export * from "./services/application.ts";
+export * from "./services/internet.ts";
+export * from "./services/log_file.ts";
+export * from "./services/plugin.ts";
+export * from "./services/runner.ts";
+export {
+  DEFAULT_POEM,
+  FAST_POETRY_PORT,
+  type FastPoetryOptions,
+  makeFastPoetryService,
+  plugin as fastpoetryPlugin,
+  PoemNotFoundError,
+  type PoemServerOptions,
+  PoetryFactory,
+  PoetryProtocol,
+  PoetryService,
+} from "./services/fastpoetry.ts";
+export {
+  DEFAULT_DELAY,
+  DEFAULT_NUM_BYTES,
+  makeSlowPoetryService,
+  plugin as slowpoetryPlugin,
+  SLOW_POETRY_PORT,
+  SlowPoetryFactory,
+  type SlowPoetryFactoryOptions,
+  type SlowPoetryOptions,
+  SlowPoetryProtocol,
+} from "./services/slowpoetry.ts";
+export {
+  makeTransformService,
+  plugin as transformPlugin,
+  TRANSFORM_PORT,
+  TransformFactory,
+  type TransformOptions,
+  TransformProtocol,
+  TransformService,
+  XFORM_PREFIX,
+} from "./services/transform.ts";
+export { getPoem, poems } from "./poetry/poems.ts";
+
+import { plugin as fastpoetry } from "./services/fastpoetry.ts";
+import { plugin as slowpoetry } from "./services/slowpoetry.ts";
+import { plugin as transform } from "./services/transform.ts";
+import { runMain } from "./services/runner.ts";
 
 if (import.meta.main) {
-  console.log("usage: deno run --allow-net jsr:@poetry/serve [options] [plugin] [plugin options]");
+  Deno.exit(
+    await runMain(Deno.args, {
+      plugins: [fastpoetry, slowpoetry, transform],
+      defaultPlugin: "fastpoetry",
+    }),
+  );
 }
