@@ -9,11 +9,16 @@ import {
   succeed,
   TimeoutError,
 } from "../defer.ts";
-import { ConnectionAborted, ConnectionDone, ConnectionRefusedError } from "../error.ts";
+import {
+  ConnectError,
+  ConnectionAborted,
+  ConnectionDone,
+  ConnectionRefusedError,
+} from "../error.ts";
 import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
-import { ClientFactory, Factory } from "../protocols/factory.ts";
-import { type Address, Protocol } from "../protocols/protocol.ts";
+import { ClientFactory, type Connector, Factory, ServerFactory } from "../protocols/factory.ts";
+import { type Address, Protocol, type TCPAddress } from "../protocols/protocol.ts";
 import { reactor as realReactor, type ReactorTCP, type ReactorTime } from "../reactor.ts";
 import { Clock } from "../task.ts";
 import {
@@ -775,3 +780,71 @@ Deno.test("timeoutAfter refuses a negative time limit", () => {
   assert.throws(() => timeoutAfter(new Deferred(), -1), RangeError);
   assert.throws(() => timeoutAfter(new Deferred(), Number.NaN), RangeError);
 });
+
+// ---- Part 15's two tests, with the real reactor on loopback ----
+
+const TEST_POEM = "This is a test.\nThis is only a test.\n…";
+
+class PoetryServerProtocol extends Protocol {
+  override connectionMade(): void {
+    this.transport.write((this.factory as PoetryServerFactory).poem);
+    this.transport.loseConnection();
+  }
+}
+
+class PoetryServerFactory extends ServerFactory {
+  override protocol = PoetryServerProtocol;
+  constructor(readonly poem: string) {
+    super();
+  }
+}
+
+class PoetryClientProtocol extends Protocol {
+  #decoder = new TextDecoder();
+  #poem = "";
+  override dataReceived(data: Uint8Array): void {
+    this.#poem += this.#decoder.decode(data, { stream: true });
+  }
+  override connectionLost(_reason: Failure): void {
+    (this.factory as PoetryClientFactory).poemFinished(this.#poem + this.#decoder.decode());
+  }
+}
+
+class PoetryClientFactory extends ClientFactory {
+  override protocol = PoetryClientProtocol;
+  deferred: Deferred<string> | undefined = new Deferred<string>();
+  poemFinished(poem: string): void {
+    const d = this.deferred;
+    this.deferred = undefined;
+    d?.callback(poem);
+  }
+  override clientConnectionFailed(_connector: Connector, reason: Failure): void {
+    const d = this.deferred;
+    this.deferred = undefined;
+    d?.errback(reason);
+  }
+}
+
+function getPoetry(host: string, port: number): Deferred<string> {
+  const factory = new PoetryClientFactory();
+  realReactor.connectTCP(host, port, factory);
+  return factory.deferred!;
+}
+
+Deno.test(
+  "Part 15's test_client passes under withLoggedErrors and timeoutAfter",
+  withLoggedErrors(async () => {
+    await using port = realReactor.listenTCP(0, new PoetryServerFactory(TEST_POEM), {
+      interface: "127.0.0.1",
+    });
+    const { port: portnum } = port.getHost() as TCPAddress;
+    assert.equal(await timeoutAfter(getPoetry("127.0.0.1", portnum), 10, "getPoetry"), TEST_POEM);
+  }),
+);
+
+Deno.test(
+  "Part 15's test_failure passes with assertFailure",
+  withLoggedErrors(async () => {
+    await assertFailure(timeoutAfter(getPoetry("127.0.0.1", 0), 10, "getPoetry"), ConnectError);
+  }),
+);
