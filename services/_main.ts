@@ -18,7 +18,6 @@ export async function runPluginAsMain(
   const status = await runMain(args, {
     plugins: [plugin],
     defaultPlugin: plugin.tapname,
-    program: plugin.tapname,
   });
   Deno.exit(status);
 }
