@@ -70,6 +70,10 @@ export class LoggedErrorsError extends Error {
  * {@linkcode flushLoggedErrors}. If the test itself failed too, it fails with an
  * `AggregateError` holding both errors.
  *
+ * `reportUnhandledErrors()` reports every live Deferred's unhandled failure, including one left
+ * behind by code that ran before the test: the test that notices a leak is the first one
+ * wrapped after it.
+ *
  * The log observer is removed when the test ends, whatever happens. While it is installed it
  * receives every logged event, so errors are not also printed to stderr (other observers still
  * see them). Tests in one file run one at a time, which this relies on; wrapped tests can nest
