@@ -79,6 +79,18 @@ export class StringTooLongError extends RangeError {
   }
 }
 
+/** The big-endian unsigned integer of `n` bytes at `buf[pos]`. */
+function readLength(buf: Uint8Array, pos: number, n: number): number {
+  if (n === 4) {
+    return buf[pos] * 0x1000000 + (buf[pos + 1] << 16 | buf[pos + 2] << 8 | buf[pos + 3]);
+  }
+  if (n === 2) return buf[pos] << 8 | buf[pos + 1];
+  if (n === 1) return buf[pos];
+  let length = 0;
+  for (let i = 0; i < n; i++) length = length * 256 + buf[pos + i];
+  return length;
+}
+
 const PREFIX = 0;
 const PAYLOAD = 1;
 const HALTED = 2;
@@ -364,93 +376,82 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
     this.transport.stopProducing();
   }
 
+  /** Delivers each complete string buffered, until the data runs out or delivery pauses. */
   #deliver(): void {
-    while (!this.#paused) {
-      const s = this.#next();
-      if (s === null) return;
-      this.stringReceived(s);
-    }
-  }
-
-  /**
-   * Parses buffered data up to the end of the next string and returns it, or `null` when more
-   * data is needed (or the length limit was exceeded).
-   */
-  #next(): Uint8Array | null {
-    for (;;) {
-      if (this.#state === HALTED) return null;
+    outer: for (;;) {
+      if (this.#paused || this.#state === HALTED) return;
       let buf = this.#buf;
       let pos = this.#pos;
       if (pos >= buf.length) {
         const next = this.#queue.shift();
-        if (next === undefined) return null;
+        if (next === undefined) return;
         this.#buf = buf = next;
         this.#pos = pos = 0;
       }
       const end = buf.length;
 
-      if (this.#state === PREFIX) {
-        const n = this.prefixLength;
-        let length: number;
-        if (this.#prefixHave === 0 && end - pos >= n) {
-          if (n === 4) {
-            length = buf[pos] * 0x1000000 + (buf[pos + 1] << 16 | buf[pos + 2] << 8 | buf[pos + 3]);
-          } else if (n === 2) {
-            length = buf[pos] << 8 | buf[pos + 1];
-          } else if (n === 1) {
-            length = buf[pos];
-          } else {
-            length = 0;
-            for (let i = 0; i < n; i++) length = length * 256 + buf[pos + i];
-          }
-          pos += n;
-        } else {
-          length = this.#length;
-          let have = this.#prefixHave;
-          while (have < n && pos < end) {
-            length = length * 256 + buf[pos++];
-            have++;
-          }
-          if (have < n) {
-            this.#length = length;
-            this.#prefixHave = have;
-            this.#pos = pos;
-            continue;
-          }
-          this.#prefixHave = 0;
-        }
-        if (length > this.MAX_LENGTH) {
-          this.#halt();
-          this.lengthLimitExceeded(length);
-          return null;
-        }
-        if (end - pos >= length) {
+      if (this.#state === PAYLOAD) {
+        const n = Math.min(this.#length - this.#have, end - pos);
+        this.#payload.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.#have);
+        this.#have += n;
+        this.#pos = pos + n;
+        if (this.#have === this.#length) {
+          const payload = this.#payload;
+          this.#payload = EMPTY;
           this.#length = 0;
-          this.#pos = pos + length;
-          return buf.subarray(pos, pos + length);
+          this.#have = 0;
+          this.#state = PREFIX;
+          this.stringReceived(payload);
         }
-        const payload = new Uint8Array(length);
-        payload.set(pos === 0 ? buf : buf.subarray(pos));
-        this.#payload = payload;
-        this.#have = end - pos;
-        this.#length = length;
-        this.#state = PAYLOAD;
-        this.#pos = end;
         continue;
       }
 
-      // PAYLOAD
-      const n = Math.min(this.#length - this.#have, end - pos);
-      this.#payload.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.#have);
-      this.#have += n;
-      this.#pos = pos + n;
-      if (this.#have === this.#length) {
-        const payload = this.#payload;
-        this.#payload = EMPTY;
+      // PREFIX
+      const n = this.prefixLength;
+      let length: number;
+      if (this.#prefixHave > 0 || end - pos < n) {
+        // A prefix split across chunks: gather it byte by byte.
+        length = this.#length;
+        let have = this.#prefixHave;
+        while (have < n && pos < end) {
+          length = length * 256 + buf[pos++];
+          have++;
+        }
+        this.#pos = pos;
+        if (have < n) {
+          this.#length = length;
+          this.#prefixHave = have;
+          continue;
+        }
         this.#length = 0;
-        this.#have = 0;
-        this.#state = PREFIX;
-        return payload;
+        this.#prefixHave = 0;
+      } else {
+        length = readLength(buf, pos, n);
+        pos += n;
+      }
+      for (;;) {
+        if (length > this.MAX_LENGTH) {
+          this.#halt();
+          this.lengthLimitExceeded(length);
+          return;
+        }
+        const stop = pos + length;
+        if (stop > end) {
+          // The string runs past this chunk: allocate it once, fill it as data arrives.
+          const payload = new Uint8Array(length);
+          payload.set(buf.subarray(pos));
+          this.#payload = payload;
+          this.#have = end - pos;
+          this.#length = length;
+          this.#state = PAYLOAD;
+          this.#pos = end;
+          continue outer;
+        }
+        this.#pos = stop;
+        this.stringReceived(buf.subarray(pos, stop));
+        if (this.#paused || this.#buf !== buf || end - stop < n) continue outer;
+        pos = stop + n;
+        length = readLength(buf, stop, n);
       }
     }
   }

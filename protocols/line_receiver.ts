@@ -278,7 +278,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    * const p = new Lenient();
    * p.makeConnection(transport);
    * p.dataReceived(new TextEncoder().encode("0123456789"));
-   * console.log(transport.valueText()); // "line too long (10+ bytes)\r\n"
+   * console.log(JSON.stringify(transport.valueText())); // "line too long (10+ bytes)\r\n"
    * ```
    */
   lineLengthExceeded(_line: Uint8Array): void {

@@ -139,6 +139,7 @@ export class NetstringReceiver extends Protocol {
   #pos = 0;
   #queue: Uint8Array[] = [];
   #busy = false;
+  #raised: NetstringParseError | undefined = undefined;
 
   /**
    * Parses `data` and calls {@linkcode NetstringReceiver.stringReceived} for each complete
@@ -176,21 +177,11 @@ export class NetstringReceiver extends Protocol {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      for (;;) {
-        let s: Uint8Array | null;
-        try {
-          s = this.#next();
-        } catch (e) {
-          if (e instanceof NetstringParseError) {
-            this.#handleParseError();
-            return;
-          }
-          throw e;
-        }
-        if (s === null) return;
-        this.stringReceived(s);
-        if (this.brokenPeer) return;
-      }
+      this.#parse();
+    } catch (e) {
+      if (e === undefined || e !== this.#raised) throw e;
+      this.#raised = undefined;
+      this.#handleParseError();
     } finally {
       this.#busy = false;
     }
@@ -256,68 +247,81 @@ export class NetstringReceiver extends Protocol {
     this.transport.loseConnection();
   }
 
+  /** A parse error, remembered so that only errors raised by the parser itself are caught. */
+  #raise(message: string): NetstringParseError {
+    const error = new NetstringParseError(message);
+    this.#raised = error;
+    return error;
+  }
+
   /**
-   * Parses buffered data up to the end of the next netstring and returns its payload, or
-   * `null` when more data is needed.
+   * Parses what is buffered and delivers each complete netstring, until the data runs out.
    *
    * @throws {NetstringParseError} at the first byte that breaks the format.
    */
-  #next(): Uint8Array | null {
+  #parse(): void {
     outer: for (;;) {
       let buf = this.#buf;
       let pos = this.#pos;
       if (pos >= buf.length) {
         const next = this.#queue.shift();
-        if (next === undefined) return null;
+        if (next === undefined) return;
         this.#buf = buf = next;
         this.#pos = pos = 0;
       }
       const end = buf.length;
 
       if (this.#state === PARSING_LENGTH) {
-        const max = this.MAX_LENGTH;
+        let max = this.MAX_LENGTH;
         let length = this.#length;
         let digits = this.#digits;
         while (pos < end) {
           const c = buf[pos];
-          if (c === COLON) {
-            if (digits === 0) throw new NetstringParseError("netstring has no length before ':'");
-            pos++;
-            this.#digits = 0;
-            if (end - pos > length) {
-              // The whole netstring is in this chunk: deliver a view.
-              const stop = pos + length;
-              if (buf[stop] !== COMMA) throw missingComma(length, buf[stop]);
-              this.#length = 0;
-              this.#pos = stop + 1;
-              return buf.subarray(pos, stop);
+          if (c !== COLON) {
+            const d = c - ZERO;
+            if (d < 0 || d > 9) {
+              throw this.#raise(
+                `netstring length must be digits followed by ':', got ${byteName(c)}`,
+              );
             }
+            if (digits === 1 && length === 0) {
+              throw this.#raise(`netstring length 0${d}... has a leading zero`);
+            }
+            length = length * 10 + d;
+            digits++;
+            if (length > max) {
+              throw this.#raise(`netstring length of at least ${length} exceeds MAX_LENGTH ${max}`);
+            }
+            pos++;
+            continue;
+          }
+          if (digits === 0) throw this.#raise("netstring has no length before ':'");
+          pos++;
+          const stop = pos + length;
+          if (stop >= end) {
+            // The payload runs past this chunk: allocate it once, fill it as data arrives.
             const payload = new Uint8Array(length);
-            payload.set(buf.subarray(pos, end));
+            payload.set(buf.subarray(pos));
             this.#payload = payload;
             this.#have = end - pos;
             this.#length = length;
+            this.#digits = 0;
             this.#state = this.#have === length ? EXPECTING_COMMA : PARSING_PAYLOAD;
             this.#pos = end;
             continue outer;
           }
-          const d = c - ZERO;
-          if (d < 0 || d > 9) {
-            throw new NetstringParseError(
-              `netstring length must be digits followed by ':', got ${byteName(c)}`,
-            );
-          }
-          if (digits === 1 && length === 0) {
-            throw new NetstringParseError(`netstring length 0${d}... has a leading zero`);
-          }
-          length = length * 10 + d;
-          digits++;
-          if (length > max) {
-            throw new NetstringParseError(
-              `netstring length of at least ${length} exceeds MAX_LENGTH ${max}`,
-            );
-          }
-          pos++;
+          // The whole netstring is in this chunk: deliver a view.
+          if (buf[stop] !== COMMA) throw this.#raise(missingComma(length, buf[stop]));
+          this.#length = 0;
+          this.#digits = 0;
+          this.#pos = stop + 1;
+          this.stringReceived(buf.subarray(pos, stop));
+          if (this.brokenPeer) return;
+          if (this.#buf !== buf) continue outer;
+          pos = stop + 1;
+          length = 0;
+          digits = 0;
+          max = this.MAX_LENGTH;
         }
         this.#length = length;
         this.#digits = digits;
@@ -335,22 +339,21 @@ export class NetstringReceiver extends Protocol {
       }
 
       // EXPECTING_COMMA
-      if (buf[pos] !== COMMA) throw missingComma(this.#length, buf[pos]);
+      if (buf[pos] !== COMMA) throw this.#raise(missingComma(this.#length, buf[pos]));
       this.#pos = pos + 1;
       this.#state = PARSING_LENGTH;
       const payload = this.#payload;
       this.#payload = EMPTY;
       this.#length = 0;
       this.#have = 0;
-      return payload;
+      this.stringReceived(payload);
+      if (this.brokenPeer) return;
     }
   }
 }
 
-function missingComma(length: number, got: number): NetstringParseError {
-  return new NetstringParseError(
-    `netstring payload of ${length} bytes must be followed by ',', got ${byteName(got)}`,
-  );
+function missingComma(length: number, got: number): string {
+  return `netstring payload of ${length} bytes must be followed by ',', got ${byteName(got)}`;
 }
 
 /** A byte for an error message: `'a'` if printable ASCII, `0x0a` otherwise. */

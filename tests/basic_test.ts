@@ -1498,3 +1498,63 @@ Deno.test("IntNStringReceivers match the reference on 2,000 random inputs", () =
     assert.equal(t.disconnecting, want.exceeded, what);
   }
 });
+
+Deno.test("NetstringReceiver parses data given from a callback at the end of a chunk", () => {
+  class Injector extends NetstringRecorder {
+    override stringReceived(str: Uint8Array): void {
+      super.stringReceived(str);
+      if (s(str) === "inject") this.dataReceived(b("8:injected,1:x,"));
+    }
+  }
+  const p = new Injector();
+  connect(p);
+  p.dataReceived(b("6:inject,"));
+  assert.deepEqual(p.received, ["inject", "injected", "x"]);
+  p.dataReceived(b("1:y,"));
+  assert.deepEqual(p.received, ["inject", "injected", "x", "y"]);
+});
+
+Deno.test("LineReceiver delivers data given from a callback at the end of a chunk", () => {
+  class Injector extends LineRecorder {
+    override lineReceived(line: Uint8Array): void {
+      super.lineReceived(line);
+      if (s(line) === "inject") this.dataReceived(b("injected\r\npart"));
+    }
+  }
+  const p = new Injector();
+  connect(p);
+  p.dataReceived(b("inject\r\n"));
+  assert.deepEqual(p.events, ["line:inject", "line:injected"]);
+  p.dataReceived(b("ial\r\n"));
+  assert.deepEqual(p.events, ["line:inject", "line:injected", "line:partial"]);
+});
+
+Deno.test("LineOnlyReceiver delivers data given from a callback at the end of a chunk", () => {
+  class Injector extends LineOnlyRecorder {
+    override lineReceived(line: Uint8Array): void {
+      super.lineReceived(line);
+      if (s(line) === "inject") this.dataReceived(b("injected\r\npart"));
+    }
+  }
+  const p = new Injector();
+  connect(p);
+  p.dataReceived(b("inject\r\n"));
+  p.dataReceived(b("ial\r\n"));
+  assert.deepEqual(p.lines, ["inject", "injected", "partial"]);
+});
+
+Deno.test("Int16StringReceiver parses data given from a callback, mid-chunk and at its end", () => {
+  const p = new (class extends Int16StringReceiver {
+    got: string[] = [];
+    override stringReceived(str: Uint8Array): void {
+      this.got.push(s(str));
+      if (s(str) === "inject") this.dataReceived(concat(prefixed(2, b("injected")), b("\x00")));
+    }
+  })();
+  connect(p);
+  p.dataReceived(concat(prefixed(2, b("inject")), prefixed(2, b("after"))));
+  assert.deepEqual(p.got, ["inject", "after", "injected"]);
+  p.dataReceived(b("\x01z"));
+  p.dataReceived(prefixed(2, b("inject")));
+  assert.deepEqual(p.got, ["inject", "after", "injected", "z", "inject", "injected"]);
+});
