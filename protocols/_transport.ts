@@ -27,6 +27,18 @@ export const INITIAL_READ_SIZE = 1024;
 const MIN_READ_SIZE = 1024;
 /** Read buffers grow (doubling on each read that fills one) up to this. */
 export const MAX_READ_SIZE = 256 * 1024;
+/**
+ * Reads of at least this size are carved out of a slab (see `SLAB_SIZE`) rather than a buffer
+ * of their own.
+ */
+const SLAB_READ_SIZE = 16 * 1024;
+/**
+ * The slab that a streaming connection reads into, one region after the other, handing each
+ * region to the protocol and never reading into it again. In Deno, allocating one 64 KiB
+ * buffer per read costs more than the system call that fills it; one 1 MiB allocation per
+ * several reads costs a fraction of that.
+ */
+const SLAB_SIZE = 1024 * 1024;
 /** Above this many buffered bytes a streaming producer is paused (Twisted's `bufferSize`). */
 export const HIGH_WATER_MARK = 64 * 1024;
 /** A queued chunk at least this long is written on its own, never copied. */
@@ -101,6 +113,36 @@ export function connectErrorFor(e: unknown, where: string): Error {
   return new ConnectError(where, detail, options);
 }
 
+let doneTemplate: string | undefined;
+
+/** Builds a `ConnectionDone` without running the `Error` constructor (see connectionDone). */
+function QuickDone(
+  this: { name: string; where: string; message: string; stack: string },
+  where: string,
+  message: string,
+): void {
+  this.name = "ConnectionDone";
+  this.where = where;
+  this.message = message;
+  this.stack = `ConnectionDone: ${message}`;
+}
+QuickDone.prototype = ConnectionDone.prototype;
+const makeDone = QuickDone as unknown as new (where: string, message: string) => ConnectionDone;
+
+/**
+ * The `ConnectionDone` a clean close reports. Every connection that ends well gets one, and
+ * constructing an `Error` in Deno costs microseconds (more than the rest of a short
+ * connection's bookkeeping), for a stack that would only show this module's internals: so
+ * this one is made without running the `Error` constructor. It is a `ConnectionDone` (and an
+ * `Error`) in every way a program can tell — `instanceof`, `name`, `message`, `where`,
+ * `stack` — except that it carries no captured frames.
+ */
+export function connectionDone(where: string): ConnectionDone {
+  if (where === "") return new ConnectionDone();
+  doneTemplate ??= new ConnectionDone("\u0000").message;
+  return new makeDone(where, doneTemplate.replace("\u0000", where));
+}
+
 /** The error a connection that broke while open reports, from what Deno threw. */
 function lostErrorFor(e: unknown, where: string): Error {
   return new ConnectionLost(where, systemMessage(e), { cause: e });
@@ -127,6 +169,8 @@ export class StreamTransport implements Transport {
   // Reading.
   #readBuf: Uint8Array | null = null;
   #readSize = INITIAL_READ_SIZE;
+  #slab: Uint8Array | null = null;
+  #slabOffset = 0;
   #reading = false;
   #readPaused = false;
   #readStopped = false;
@@ -363,7 +407,7 @@ export class StreamTransport implements Transport {
         this.#protocolFailed(e, "Unhandled error in resumeProducing");
       }
     } else if (this.disconnecting) {
-      this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+      this.#shutdown(new Failure(connectionDone(this.#where())));
     } else if (this.#writeDisconnecting && !this.#writeDisconnected) {
       this.#closeWrite();
     }
@@ -375,7 +419,7 @@ export class StreamTransport implements Transport {
   loseConnection(): void {
     if (this.#closed || this.disconnecting) return;
     if (this.#writeDisconnected) {
-      this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+      this.#shutdown(new Failure(connectionDone(this.#where())));
       return;
     }
     this.disconnecting = true;
@@ -423,7 +467,7 @@ export class StreamTransport implements Transport {
     }
     if (this.#readStopped && !this.#closed && !this.disconnecting) {
       // Both directions are closed: nothing more can happen on this connection.
-      this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+      this.#shutdown(new Failure(connectionDone(this.#where())));
     }
   }
 
@@ -508,7 +552,20 @@ export class StreamTransport implements Transport {
     if (this.#reading || this.#readPaused || this.#readStopped || this.#closed) return;
     if (this.#held !== undefined) return;
     let buf = this.#readBuf;
-    if (buf === null) buf = this.#readBuf = new Uint8Array(this.#readSize);
+    if (buf === null) {
+      const size = this.#readSize;
+      if (size < SLAB_READ_SIZE) {
+        buf = new Uint8Array(size);
+      } else {
+        let slab = this.#slab;
+        if (slab === null || slab.length - this.#slabOffset < size) {
+          slab = this.#slab = new Uint8Array(SLAB_SIZE);
+          this.#slabOffset = 0;
+        }
+        buf = slab.subarray(this.#slabOffset, this.#slabOffset + size);
+      }
+      this.#readBuf = buf;
+    }
     this.#reading = true;
     this.#conn.read(buf).then(this.#onRead, this.#onReadError);
   }
@@ -535,17 +592,26 @@ export class StreamTransport implements Transport {
     }
     const buf = this.#readBuf!;
     const size = buf.length;
+    const slab = this.#slab;
+    const fromSlab = slab !== null && buf.buffer === slab.buffer;
     let data: Uint8Array;
     if (n * 2 >= size) {
-      // Most of the buffer is used: hand it over as it is and read into a fresh one.
+      // Most of the buffer is used: hand it over as it is, and never read into it again.
       data = n === size ? buf : buf.subarray(0, n);
       this.#readBuf = null;
+      if (fromSlab) this.#slabOffset += n;
       if (n === size && size < MAX_READ_SIZE) this.#readSize = size * 2;
     } else {
       // A short read: copy it out, so the protocol never pins a mostly empty buffer, and keep
       // the buffer for the next read — or drop to a smaller one when reads stay short.
       data = buf.slice(0, n);
-      if (n * 4 < size && size > MIN_READ_SIZE) {
+      if (fromSlab) {
+        // The stream has slowed down: read small again, so that a connection going idle
+        // does not keep a slab alive with its pending read.
+        this.#slab = null;
+        this.#readBuf = null;
+        this.#readSize = SLAB_READ_SIZE >> 1;
+      } else if (n * 4 < size && size > MIN_READ_SIZE) {
         this.#readSize = size >> 1;
         this.#readBuf = null;
       }
@@ -603,7 +669,7 @@ export class StreamTransport implements Transport {
         return;
       }
       if (this.#writeDisconnected && !this.#closingWrite && !this.#closed && !this.disconnecting) {
-        this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+        this.#shutdown(new Failure(connectionDone(this.#where())));
       }
       return;
     }
@@ -611,7 +677,7 @@ export class StreamTransport implements Transport {
     if (this.disconnecting) return;
     this.disconnecting = true;
     if (this.#writing || this.#flushScheduled || this.#head !== this.#queue.length) return;
-    this.#shutdown(new Failure(new ConnectionDone(this.#where())));
+    this.#shutdown(new Failure(connectionDone(this.#where())));
   }
 
   // ---- Ending ----

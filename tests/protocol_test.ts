@@ -3,7 +3,7 @@ import { ConnectionAborted, ConnectionClosed, ConnectionDone, ConnectionLost } f
 import type { Failure } from "../failure.ts";
 import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
 import type { Protocol, PullProducer, PushProducer } from "../protocols/protocol.ts";
-import { type StreamConn, StreamTransport } from "../protocols/_transport.ts";
+import { connectionDone, type StreamConn, StreamTransport } from "../protocols/_transport.ts";
 import { reactor } from "../reactor.ts";
 import {
   CollectingFactory,
@@ -174,6 +174,26 @@ Deno.test("StreamTransport never hands a protocol a buffer it will read into aga
     await turn();
   }
   assert.equal(conn.readBuffers.at(-1)!.length, 256 * 1024);
+
+  // Big reads are carved one after the other out of a shared slab, and never overlap.
+  const before = protocol.chunks.length;
+  for (let i = 0; i < 6; i++) {
+    conn.feed(new Uint8Array(200 * 1024).fill(10 + i));
+    await turn();
+  }
+  const big = protocol.chunks.slice(before);
+  for (const [i, chunk] of big.entries()) {
+    assert.equal(chunk.length, 200 * 1024);
+    assert.ok(chunk.every((b) => b === 10 + i), "earlier chunks are never overwritten");
+  }
+  assert.equal(big[0].buffer, big[1].buffer, "consecutive big reads share a slab");
+  assert.equal(big[1].byteOffset, big[0].byteOffset + big[0].length);
+
+  // A short read in a stream is copied out, and reading drops back to small buffers.
+  conn.feed(new Uint8Array(100).fill(99));
+  await turn();
+  assert.equal(protocol.chunks.at(-1)!.buffer.byteLength, 100);
+  assert.ok(conn.readBuffers.at(-1)!.length < 16 * 1024);
   transport.loseConnection();
   assert.ok((await protocol.lost.promise).check(ConnectionDone));
 });
@@ -193,6 +213,20 @@ Deno.test("StreamTransport holds a read that completes while paused until resume
   assert.equal(conn.readBuffers.length, 2);
   transport.abortConnection();
   assert.ok((await protocol.lost.promise).check(ConnectionAborted));
+});
+
+Deno.test("connectionDone makes a ConnectionDone that is one in every visible way", () => {
+  const made = connectionDone("127.0.0.1:5000");
+  const real = new ConnectionDone("127.0.0.1:5000");
+  assert.ok(made instanceof ConnectionDone);
+  assert.ok(made instanceof ConnectionClosed);
+  assert.ok(made instanceof Error);
+  assert.equal(made.name, real.name);
+  assert.equal(made.message, real.message);
+  assert.equal(made.where, "127.0.0.1:5000");
+  assert.equal(String(made), String(real));
+  assert.equal(made.stack, `ConnectionDone: ${real.message}`);
+  assert.equal(connectionDone("").message, new ConnectionDone().message);
 });
 
 // ---- Over loopback sockets ----

@@ -6,9 +6,11 @@ import {
   ConnectionDone,
   ConnectionLost,
   ConnectionRefusedError,
+  DNSLookupError,
   NotConnectingError,
   ReactorAlreadyRunning,
   ReactorNotRunning,
+  TCPTimedOutError,
   TimeoutError,
   UserError,
 } from "../error.ts";
@@ -16,6 +18,7 @@ import type { Failure } from "../failure.ts";
 import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
 import { ClientFactory, type Connector, Factory } from "../protocols/factory.ts";
 import type { Address, Protocol } from "../protocols/protocol.ts";
+import { connectErrorFor } from "../protocols/_transport.ts";
 import { Reactor, reactor } from "../reactor.ts";
 import { Clock, realTime } from "../task.ts";
 import { CollectingFactory, OneClientFactory, Recorder } from "./fixtures/loopback.ts";
@@ -276,6 +279,38 @@ Deno.test("Connector.disconnect closes an established connection", async () => {
   assert.ok(reason.check(ConnectionDone));
   assert.deepEqual(factory.events, ["startedConnecting", "clientConnectionLost"]);
   assert.ok((await (await serverFactory.nth(0)).lost.promise).check(ConnectionDone));
+});
+
+Deno.test("connectErrorFor maps Deno's connection errors to the reactor's", () => {
+  const where = "127.0.0.1:10000";
+  const cases: [unknown, new (...args: never[]) => Error, string][] = [
+    [
+      new Deno.errors.ConnectionRefused("Connection refused (os error 111)"),
+      ConnectionRefusedError,
+      "connection to 127.0.0.1:10000 was refused",
+    ],
+    [
+      new Deno.errors.TimedOut("Connection timed out (os error 110)"),
+      TCPTimedOutError,
+      "connection to 127.0.0.1:10000 timed out in the network",
+    ],
+    [
+      new Error("failed to lookup address information: Name or service not known"),
+      DNSLookupError,
+      "DNS lookup failed for 127.0.0.1: failed to lookup address information: Name or service not known",
+    ],
+    [
+      new Deno.errors.NotFound("No such file or directory (os error 2)"),
+      ConnectError,
+      "connection to 127.0.0.1:10000 failed: no such file or directory",
+    ],
+  ];
+  for (const [denoError, cls, message] of cases) {
+    const mapped = connectErrorFor(denoError, where);
+    assert.ok(mapped instanceof cls, `${mapped.name} for ${denoError}`);
+    assert.equal(mapped.message, message);
+    assert.equal(mapped.cause, denoError);
+  }
 });
 
 // ---- Time ----
