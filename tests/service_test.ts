@@ -6,6 +6,7 @@ import type { Failure } from "../failure.ts";
 import { ClientFactory, Factory } from "../protocols/factory.ts";
 import { Protocol } from "../protocols/protocol.ts";
 import { Clock } from "../task.ts";
+import { MemoryReactor } from "../testing.ts";
 import { Application } from "../services/application.ts";
 import {
   NotListeningError,
@@ -573,6 +574,14 @@ Deno.test("TimerService logs a failing call and stops calling", async () => {
   assert.equal(timer.running, false);
 });
 
+Deno.test("TimerService with a negative step throws RangeError from startService", () => {
+  const timer = new TimerService(-1, () => {});
+  timer.clock = new Clock();
+  assert.throws(() => timer.startService(), RangeError);
+  assert.equal(timer.running, false);
+  assert.equal(timer.stopService(), undefined);
+});
+
 Deno.test("TimerService in an Application starts and stops with it", async () => {
   const clock = new Clock();
   let calls = 0;
@@ -585,4 +594,48 @@ Deno.test("TimerService in an Application starts and stops with it", async () =>
   await application.stopService();
   clock.advance(5);
   assert.equal(calls, 2);
+});
+
+Deno.test("server and client services hand their options to the reactor they are given", async () => {
+  const reactor = new MemoryReactor();
+  const factory = new Factory();
+  const clientFactory = new ClientFactory();
+  const top = new MultiService();
+  new TCPServer(10000, factory, { interface: "localhost", backlog: 5, reactor })
+    .setServiceParent(top);
+  new SSLServer(10443, factory, { cert: "c.pem", key: "k.pem", interface: "::", reactor })
+    .setServiceParent(top);
+  new UNIXServer("/run/poetry.sock", factory, { mode: 0o600, reactor }).setServiceParent(top);
+  new TCPClient("example.com", 79, clientFactory, { timeout: 5, reactor }).setServiceParent(top);
+  assert.equal(reactor.tcpServers.length, 0, "nothing happens before start");
+  top.privilegedStartService();
+  assert.equal(reactor.tcpServers.length, 1);
+  assert.equal(reactor.tcpClients.length, 0, "clients connect in startService");
+  top.startService();
+  const [tcp] = reactor.tcpServers;
+  assert.equal(tcp.port, 10000);
+  assert.equal(tcp.factory, factory);
+  assert.equal(tcp.options.interface, "localhost");
+  assert.equal(tcp.options.backlog, 5);
+  const [ssl] = reactor.sslServers;
+  assert.deepEqual([ssl.port, ssl.options.cert, ssl.options.key, ssl.options.interface], [
+    10443,
+    "c.pem",
+    "k.pem",
+    "::",
+  ]);
+  const [unix] = reactor.unixServers;
+  assert.deepEqual([unix.path, unix.options.mode], ["/run/poetry.sock", 0o600]);
+  const [client] = reactor.tcpClients;
+  assert.deepEqual([client.host, client.port, client.factory, client.options.timeout], [
+    "example.com",
+    79,
+    clientFactory,
+    5,
+  ]);
+  await top.stopService();
+  assert.equal(tcp.listeningPort.listening, false);
+  assert.equal(ssl.listeningPort.listening, false);
+  assert.equal(unix.listeningPort.listening, false);
+  assert.equal(reactor.tcpServers.length, 1, "not listened again");
 });
