@@ -252,8 +252,8 @@ function run(
   assertEqual(bytes, expectedBytes, "bytes");
 }
 
-const opts = { n: 15, warmup: 5 };
-const bigOpts = { n: 8, warmup: 2 };
+const opts = { n: 25, warmup: 5 };
+const bigOpts = { n: 12, warmup: 3 };
 
 Deno.bench({
   name: "raw indexOf line splitter",
