@@ -26,6 +26,8 @@
 
 import type { LogSink } from "../log.ts";
 
+export type { LogSink } from "../log.ts";
+
 /** Options for {@linkcode LogFile}. */
 export interface LogFileOptions {
   /**
