@@ -179,9 +179,10 @@ export class StreamTransport implements Transport {
   #data: Uint8Array | undefined = undefined;
 
   // Writing.
-  #queue: (Uint8Array | undefined)[] = [];
+  /** Queued writes; strings stay strings until written, so that runs of them encode at once. */
+  #queue: (Uint8Array | string | undefined)[] = [];
   #head = 0;
-  /** Bytes queued or in flight. */
+  /** Bytes queued or in flight (a queued string counts its length until it is encoded). */
   #buffered = 0;
   #inflight: Uint8Array | null = null;
   #writing = false;
@@ -272,10 +273,9 @@ export class StreamTransport implements Transport {
   /** Queues `data` (a string as UTF-8); it is sent in order, coalesced with other writes. */
   write(data: Data): void {
     if (this.#closed || this.#writeDisconnected) return;
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (bytes.length === 0) return;
-    this.#queue.push(bytes);
-    this.#buffered += bytes.length;
+    if (data.length === 0) return;
+    this.#queue.push(data);
+    this.#buffered += data.length;
     this.#afterQueue();
   }
 
@@ -284,10 +284,9 @@ export class StreamTransport implements Transport {
     if (this.#closed || this.#writeDisconnected) return;
     let added = 0;
     for (const piece of data) {
-      const bytes = typeof piece === "string" ? encoder.encode(piece) : piece;
-      if (bytes.length === 0) continue;
-      this.#queue.push(bytes);
-      added += bytes.length;
+      if (piece.length === 0) continue;
+      this.#queue.push(piece);
+      added += piece.length;
     }
     if (added === 0) return;
     this.#buffered += added;
@@ -314,14 +313,17 @@ export class StreamTransport implements Transport {
     this.#writeNext();
   };
 
-  /** Takes the next write off the queue: one chunk as it is, or small ones joined. */
+  /**
+   * Takes the next write off the queue: one chunk as it is, or small ones joined. Runs of
+   * strings are joined and encoded once (encoding many small strings one by one costs far
+   * more than encoding their concatenation).
+   */
   #takeChunk(): Uint8Array {
     const queue = this.#queue;
-    let head = this.#head;
-    const first = queue[head]!;
-    let end = head + 1;
-    let total = first.length;
-    if (first.length < COALESCE_CHUNK_LIMIT) {
+    const start = this.#head;
+    let end = start + 1;
+    let total = queue[start]!.length;
+    if (total < COALESCE_CHUNK_LIMIT) {
       while (end < queue.length) {
         const next = queue[end]!.length;
         if (total + next > COALESCE_WRITE_LIMIT) break;
@@ -330,20 +332,49 @@ export class StreamTransport implements Transport {
       }
     }
     let chunk: Uint8Array;
-    if (end === head + 1) {
-      chunk = first;
-      queue[head] = undefined;
+    const first = queue[start]!;
+    if (end === start + 1) {
+      chunk = typeof first === "string" ? encoder.encode(first) : first;
     } else {
-      chunk = new Uint8Array(total);
-      let offset = 0;
-      for (let i = head; i < end; i++) {
+      // Encode each run of strings at once, then join everything.
+      const pieces: Uint8Array[] = [];
+      let text = "";
+      let bytes = 0;
+      for (let i = start; i < end; i++) {
         const piece = queue[i]!;
-        chunk.set(piece, offset);
-        offset += piece.length;
-        queue[i] = undefined;
+        if (typeof piece === "string") {
+          text += piece;
+          continue;
+        }
+        if (text !== "") {
+          const encoded = encoder.encode(text);
+          pieces.push(encoded);
+          bytes += encoded.length;
+          text = "";
+        }
+        pieces.push(piece);
+        bytes += piece.length;
+      }
+      if (text !== "") {
+        const encoded = encoder.encode(text);
+        pieces.push(encoded);
+        bytes += encoded.length;
+      }
+      if (pieces.length === 1) {
+        chunk = pieces[0];
+      } else {
+        chunk = new Uint8Array(bytes);
+        let offset = 0;
+        for (const piece of pieces) {
+          chunk.set(piece, offset);
+          offset += piece.length;
+        }
       }
     }
-    head = end;
+    // Strings were counted by their length; from now on count their bytes.
+    this.#buffered += chunk.length - total;
+    for (let i = start; i < end; i++) queue[i] = undefined;
+    let head = end;
     if (head === queue.length) {
       queue.length = 0;
       head = 0;

@@ -111,8 +111,8 @@ Deno.test("StreamTransport coalesces the writes of one turn into one socket writ
     if (i % 2 === 0) transport.write(piece);
     else transport.write(encoder.encode(piece));
   }
-  transport.writeSequence(["a", encoder.encode("b"), "", "c"]);
-  expected.push("abc");
+  transport.writeSequence(["a", encoder.encode("b"), "", "c", "é€😀"]);
+  expected.push("abcé€😀");
   assert.equal(conn.writes.length, 0, "nothing is written before the turn ends");
   await turn();
   assert.equal(conn.writes.length, 1);
@@ -140,6 +140,38 @@ Deno.test("StreamTransport writes the rest of a partial write before anything el
   assert.ok(conn.writes.every((w) => w.length <= 7));
   assert.deepEqual(concat(conn.writes), data);
   assert.ok(conn.closed);
+});
+
+Deno.test("StreamTransport pauses and resumes a producer of multi-byte strings, round after round", async () => {
+  const protocol = new Recorder();
+  const { conn, transport } = scripted(protocol);
+  conn.writeLimit = 3000;
+  let pauses = 0;
+  let resumes = 0;
+  transport.registerProducer({
+    pauseProducing: () => void pauses++,
+    resumeProducing: () => void resumes++,
+    stopProducing: () => {},
+  }, true);
+  const piece = "é".repeat(1000); // 2000 bytes of UTF-8
+  const writesBeforePause: number[] = [];
+  for (let round = 1; round <= 3; round++) {
+    let writes = 0;
+    while (pauses < round && writes < 1000) {
+      transport.write(piece);
+      writes++;
+    }
+    writesBeforePause.push(writes);
+    while (resumes < round) await turn();
+  }
+  // Each round starts from an empty buffer: the count of buffered bytes does not drift.
+  assert.deepEqual(writesBeforePause, [66, 66, 66]);
+  transport.unregisterProducer();
+  transport.loseConnection();
+  await protocol.lost.promise;
+  const sent = new TextDecoder().decode(concat(conn.writes));
+  assert.ok(/^é+$/.test(sent));
+  assert.ok(conn.writes.every((w) => w.length <= 3000));
 });
 
 Deno.test("StreamTransport never hands a protocol a buffer it will read into again", async () => {
