@@ -110,6 +110,38 @@ export interface Transport extends Consumer, PushProducer {
 }
 
 /**
+ * A protocol that is told of half-closes, as Twisted's `IHalfCloseableProtocol`. When the
+ * peer sends end-of-file, a protocol without `readConnectionLost` loses its connection (with
+ * `ConnectionDone`, once what it has written is sent); one with it hears
+ * `readConnectionLost()` instead and may go on writing, then call `loseConnection()`. After
+ * the protocol's own `transport.loseWriteConnection()` has sent end-of-file,
+ * `writeConnectionLost()` is called. Once both directions are closed the connection ends.
+ *
+ * @example Answer after the whole request has arrived
+ * ```ts
+ * import { type HalfCloseableProtocol, Protocol } from "@poetry/serve/protocol";
+ *
+ * class Reverser extends Protocol implements HalfCloseableProtocol {
+ *   received = "";
+ *   override dataReceived(data: Uint8Array): void {
+ *     this.received += new TextDecoder().decode(data);
+ *   }
+ *   readConnectionLost(): void {
+ *     this.transport.write([...this.received].reverse().join(""));
+ *     this.transport.loseConnection();
+ *   }
+ *   writeConnectionLost(): void {}
+ * }
+ * ```
+ */
+export interface HalfCloseableProtocol {
+  /** The peer has sent end-of-file: nothing more will be received, but writing still works. */
+  readConnectionLost(): void;
+  /** This side's end-of-file (from `loseWriteConnection()`) has been sent. */
+  writeConnectionLost(): void;
+}
+
+/**
  * The base class of every protocol: one instance per connection, built by a
  * {@linkcode Factory}. Override the event methods you need; each default does nothing.
  *
