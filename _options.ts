@@ -39,7 +39,7 @@
  * number, a poem file that does not exist); the runner prints its message on one line and
  * exits with status 2.
  *
- * @example
+ * @example Catch a bad option
  * ```ts
  * import { parseOptions, UsageError } from "@poetry/serve/plugin";
  * try {
@@ -55,7 +55,7 @@ export class UsageError extends Error {
    *
    * @param message What is wrong, naming the option or value at fault.
    *
-   * @example
+   * @example Make one
    * ```ts
    * import { UsageError } from "@poetry/serve/plugin";
    * const e = new UsageError("no such poem file: missing.txt");
@@ -72,7 +72,7 @@ export class UsageError extends Error {
  * Thrown by {@linkcode parseOptions} when `--help` is on the command line: the caller prints
  * {@linkcode formatHelp}'s text and exits with status 0 (as twistd does).
  *
- * @example
+ * @example Ask for help
  * ```ts
  * import { HelpRequested, parseOptions } from "@poetry/serve/plugin";
  * try {
@@ -86,7 +86,7 @@ export class HelpRequested extends Error {
   /**
    * Says that help was asked for.
    *
-   * @example
+   * @example Make one
    * ```ts
    * import { HelpRequested } from "@poetry/serve/plugin";
    * console.log(new HelpRequested().name); // HelpRequested
@@ -494,7 +494,7 @@ function defaultSynopsis(spec: LooseSpec): string {
  * @param width The column to wrap at.
  * @returns The text, ending with a newline.
  *
- * @example
+ * @example Show a command's options
  * ```ts
  * import { formatHelp, parsePort } from "@poetry/serve/plugin";
  * const help = formatHelp(
@@ -577,7 +577,7 @@ export function parseCommandLine<O>(
  * @returns The port number.
  * @throws {UsageError} When the text is not such a number.
  *
- * @example
+ * @example Read a port
  * ```ts
  * import { parsePort } from "@poetry/serve/plugin";
  * console.log(parsePort("10000")); // 10000
@@ -597,7 +597,7 @@ export function parsePort(text: string): number {
  * @returns The number.
  * @throws {UsageError} When the text is not a whole number.
  *
- * @example
+ * @example Read a whole number
  * ```ts
  * import { parseInteger } from "@poetry/serve/plugin";
  * console.log(parseInteger("-3")); // -3
@@ -617,7 +617,7 @@ export function parseInteger(text: string): number {
  * @returns The number.
  * @throws {UsageError} When the text is not a finite number.
  *
- * @example
+ * @example Read a delay
  * ```ts
  * import { parseNumber } from "@poetry/serve/plugin";
  * console.log(parseNumber("0.1")); // 0.1
@@ -646,7 +646,7 @@ export interface HostPort {
  * @returns The host and port.
  * @throws {UsageError} When the port is not a port number or the host is empty.
  *
- * @example
+ * @example Read an address
  * ```ts
  * import { parseAddress } from "@poetry/serve/plugin";
  * console.log(parseAddress("10000")); // { host: "127.0.0.1", port: 10000 }
@@ -670,7 +670,7 @@ export function parseAddress(text: string, defaultHost = "127.0.0.1"): HostPort 
  * @returns The path.
  * @throws {UsageError} When there is no such file, or it is a directory.
  *
- * @example
+ * @example Reject a missing file
  * ```ts
  * import { parseExistingFile, UsageError } from "@poetry/serve/plugin";
  * try {

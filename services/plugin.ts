@@ -107,7 +107,7 @@ const registered = new Map<string, AnyServiceMaker>();
  * @param plugin The plugin.
  * @throws {TypeError} When `plugin` is not a plugin (see {@linkcode isServiceMaker}).
  *
- * @example
+ * @example Register a plugin
  * ```ts
  * import { getPlugins, registerPlugin, unregisterPlugin } from "@poetry/serve/plugin";
  * import { Service } from "@poetry/serve/service";
@@ -135,7 +135,7 @@ export function registerPlugin<O>(plugin: ServiceMaker<O>): void {
  * @param tapname The plugin's name.
  * @returns Whether a plugin was removed.
  *
- * @example
+ * @example Unregister a plugin
  * ```ts
  * import { unregisterPlugin } from "@poetry/serve/plugin";
  * console.log(unregisterPlugin("no-such-plugin")); // false
@@ -150,7 +150,7 @@ export function unregisterPlugin(tapname: string): boolean {
  *
  * @returns The registered plugins.
  *
- * @example
+ * @example List the registered plugins
  * ```ts
  * import { getPlugins } from "@poetry/serve/plugin";
  * for (const plugin of getPlugins()) console.log(plugin.tapname, plugin.description);
@@ -168,7 +168,7 @@ export function getPlugins(): AnyServiceMaker[] {
  * @param value Anything.
  * @returns Whether it is a plugin.
  *
- * @example
+ * @example Check a plugin's shape
  * ```ts
  * import { isServiceMaker } from "@poetry/serve/plugin";
  * console.log(isServiceMaker({ tapname: "x" })); // false
@@ -193,7 +193,7 @@ export function isServiceMaker(value: unknown): value is AnyServiceMaker {
  * @throws {Error} When the module fails to load (a syntax error, an error thrown while it
  * runs), saying which module and why.
  *
- * @example
+ * @example Load a plugin module
  * ```ts
  * import { loadPlugin, UsageError } from "@poetry/serve/plugin";
  * try {

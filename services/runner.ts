@@ -155,13 +155,26 @@ const RUNNER_SPEC: CommandSpec<RunnerFlags> = {
 const DEFAULT_DAEMON_PIDFILE = "poetry.pid";
 const DEFAULT_DAEMON_LOGFILE = "poetry.log";
 
-/** Where messages for the person at the terminal go (never the log). */
+/**
+ * Writes a line for the person at the terminal: straight to stdout or stderr, never into the
+ * log (which may be capturing the console).
+ */
+function writeLine(stream: { writeSync(data: Uint8Array): number }, text: string): void {
+  const bytes = new TextEncoder().encode(text + "\n");
+  let written = 0;
+  try {
+    while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+  } catch {
+    // No terminal to tell (a closed pipe): the log has the details.
+  }
+}
+
 function say(text: string): void {
-  console.log(text);
+  writeLine(Deno.stdout, text);
 }
 
 function complain(text: string): void {
-  console.error(text);
+  writeLine(Deno.stderr, text);
 }
 
 function oneLine(e: unknown): string {

@@ -402,6 +402,14 @@ Deno.test("runner exits 1 and leaves no pid file when its port is in use", async
     assert.match(runner.stdout, /Failed to start the application:\n\tCannotListenError/);
     assert.match(runner.stdout, /Server Shut Down\.\n$/);
     assert.equal(exists(`${dir}/hello.pid`), false);
+    // Logging to a file, the reason still reaches the terminal.
+    const [fileStatus, fileRunner] = await runToEnd(
+      ["--logfile", "hello.log", "hello", "--port", String(port)],
+      dir,
+    );
+    assert.equal(fileStatus.code, 1, fileRunner.output);
+    assert.match(fileRunner.stderr, /^poetry: cannot start: CannotListenError: .*\n$/);
+    assert.match(Deno.readTextFileSync(`${dir}/hello.log`), /Failed to start the application:/);
   });
 });
 
