@@ -446,12 +446,67 @@ export interface AddCallbacksOptions<A extends unknown[], B extends unknown[]> {
   errbackArgs?: B;
 }
 
-type Stage = ((result: unknown, ...args: unknown[]) => unknown) | null;
+type Fn = (result: unknown, ...args: unknown[]) => unknown;
 
-/** Stage marker: hand the result to the Deferred waiting on this one (given as the args). */
-function CONTINUE(): void {}
-/** Stage marker: fire another Deferred with the result (`chainDeferred`). */
-function CHAIN(): void {}
+/** A stage with an errback (the rarer kind). */
+const PAIR = 0;
+/** Hand the result to the Deferred waiting on this one. */
+const CONTINUE = 1;
+/** Fire another Deferred with the result (`chainDeferred`). */
+const CHAIN = 2;
+
+/** A stage that is not a bare callback: callback and errback, or a hand-over to a Deferred. */
+class Stage {
+  constructor(
+    readonly kind: typeof PAIR | typeof CONTINUE | typeof CHAIN,
+    /** For PAIR: the callback (null: pass results through). */
+    readonly onResult: Fn | null,
+    /** For PAIR: the errback (null: pass failures through). */
+    readonly onFailure: Fn | null,
+    /** For CONTINUE and CHAIN: the Deferred that gets the outcome. */
+    readonly target: Deferred<unknown> | undefined,
+  ) {}
+}
+
+/**
+ * One stage of a chain. The commonest, a callback whose errback passes failures through, is
+ * stored as the bare function: one slot, no allocation.
+ */
+type Slot = Fn | Stage;
+
+function withArgs(fn: unknown, args: unknown[] | undefined): Fn | null {
+  if (fn === null || fn === undefined) return null;
+  if (args === undefined || args.length === 0) return fn as Fn;
+  // Rare: bind the extra arguments once, so the runner only ever makes one-argument calls.
+  return (result: unknown) => (fn as Fn)(result, ...args);
+}
+
+function slot(onResult: Fn | null, onFailure: Fn | null): Slot {
+  return onFailure === null && onResult !== null
+    ? onResult
+    : new Stage(PAIR, onResult, onFailure, undefined);
+}
+
+/** The stages of a Deferred that has none: shared, never written. */
+const NO_STAGES: Slot[] = [];
+
+/** #adopt's answer when the Deferred must wait for the one its callback returned. */
+const WAITING: unique symbol = Symbol("waiting");
+
+/** #state bits. */
+const CALLED = 1;
+/** One of the Deferred's own callbacks is executing. */
+const RUNNING = 2;
+/** Swallow one later fire: set by cancel() when there is no canceller to stop the source. */
+const SUPPRESS = 4;
+
+/** What few Deferreds need, kept out of line so that a Deferred stays small. */
+interface Extra {
+  unhandled?: Unhandled;
+  /** The failure last seen by `then`/`await`: it counts as handled. */
+  observed?: Failure;
+  debug?: DebugInfo;
+}
 
 /**
  * How many runners may be active on the stack at once before a newly fired Deferred is queued
@@ -505,23 +560,17 @@ let waitOn: (outer: Deferred<unknown>, inner: Deferred<unknown>) => void;
  * ```
  */
 export class Deferred<T = unknown> implements PromiseLike<T> {
-  /** The chain, four slots a stage: callback, its extra args, errback, its extra args. */
-  #stages: unknown[] = [];
+  /** The chain, one slot a stage; created on the first add. */
+  #stages: Slot[] | undefined = undefined;
   /** Index into #stages of the next stage to run: a cursor, so running stays linear. */
   #next = 0;
   #result: unknown = undefined;
-  #called = false;
+  /** CALLED, RUNNING and SUPPRESS bits. */
+  #state = 0;
   #paused = 0;
-  /** True while one of this Deferred's own callbacks is executing. */
-  #running = false;
-  /** Swallow one later fire: set by cancel() when there is no canceller to stop the source. */
-  #suppressAlreadyCalled = false;
   /** Typed without T, so that a Deferred<T> stays assignable to a Deferred<unknown>. */
   #canceller: ((deferred: never) => void) | undefined;
-  #unhandled: Unhandled | undefined = undefined;
-  /** The failure last seen by `then`/`await`: it counts as handled. */
-  #observed: Failure | undefined = undefined;
-  #debug: DebugInfo | undefined = undefined;
+  #extra: Extra | undefined = undefined;
 
   static {
     waitOn = (outer, inner) => outer.#waitOn(inner);
@@ -550,7 +599,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   constructor(canceller?: (deferred: Deferred<T>) => void) {
     this.#canceller = canceller;
-    if (debugging) this.#debug = { created: stackHere() };
+    if (debugging) this.#extra = { debug: { created: stackHere() } };
   }
 
   /**
@@ -566,7 +615,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * ```
    */
   get called(): boolean {
-    return this.#called;
+    return (this.#state & CALLED) !== 0;
   }
 
   /**
@@ -601,7 +650,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     callback: (result: T, ...args: A) => U,
     ...args: A
   ): Deferred<ChainResult<U>> {
-    return this.#add(callback as Stage, args.length === 0 ? undefined : args, null, undefined);
+    return this.#add(args.length === 0 ? callback as Fn : withArgs(callback, args)!);
   }
 
   /**
@@ -621,7 +670,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     errback: (failure: Failure, ...args: A) => U,
     ...args: A
   ): Deferred<T | ChainResult<U>> {
-    return this.#add(null, undefined, errback as Stage, args.length === 0 ? undefined : args);
+    return this.#add(new Stage(PAIR, null, withArgs(errback, args), undefined));
   }
 
   /**
@@ -643,8 +692,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     callback: (outcome: T | Failure, ...args: A) => U,
     ...args: A
   ): Deferred<ChainResult<U>> {
-    const extra = args.length === 0 ? undefined : args;
-    return this.#add(callback as Stage, extra, callback as Stage, extra);
+    const both = withArgs(callback, args);
+    return this.#add(new Stage(PAIR, both, both, undefined));
   }
 
   /**
@@ -669,13 +718,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     errback?: ((failure: Failure, ...args: B) => V) | null,
     options?: AddCallbacksOptions<A, B>,
   ): Deferred<ChainResult<U | V>> {
-    const cbArgs = options?.callbackArgs;
-    const ebArgs = options?.errbackArgs;
     return this.#add(
-      callback as Stage,
-      cbArgs === undefined || cbArgs.length === 0 ? undefined : cbArgs,
-      (errback ?? null) as Stage,
-      ebArgs === undefined || ebArgs.length === 0 ? undefined : ebArgs,
+      slot(withArgs(callback, options?.callbackArgs), withArgs(errback, options?.errbackArgs)),
     );
   }
 
@@ -764,7 +808,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   unpause(): void {
     if (this.#paused === 0) return;
     this.#paused--;
-    if (this.#paused === 0 && this.#called) this.#runCallbacks();
+    if (this.#paused === 0 && (this.#state & CALLED) !== 0) this.#runCallbacks();
   }
 
   /**
@@ -787,7 +831,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     // Walk down the waits instead of recursing: a chain can be 100,000 Deferreds deep.
     // deno-lint-ignore no-this-alias
     let d: Deferred<unknown> = this;
-    while (d.#called) {
+    while ((d.#state & CALLED) !== 0) {
       const result = d.#result;
       if (!(result instanceof Deferred)) return;
       d = result;
@@ -812,7 +856,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * ```
    */
   chainDeferred(other: Deferred<T>): Deferred<undefined> {
-    return this.#add(CHAIN, other, CHAIN, other);
+    return this.#add(new Stage(CHAIN, null, null, other as Deferred<unknown>));
   }
 
   /**
@@ -883,17 +927,19 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   ): Promise<R1 | R2> {
     const settled = new Promise<T>((resolve, reject) => {
       this.#add(
-        (result: unknown) => {
-          resolve(result as T);
-          return result;
-        },
-        undefined,
-        (failure: unknown) => {
-          this.#observed = failure as Failure;
-          reject((failure as Failure).value);
-          return failure;
-        },
-        undefined,
+        new Stage(
+          PAIR,
+          (result: unknown) => {
+            resolve(result as T);
+            return result;
+          },
+          (failure: unknown) => {
+            (this.#extra ??= {}).observed = failure as Failure;
+            reject((failure as Failure).value);
+            return failure;
+          },
+          undefined,
+        ),
       );
     });
     return settled.then(onfulfilled, onrejected);
@@ -948,30 +994,35 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * ```
    */
   toString(): string {
-    if (!this.#called) return "Deferred (waiting)";
+    if ((this.#state & CALLED) === 0) return "Deferred (waiting)";
     if (this.#result instanceof Deferred) return "Deferred (waiting on a Deferred)";
     return `Deferred (fired: ${describe(this.#result)})`;
   }
 
   // ---- internals --------------------------------------------------------------------------
 
-  #add(cb: Stage | typeof CONTINUE, cbArgs: unknown, eb: Stage, ebArgs: unknown): never {
-    this.#stages.push(cb, cbArgs, eb, ebArgs);
-    if (this.#called) this.#runCallbacks();
+  #add(stage: Slot): never {
+    const stages = this.#stages;
+    if (stages === undefined) this.#stages = [stage];
+    else stages.push(stage);
+    if ((this.#state & CALLED) !== 0) this.#runCallbacks();
     return this as never;
   }
 
   #fire(result: unknown): void {
-    if (this.#called) {
-      if (this.#suppressAlreadyCalled) {
-        this.#suppressAlreadyCalled = false;
+    const state = this.#state;
+    if ((state & CALLED) !== 0) {
+      if ((state & SUPPRESS) !== 0) {
+        this.#state = state & ~SUPPRESS;
         return;
       }
       throw this.#alreadyCalled(result);
     }
-    this.#called = true;
+    this.#state = state | CALLED;
     this.#result = result;
-    if (debugging) (this.#debug ??= {}).invoked = stackHere();
+    if (debugging) this.#recordInvoker();
+    // Nothing to run and nothing to track: skip the runner (succeed() is on hot paths).
+    if (this.#stages === undefined && !(result instanceof Failure)) return;
     this.#runCallbacks();
   }
 
@@ -979,27 +1030,32 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     const what = result instanceof Failure ? `failure ${result}` : describe(result);
     return new AlreadyCalledError(
       `Deferred has already been fired; cannot fire it again with ${what}` +
-        debugText(this.#debug),
+        debugText(this.#extra?.debug),
     );
   }
 
   #cancelUnfired(): void {
     const canceller = this.#canceller;
     if (canceller !== undefined) canceller(this as never);
-    else this.#suppressAlreadyCalled = true;
-    if (!this.#called) this.errback(new Failure(new CancelledError()));
+    else this.#state |= SUPPRESS;
+    if ((this.#state & CALLED) === 0) this.errback(new Failure(new CancelledError()));
+  }
+
+  #recordInvoker(): void {
+    const extra = this.#extra ??= {};
+    (extra.debug ??= {}).invoked = stackHere();
   }
 
   #waitOn(inner: Deferred<unknown>): void {
-    this.#called = true;
+    this.#state |= CALLED;
     this.#result = inner;
     this.#paused++;
-    if (debugging) (this.#debug ??= {}).invoked = stackHere();
-    inner.#add(CONTINUE, this, CONTINUE as Stage, this);
+    if (debugging) this.#recordInvoker();
+    inner.#add(new Stage(CONTINUE, null, null, this as Deferred<unknown>));
   }
 
   #runCallbacks(): void {
-    if (this.#running) return; // the loop running our callbacks will pick up new ones
+    if ((this.#state & RUNNING) !== 0) return; // the loop running our callbacks picks them up
     if (runDepth >= MAX_RUN_DEPTH) {
       overflow.push(this as Deferred<unknown>);
       return;
@@ -1020,7 +1076,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       while (overflowHead < overflow.length) {
         const d = overflow[overflowHead]!;
         overflow[overflowHead++] = undefined;
-        if (!d.#running) Deferred.#run(d);
+        if ((d.#state & RUNNING) === 0) Deferred.#run(d);
       }
       overflow.length = 0;
       overflowHead = 0;
@@ -1039,111 +1095,154 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     let stack: Deferred<unknown>[] | undefined;
     for (;;) {
       if (current.#paused === 0) {
-        if (current.#unhandled !== undefined) current.#forgetUnhandled();
-        const stages = current.#stages;
-        let switched = false;
-        while (current.#next < stages.length) {
-          const i = current.#next;
-          current.#next = i + 4;
-          let result = current.#result;
-          const failed = result instanceof Failure;
-          const fn = stages[failed ? i + 2 : i] as Stage;
-          if (fn === null) continue; // the pass-through half of addCallback/addErrback
-          const args = stages[failed ? i + 3 : i + 1];
-          if (fn === CONTINUE) {
-            const waiter = args as Deferred<unknown>;
-            current.#result = undefined;
-            waiter.#result = result;
-            waiter.#paused--;
-            (stack ??= []).push(current);
-            current = waiter;
-            switched = true;
-            break;
+        if (current.#extra?.unhandled !== undefined) current.#forgetUnhandled();
+        const stages = current.#stages ?? NO_STAGES;
+        // RUNNING for the whole loop: callbacks added meanwhile join it instead of starting
+        // another, so the cursor and the result can live in locals until the loop ends.
+        current.#state |= RUNNING;
+        let i = current.#next;
+        let result = current.#result;
+        let next: Deferred<unknown> | undefined;
+        while (i < stages.length) {
+          const stage = stages[i++];
+          let fn: Fn | null;
+          if (typeof stage === "function") {
+            if (result instanceof Failure) continue; // a bare callback passes failures on
+            fn = stage;
+          } else if (stage.kind === PAIR) {
+            fn = result instanceof Failure ? stage.onFailure : stage.onResult;
+            if (fn === null) continue;
+          } else {
+            current.#result = result;
+            next = Deferred.#handOver(current, stage, result);
+            result = current.#result;
+            if (next !== undefined) break;
+            continue;
           }
-          if (fn === CHAIN) {
-            const target = args as Deferred<unknown>;
-            if (target.#called) {
-              // As target.callback() would have thrown from a callback in Twisted.
-              if (target.#suppressAlreadyCalled) {
-                target.#suppressAlreadyCalled = false;
-                current.#result = undefined;
-              } else {
-                current.#result = new Failure(target.#alreadyCalled(result));
-              }
-              continue;
-            }
-            current.#result = undefined;
-            target.#called = true;
-            target.#result = result;
-            if (debugging) (target.#debug ??= {}).invoked = stackHere();
-            (stack ??= []).push(current);
-            current = target;
-            switched = true;
-            break;
-          }
-          current.#running = true;
           try {
-            result = args === undefined ? fn(result) : fn(result, ...(args as unknown[]));
-            if (
-              result !== null && typeof result === "object" && !(result instanceof Deferred) &&
-              !(result instanceof Failure) && isThenable(result)
-            ) {
-              result = Deferred.fromPromise(result);
-            }
+            result = fn(result);
           } catch (e) {
             result = Failure.from(e);
           }
-          current.#running = false;
-          if (result instanceof Deferred) {
-            const inner = result as Deferred<unknown>;
-            if (inner === current) {
-              result = new Failure(
-                new TypeError("a callback returned the Deferred it was added to"),
-              );
-            } else if (
-              inner.#called && inner.#paused === 0 && !(inner.#result instanceof Deferred)
-            ) {
-              // It has a result already: take it, and with it the duty to handle a failure.
-              result = inner.#result;
-              inner.#result = undefined;
-              if (inner.#unhandled !== undefined) inner.#forgetUnhandled();
-            } else {
-              current.#paused++;
-              current.#result = inner;
-              inner.#stages.push(CONTINUE, current, CONTINUE, current);
-              break;
-            }
+          // Only objects need a second look (Deferreds, thenables); plain values go straight on.
+          if (result !== null && (typeof result === "object" || typeof result === "function")) {
+            result = Deferred.#adopt(current, result);
+            if (result === WAITING) break; // #adopt has made current wait
           }
-          current.#result = result;
         }
-        if (switched) continue;
-        if (current.#next === stages.length) {
-          stages.length = 0; // drop the functions, and what they hold, once they have run
+        current.#state &= ~RUNNING;
+        current.#next = i;
+        if (result !== WAITING) current.#result = result;
+        if (next !== undefined) {
+          // Run the Deferred the result went to, then come back for the rest of this one.
+          (stack ??= []).push(current);
+          current = next;
+          continue;
+        }
+        if (i === stages.length && stages !== NO_STAGES) {
+          current.#stages = undefined; // drop the functions, and what they hold, once run
           current.#next = 0;
         }
-        const result = current.#result;
-        if (
-          result instanceof Failure && current.#unhandled === undefined &&
-          result !== current.#observed
-        ) {
-          current.#trackUnhandled(result);
-        }
+        if (result instanceof Failure) current.#endsInFailure(result);
       }
       if (stack === undefined || stack.length === 0) return;
       current = stack.pop()!;
     }
   }
 
+  /**
+   * What a callback's object result means for `current`: a thenable becomes a Deferred; a
+   * Deferred that has settled gives up its result; one that has not (unfired, paused, waiting,
+   * or still running its own callbacks) makes `current` wait for it, and #adopt returns
+   * WAITING. Anything else is the result as it is.
+   */
+  static #adopt(current: Deferred<unknown>, result: object): unknown {
+    if (!(result instanceof Deferred)) {
+      if (result instanceof Failure) return result;
+      try {
+        if (!isThenable(result)) return result;
+        result = Deferred.fromPromise(result);
+      } catch (e) {
+        return Failure.from(e); // a `then` getter or method that throws
+      }
+    }
+    const inner = result as Deferred<unknown>;
+    if (inner === current) {
+      return new Failure(new TypeError("a callback returned the Deferred it was added to"));
+    }
+    if (
+      (inner.#state & (CALLED | RUNNING)) === CALLED && inner.#paused === 0 &&
+      !(inner.#result instanceof Deferred)
+    ) {
+      // It has a result already: take it, and with it the duty to handle a failure.
+      const taken = inner.#result;
+      inner.#result = undefined;
+      if (inner.#extra?.unhandled !== undefined) inner.#forgetUnhandled();
+      return taken;
+    }
+    current.#paused++;
+    current.#result = inner;
+    const stage = new Stage(CONTINUE, null, null, current);
+    const innerStages = inner.#stages;
+    if (innerStages === undefined) inner.#stages = [stage];
+    else innerStages.push(stage);
+    return WAITING;
+  }
+
+  /**
+   * Passes `result` on as `stage` says: to the Deferred waiting on `current` (CONTINUE) or to
+   * the one given to chainDeferred (CHAIN). Returns the Deferred to run next, if any.
+   */
+  static #handOver(
+    current: Deferred<unknown>,
+    stage: Stage,
+    result: unknown,
+  ): Deferred<unknown> | undefined {
+    const target = stage.target!;
+    if (stage.kind === CONTINUE) {
+      current.#result = undefined;
+      target.#result = result;
+      target.#paused--;
+      return target;
+    }
+    const state = target.#state;
+    if ((state & CALLED) !== 0) {
+      // As target.callback() would have thrown from a callback in Twisted.
+      if ((state & SUPPRESS) !== 0) {
+        target.#state = state & ~SUPPRESS;
+        current.#result = undefined;
+      } else {
+        current.#result = new Failure(target.#alreadyCalled(result));
+      }
+      return undefined;
+    }
+    current.#result = undefined;
+    target.#state = state | CALLED;
+    target.#result = result;
+    if (debugging) target.#recordInvoker();
+    return target;
+  }
+
+  #endsInFailure(failure: Failure): void {
+    const extra = this.#extra;
+    if (extra !== undefined && (extra.unhandled !== undefined || extra.observed === failure)) {
+      return;
+    }
+    this.#trackUnhandled(failure);
+  }
+
   #trackUnhandled(failure: Failure): void {
-    const holder: Unhandled = { failure, reported: false, debug: this.#debug };
-    this.#unhandled = holder;
+    const extra = this.#extra ??= {};
+    const holder: Unhandled = { failure, reported: false, debug: extra.debug };
+    extra.unhandled = holder;
     unhandled.add(holder);
     registry.register(this, holder, holder);
   }
 
   #forgetUnhandled(): void {
-    const holder = this.#unhandled!;
-    this.#unhandled = undefined;
+    const extra = this.#extra!;
+    const holder = extra.unhandled!;
+    extra.unhandled = undefined;
     if (holder.reported) return;
     unhandled.delete(holder);
     registry.unregister(holder);
