@@ -35,10 +35,11 @@ const SLAB_READ_SIZE = 16 * 1024;
 /**
  * The slab that a streaming connection reads into, one region after the other, handing each
  * region to the protocol and never reading into it again. In Deno, allocating one 64 KiB
- * buffer per read costs more than the system call that fills it; one 1 MiB allocation per
- * several reads costs a fraction of that.
+ * buffer per read costs more than the system call that fills it; one 512 KiB allocation per
+ * several reads costs a fraction of that. A connection that goes idle right after a burst may
+ * keep its slab until its next read completes (its pending read is a region of it).
  */
-const SLAB_SIZE = 1024 * 1024;
+const SLAB_SIZE = 512 * 1024;
 /** Above this many buffered bytes a streaming producer is paused (Twisted's `bufferSize`). */
 export const HIGH_WATER_MARK = 64 * 1024;
 /** A queued chunk at least this long is written on its own, never copied. */
@@ -624,25 +625,36 @@ export class StreamTransport implements Transport {
     const buf = this.#readBuf!;
     const size = buf.length;
     const slab = this.#slab;
-    const fromSlab = slab !== null && buf.buffer === slab.buffer;
     let data: Uint8Array;
-    if (n * 2 >= size) {
+    if (slab !== null && buf.buffer === slab.buffer) {
+      // Streaming: the region read into is handed over and the slab moves past it, so a
+      // partly filled region wastes nothing. Only a small read is copied out, so that a
+      // protocol keeping a few bytes does not keep the whole slab.
+      this.#readBuf = null;
+      if (n * 4 >= size) {
+        data = n === size ? buf : buf.subarray(0, n);
+        this.#slabOffset += n;
+      } else {
+        data = buf.slice(0, n);
+      }
+      if (n === size) {
+        if (size < MAX_READ_SIZE) this.#readSize = size * 2;
+      } else if (n * 2 < size) {
+        // The stream slows down: read less at a time, and below SLAB_READ_SIZE leave the
+        // slab, so that a connection going idle keeps only a small buffer.
+        this.#readSize = size >> 1;
+        if (this.#readSize < SLAB_READ_SIZE) this.#slab = null;
+      }
+    } else if (n * 2 >= size) {
       // Most of the buffer is used: hand it over as it is, and never read into it again.
       data = n === size ? buf : buf.subarray(0, n);
       this.#readBuf = null;
-      if (fromSlab) this.#slabOffset += n;
       if (n === size && size < MAX_READ_SIZE) this.#readSize = size * 2;
     } else {
       // A short read: copy it out, so the protocol never pins a mostly empty buffer, and keep
       // the buffer for the next read — or drop to a smaller one when reads stay short.
       data = buf.slice(0, n);
-      if (fromSlab) {
-        // The stream has slowed down: read small again, so that a connection going idle
-        // does not keep a slab alive with its pending read.
-        this.#slab = null;
-        this.#readBuf = null;
-        this.#readSize = SLAB_READ_SIZE >> 1;
-      } else if (n * 4 < size && size > MIN_READ_SIZE) {
+      if (n * 4 < size && size > MIN_READ_SIZE) {
         this.#readSize = size >> 1;
         this.#readBuf = null;
       }

@@ -218,14 +218,23 @@ Deno.test("StreamTransport never hands a protocol a buffer it will read into aga
     assert.equal(chunk.length, 200 * 1024);
     assert.ok(chunk.every((b) => b === 10 + i), "earlier chunks are never overwritten");
   }
-  assert.equal(big[0].buffer, big[1].buffer, "consecutive big reads share a slab");
-  assert.equal(big[1].byteOffset, big[0].byteOffset + big[0].length);
+  const shared = big.slice(1).filter((chunk, i) => chunk.buffer === big[i].buffer);
+  assert.ok(shared.length >= 2, "consecutive big reads share a slab");
+  for (let i = 1; i < big.length; i++) {
+    if (big[i].buffer !== big[i - 1].buffer) continue;
+    assert.equal(big[i].byteOffset, big[i - 1].byteOffset + big[i - 1].length);
+  }
 
-  // A short read in a stream is copied out, and reading drops back to small buffers.
-  conn.feed(new Uint8Array(100).fill(99));
-  await turn();
-  assert.equal(protocol.chunks.at(-1)!.buffer.byteLength, 100);
-  assert.ok(conn.readBuffers.at(-1)!.length < 16 * 1024);
+  // A small read in a stream is copied out; reads that stay short shrink the reads back to
+  // small buffers of their own.
+  for (let i = 0; i < 6; i++) {
+    conn.feed(new Uint8Array(100).fill(99));
+    await turn();
+    assert.equal(protocol.chunks.at(-1)!.buffer.byteLength, 100);
+  }
+  const last = conn.readBuffers.at(-1)!;
+  assert.ok(last.length < 16 * 1024);
+  assert.equal(last.buffer.byteLength, last.length, "no longer a region of a slab");
   transport.loseConnection();
   assert.ok((await protocol.lost.promise).check(ConnectionDone));
 });
