@@ -376,6 +376,9 @@ export async function runMain(
     try {
       started = await startDaemon(args, options.startTimeout ?? 30);
     } catch (e) {
+      if (e instanceof Deno.errors.NotCapable) {
+        return fail(1, "--daemon starts Deno again, which needs --allow-run=deno");
+      }
       return fail(1, `cannot start the daemon: ${oneLine(e)}`);
     }
     if (started.code !== 0) {
@@ -451,9 +454,10 @@ async function makeApplication(target: Target): Promise<Service> {
 /** Revokes what only start-up needed and says what was dropped. */
 function dropPermissions(keep: { read: boolean; write: boolean }): void {
   // `import` (remote modules) is a permission Deno 2 knows, though its types do not list it.
-  const names = ["env", "run", "sys", "ffi", "import"] as Deno.PermissionName[];
-  if (!keep.read) names.unshift("read");
-  if (!keep.write) names.unshift("write");
+  const names = ["read", "write", "env", "run", "sys", "ffi", "import"]
+    .filter((name) =>
+      !(name === "read" && keep.read) && !(name === "write" && keep.write)
+    ) as Deno.PermissionName[];
   const dropped: string[] = [];
   for (const name of names) {
     try {

@@ -321,7 +321,7 @@ Deno.test("runner revokes what start-up alone needed, unless --keep-permissions"
     {
       await using runner = new Runner(["hello", "--port", "0", "--probe"], dir);
       const port = await runner.port();
-      await runner.waitFor(/Dropped the permissions only start-up needed: write, read, env, run/);
+      await runner.waitFor(/Dropped the permissions only start-up needed: read, write, env, run/);
       assert.equal(await fetchText(port), "read=prompt write=prompt env=prompt run=prompt\n");
       runner.child.kill("SIGTERM");
       assert.equal((await runner.exit()).code, 0, runner.output);
@@ -386,6 +386,23 @@ Deno.test("runner --daemon reports a failed start-up with the daemon's reason an
     assert.match(parent.stderr, /^poetry: cannot start: CannotListenError: .*\n$/);
     assert.equal(exists(`${dir}/poetry.pid`), false);
     assert.match(Deno.readTextFileSync(`${dir}/poetry.log`), /Failed to start the application:/);
+  });
+});
+
+Deno.test("runner --daemon without permission to run Deno says which flag it needs", async () => {
+  await withTempDir(async (dir) => {
+    await using parent = new Runner(
+      ["--daemon", "hello", "--port", "0"],
+      dir,
+      ["--allow-net=127.0.0.1", "--allow-read", "--allow-write"],
+    );
+    const status = await parent.exit();
+    assert.equal(status.code, 1, parent.output);
+    assert.equal(
+      parent.stderr,
+      "poetry: --daemon starts Deno again, which needs --allow-run=deno\n",
+    );
+    assert.equal(exists(`${dir}/poetry.pid`), false);
   });
 });
 
