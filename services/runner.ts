@@ -26,7 +26,7 @@
  * a running server holding the pid file), 2 for a command line that cannot be used.
  *
  * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once);
- * SIGHUP reopens the log file, for external rotation.
+ * SIGHUP reopens the log file (when logging to one), for external rotation.
  *
  * @example Run a plugin from a program's main module
  * ```ts ignore
@@ -493,7 +493,8 @@ async function serve(config: ServeConfig): Promise<number> {
   };
 
   // Signals: from here on SIGINT and SIGTERM stop the server cleanly (at once if it is still
-  // starting), a second one exits at once; SIGHUP reopens the log file.
+  // starting), a second one exits at once. SIGHUP reopens a log file; without one it keeps
+  // its default action (a closed terminal ends a foreground server).
   let stopRequested: string | undefined;
   let reactorStarted = false;
   let pidfile: PidFile | undefined;
@@ -520,8 +521,8 @@ async function serve(config: ServeConfig): Promise<number> {
   const signals: [Deno.Signal, () => void][] = [
     ["SIGINT", onStop("SIGINT")],
     ["SIGTERM", onStop("SIGTERM")],
-    ["SIGHUP", onHangup],
   ];
+  if (config.logfile !== undefined && config.logfile !== "-") signals.push(["SIGHUP", onHangup]);
   for (const [signal, listener] of signals) Deno.addSignalListener(signal, listener);
   const removeSignals = (): void => {
     for (const [signal, listener] of signals) Deno.removeSignalListener(signal, listener);
