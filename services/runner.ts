@@ -451,8 +451,13 @@ async function makeApplication(target: Target): Promise<Service> {
   return application;
 }
 
-/** Revokes what only start-up needed and says what was dropped. */
-function dropPermissions(keep: { read: boolean; write: boolean }): void {
+/**
+ * Revokes what only start-up needed and says what was dropped. A log file keeps read and
+ * write (rotation lists, renames and creates files); a pid file keeps write (to remove it).
+ * Deno cannot narrow a permission to some paths, so these stay whole.
+ */
+function dropPermissions(logFile: boolean, pidFile: boolean): void {
+  const keep = { read: logFile, write: logFile || pidFile };
   // `import` (remote modules) is a permission Deno 2 knows, though its types do not list it.
   const names = ["read", "write", "env", "run", "sys", "ffi", "import"]
     .filter((name) =>
@@ -469,7 +474,13 @@ function dropPermissions(keep: { read: boolean; write: boolean }): void {
   }
   const kept = ["net"];
   if (keep.read) kept.push("read (for log rotation)");
-  if (keep.write) kept.push("write (for the log file and pid file)");
+  if (keep.write) {
+    kept.push(
+      `write (for the ${
+        [logFile && "log file", pidFile && "pid file"].filter(Boolean).join(" and ")
+      })`,
+    );
+  }
   msg(
     `Dropped the permissions only start-up needed: ${dropped.join(", ")}; kept ` +
       `${kept.join(", ")} (--keep-permissions keeps them all).`,
@@ -617,8 +628,7 @@ async function serve(config: ServeConfig): Promise<number> {
     return finish(1, `${program}: cannot write the pid file ${pidfile?.path}: ${oneLine(e)}`);
   }
   if (!config.keepPermissions) {
-    const toFile = logFile !== undefined;
-    dropPermissions({ read: toFile, write: toFile || pidfile !== undefined });
+    dropPermissions(logFile !== undefined, pidfile !== undefined);
   }
   if (daemonChild) reportDaemonStatus(0, String(Deno.pid));
 
