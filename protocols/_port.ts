@@ -212,7 +212,11 @@ export class Port implements TransportOwner, AsyncDisposable {
         // Already gone (Deno removes it on close).
       }
     }
-    msg(`(${spec.kind} Port ${this.#label} Closed)`);
+    // Twisted logs this in the port's context: the factory's.
+    callWithContext(
+      this.#factory.logPrefix(),
+      () => msg(`(${spec.kind} Port ${this.#label} Closed)`),
+    );
     try {
       this.#factory.doStop();
     } finally {

@@ -675,7 +675,8 @@ Deno.test("StreamTransport logs protocol calls in Twisted's contexts", async () 
     await port.stopListening();
     const texts = events.map((e) => textFromEvent(e));
     assert.ok(texts.includes(`${serverFactory.logPrefix()} starting on ${portNumber}`));
-    assert.ok(texts.includes(`(TCP Port ${portNumber} Closed)`));
+    const closed = events.find((e) => textFromEvent(e) === `(TCP Port ${portNumber} Closed)`);
+    assert.equal(closed?.system, "CollectingFactory");
     assert.deepEqual(systems, {
       serverMade: "CollectingFactory",
       serverData: "Server,0,127.0.0.1",
