@@ -1,0 +1,10 @@
+// deno run examples/deferred/defer_7.ts
+// A Deferred fires once: firing it again throws AlreadyCalledError (and ends this script).
+import { Deferred } from "../../defer.ts";
+
+const out = (s: unknown): void => console.log(String(s));
+const d = new Deferred<string>();
+d.addCallbacks(out, out);
+d.errback(new Error("First error"));
+d.callback("First result");
+console.log("Finished");

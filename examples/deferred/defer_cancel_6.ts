@@ -1,0 +1,17 @@
+// deno run examples/deferred/defer_cancel_6.ts
+// A canceller may fire the Deferred with a result instead.
+import { Deferred } from "../../defer.ts";
+
+function canceller(d: Deferred<string>): void {
+  console.log("I need to cancel this deferred:", String(d));
+  console.log("Firing the deferred with a result");
+  d.callback("result");
+}
+
+const d = new Deferred<string>(canceller); // made by lower-level code
+d.addCallbacks( // added by higher-level code
+  (result) => console.log("callback got:", result),
+  (failure) => console.log("errback got:", String(failure)),
+);
+d.cancel();
+console.log("done");
