@@ -28,6 +28,7 @@
  */
 
 import type { Failure } from "../failure.ts";
+import { msg } from "../log.ts";
 import { type Address, Protocol } from "./protocol.ts";
 
 /** A protocol class that a factory can build with no arguments. */
@@ -54,6 +55,12 @@ export class Factory {
   protocol: ProtocolClass = Protocol;
   /** How many ports or connectors currently use this factory. */
   numPorts = 0;
+  /**
+   * Whether to log `Starting factory …` and `Stopping factory …` (and, in subclasses, other
+   * routine events), as twistd's logs show them.
+   * @default {true}
+   */
+  noisy = true;
 
   /**
    * A factory whose protocol is `protocol`, built with `args` each time.
@@ -70,10 +77,11 @@ export class Factory {
    * const factory = Factory.forProtocol(Greeter, "hello");
    * ```
    */
-  static forProtocol<A extends unknown[]>(
+  static forProtocol<F extends Factory, A extends unknown[]>(
+    this: new () => F,
     protocol: new (...args: A) => Protocol,
     ...args: A
-  ): Factory {
+  ): F {
     const factory = new this();
     factory.protocol = class extends (protocol as new (...args: unknown[]) => Protocol) {
       constructor() {
@@ -97,7 +105,10 @@ export class Factory {
    * ```
    */
   doStart(): void {
-    if (this.numPorts === 0) this.startFactory();
+    if (this.numPorts === 0) {
+      if (this.noisy) msg(`Starting factory ${this}`);
+      this.startFactory();
+    }
     this.numPorts++;
   }
 
@@ -117,7 +128,10 @@ export class Factory {
   doStop(): void {
     if (this.numPorts === 0) return;
     this.numPorts--;
-    if (this.numPorts === 0) this.stopFactory();
+    if (this.numPorts === 0) {
+      if (this.noisy) msg(`Stopping factory ${this}`);
+      this.stopFactory();
+    }
   }
 
   /**
@@ -184,6 +198,20 @@ export class Factory {
    */
   logPrefix(): string {
     return this.constructor.name;
+  }
+
+  /**
+   * `<ClassName>`, the factory's name in log lines such as `Starting factory <PoetryFactory>`.
+   *
+   * @example
+   * ```ts
+   * import { Factory } from "@poetry/serve/factory";
+   * class PoetryFactory extends Factory {}
+   * console.log(String(new PoetryFactory())); // "<PoetryFactory>"
+   * ```
+   */
+  toString(): string {
+    return `<${this.logPrefix()}>`;
   }
 }
 

@@ -100,8 +100,6 @@ export class ReconnectingClientFactory extends ClientFactory {
   clock: ReactorTime = realTime;
   /** The connector of the last failed or lost connection, which retries reconnect. */
   connector: Connector | undefined = undefined;
-  /** Whether to log each retry and each time it gives up. @default {true} */
-  noisy = true;
   /**
    * The source of randomness for the jitter: returns a sample of the standard normal
    * distribution (mean 0, standard deviation 1). Replace it to make waits predictable.
