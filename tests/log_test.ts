@@ -237,7 +237,7 @@ Deno.test("an unhandled error in a Deferred is logged as twistd logs it", () => 
   assert.ok(lines[0].endsWith("] Unhandled error in Deferred:"), lines[0]);
   assert.equal(lines[1], "\tError: the poem is missing");
   assert.ok(lines.length > 2);
-  for (const line of lines.slice(2)) assert.match(line, /^\t    at /);
+  for (const line of lines.slice(2)) assert.match(line, /^\t {4}at /);
 });
 
 Deno.test("startLogging logs Log opened. first and stops with its observer", () => {
