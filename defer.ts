@@ -75,6 +75,8 @@ function describe(value: unknown): string {
  */
 export class AlreadyCalledError extends Error {
   /**
+   * Makes the error; the Deferred passes a message naming the value it was fired with.
+   *
    * @param message What was fired twice, and with what.
    *
    * @example
@@ -104,6 +106,8 @@ export class AlreadyCalledError extends Error {
  */
 export class CancelledError extends Error {
   /**
+   * Makes the error, by default with the message `Deferred was cancelled`.
+   *
    * @param message What was cancelled.
    *
    * @example
@@ -136,6 +140,9 @@ export class TimeoutError extends Error {
   readonly seconds: number | undefined;
 
   /**
+   * Makes the error: `<what> timed out after <seconds> seconds`, or `<what> timed out` when
+   * the time is not given.
+   *
    * @param seconds The time that was allowed, in seconds.
    * @param what What timed out.
    * @param options `cause`: the underlying error.
@@ -180,6 +187,8 @@ export class FirstError extends Error {
   readonly index: number;
 
   /**
+   * Makes the error for the Deferred at `index`, which failed with `subFailure`.
+   *
    * @param subFailure How the Deferred failed.
    * @param index Its position in the list.
    *
@@ -220,6 +229,8 @@ export class FirstError extends Error {
  */
 export class QueueOverflow extends Error {
   /**
+   * Makes the error; {@linkcode DeferredQueue.put} names the queue's size and the item.
+   *
    * @param message Why the item was refused.
    *
    * @example
@@ -251,6 +262,8 @@ export class QueueOverflow extends Error {
  */
 export class QueueUnderflow extends Error {
   /**
+   * Makes the error; {@linkcode DeferredQueue.get} names the queue's backlog.
+   *
    * @param message Why the get was refused.
    *
    * @example
@@ -1262,6 +1275,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
  * ```
  */
 export function succeed(): Deferred<undefined>;
+/**
+ * A Deferred that has already fired with `value`.
+ *
+ * @example
+ * ```ts
+ * import { succeed } from "@poetry/serve/defer";
+ * succeed(42).addCallback(console.log); // 42
+ * ```
+ */
 export function succeed<T>(value: T): Deferred<T>;
 export function succeed<T>(value?: T): Deferred<T | undefined> {
   const d = new Deferred<T | undefined>();
@@ -1540,6 +1562,17 @@ export function gatherResults<const D extends readonly Deferred<unknown>[]>(
   deferreds: D,
   options?: { consumeErrors?: boolean },
 ): Deferred<DeferredResults<D>>;
+/**
+ * A Deferred for the results of all of `deferreds` (any iterable), in their order; it fails
+ * with a {@linkcode FirstError} as soon as one fails.
+ *
+ * @example
+ * ```ts
+ * import { gatherResults, succeed } from "@poetry/serve/defer";
+ * const lengths = new Set([succeed(1), succeed(2)]);
+ * console.log(await gatherResults(lengths)); // [ 1, 2 ]
+ * ```
+ */
 export function gatherResults<T>(
   deferreds: Iterable<Deferred<T>>,
   options?: { consumeErrors?: boolean },
@@ -1851,6 +1884,8 @@ export class DeferredSemaphore {
   #waiting = new Fifo<Deferred<DeferredSemaphore>>();
 
   /**
+   * Makes a semaphore with `tokens` tokens, all free.
+   *
    * @param tokens How many may hold the semaphore at once.
    * @throws {RangeError} if `tokens` is not a whole number of at least 1.
    *
@@ -1978,6 +2013,8 @@ export class DeferredQueue<T> {
   #pending = new Fifo<T>();
 
   /**
+   * Makes an empty queue, by default unbounded both ways.
+   *
    * @param size The most items held before `put` throws {@linkcode QueueOverflow}.
    * @param backlog The most gets waiting before `get` throws {@linkcode QueueUnderflow}.
    * @throws {RangeError} if either is negative or not a number.
