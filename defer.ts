@@ -60,7 +60,7 @@ function describe(value: unknown): string {
  * has already been fired: a Deferred fires once. With {@linkcode setDebugging} on, the message
  * also shows where the Deferred was created and where it was first fired.
  *
- * @example
+ * @example Fire a Deferred twice
  * ```ts
  * import { AlreadyCalledError, Deferred } from "@poetry/serve/defer";
  *
@@ -79,7 +79,7 @@ export class AlreadyCalledError extends Error {
    *
    * @param message What was fired twice, and with what.
    *
-   * @example
+   * @example Make the error
    * ```ts
    * import { AlreadyCalledError } from "@poetry/serve/defer";
    * console.log(new AlreadyCalledError().name); // AlreadyCalledError
@@ -95,7 +95,7 @@ export class AlreadyCalledError extends Error {
  * The failure a Deferred fires with when it is cancelled and its canceller (if any) did not
  * fire it.
  *
- * @example
+ * @example Cancel a Deferred nobody fired
  * ```ts
  * import { CancelledError, Deferred } from "@poetry/serve/defer";
  *
@@ -110,7 +110,7 @@ export class CancelledError extends Error {
    *
    * @param message What was cancelled.
    *
-   * @example
+   * @example The default message
    * ```ts
    * import { CancelledError } from "@poetry/serve/defer";
    * console.log(new CancelledError().message); // Deferred was cancelled
@@ -126,7 +126,7 @@ export class CancelledError extends Error {
  * Something took longer than it was allowed to: the project's one timeout error, used by
  * {@linkcode Deferred.addTimeout} and by connection attempts.
  *
- * @example
+ * @example Name what timed out
  * ```ts
  * import { TimeoutError } from "@poetry/serve/defer";
  *
@@ -147,7 +147,7 @@ export class TimeoutError extends Error {
    * @param what What timed out.
    * @param options `cause`: the underlying error.
    *
-   * @example
+   * @example Keep the time allowed
    * ```ts
    * import { TimeoutError } from "@poetry/serve/defer";
    * const e = new TimeoutError(1, "poem download");
@@ -170,7 +170,7 @@ export class TimeoutError extends Error {
  * The failure of a {@linkcode DeferredList} with `fireOnOneErrback` (and so of
  * {@linkcode gatherResults}): which Deferred of the list failed first, and how.
  *
- * @example
+ * @example Find which Deferred failed first
  * ```ts
  * import { FirstError, gatherResults, fail, succeed } from "@poetry/serve/defer";
  *
@@ -192,7 +192,7 @@ export class FirstError extends Error {
    * @param subFailure How the Deferred failed.
    * @param index Its position in the list.
    *
-   * @example
+   * @example Make the error
    * ```ts
    * import { FirstError } from "@poetry/serve/defer";
    * import { Failure } from "@poetry/serve/failure";
@@ -214,7 +214,7 @@ export class FirstError extends Error {
 /**
  * Thrown by {@linkcode DeferredQueue.put} when the queue already holds `size` items.
  *
- * @example
+ * @example Put into a full queue
  * ```ts
  * import { DeferredQueue, QueueOverflow } from "@poetry/serve/defer";
  *
@@ -233,7 +233,7 @@ export class QueueOverflow extends Error {
    *
    * @param message Why the item was refused.
    *
-   * @example
+   * @example Make the error
    * ```ts
    * import { QueueOverflow } from "@poetry/serve/defer";
    * console.log(new QueueOverflow().name); // QueueOverflow
@@ -248,7 +248,7 @@ export class QueueOverflow extends Error {
 /**
  * Thrown by {@linkcode DeferredQueue.get} when `backlog` gets are already waiting.
  *
- * @example
+ * @example Get with too many gets waiting
  * ```ts
  * import { DeferredQueue, QueueUnderflow } from "@poetry/serve/defer";
  *
@@ -266,7 +266,7 @@ export class QueueUnderflow extends Error {
    *
    * @param message Why the get was refused.
    *
-   * @example
+   * @example Make the error
    * ```ts
    * import { QueueUnderflow } from "@poetry/serve/defer";
    * console.log(new QueueUnderflow().name); // QueueUnderflow
@@ -289,7 +289,7 @@ let debugging = false;
  * {@linkcode AlreadyCalledError} and an unhandled-error report then show both. It costs a stack
  * capture per Deferred, so leave it off in production.
  *
- * @example
+ * @example See where a Deferred was created and fired
  * ```ts
  * import { Deferred, setDebugging } from "@poetry/serve/defer";
  *
@@ -312,7 +312,7 @@ export function setDebugging(on: boolean): void {
 /**
  * Whether {@linkcode setDebugging} is on.
  *
- * @example
+ * @example Check whether debugging is on
  * ```ts
  * import { getDebugging } from "@poetry/serve/defer";
  * console.log(getDebugging()); // false
@@ -618,7 +618,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /**
    * Whether {@linkcode Deferred.callback} or {@linkcode Deferred.errback} has been called.
    *
-   * @example
+   * @example Tell whether it has fired
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<number>();
@@ -635,7 +635,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * How many times the Deferred is paused: by {@linkcode Deferred.pause}, and once while it
    * waits for a Deferred that one of its callbacks returned. 0 when it is not paused.
    *
-   * @example
+   * @example Count the pauses
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<number>();
@@ -651,7 +651,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Adds a stage: `callback(result, ...args)` if the previous stage succeeded, and a
    * pass-through for failures. Returns this Deferred, typed for what `callback` returns.
    *
-   * @example
+   * @example Pass extra arguments to a callback
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<number>();
@@ -671,7 +671,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * for results. The errback handles the failure by returning a value, or passes it on by
    * throwing or returning a `Failure` (`failure.trap(SomeError)` does that for other errors).
    *
-   * @example
+   * @example Turn a failure into a message
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -690,7 +690,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Adds a stage whose one function gets the result or the failure, whichever arrives: the
    * place for clean-up that must happen either way. Return the argument to pass it on.
    *
-   * @example
+   * @example Clean up whatever happened
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -714,7 +714,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * errback does not see a failure thrown by the callback (add it with a separate
    * {@linkcode Deferred.addErrback} for that).
    *
-   * @example
+   * @example Add a callback and an errback as one stage
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -743,7 +743,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    *   canceller, in which case the late result is dropped).
    * @throws {TypeError} if `result` is a Deferred: return it from a callback to chain it.
    *
-   * @example
+   * @example Fire with a result
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -768,7 +768,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * @throws {AlreadyCalledError} if it has already fired (unless it was cancelled without a
    *   canceller).
    *
-   * @example
+   * @example Fire with a failure
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -790,7 +790,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Stops the callbacks from running until {@linkcode Deferred.unpause} is called as many
    * times. Firing a paused Deferred records the result; the callbacks run on unpause.
    *
-   * @example
+   * @example Hold the callbacks back
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -808,7 +808,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Undoes one {@linkcode Deferred.pause}; once none is left, runs the callbacks that are due.
    * Does nothing on a Deferred that is not paused.
    *
-   * @example
+   * @example Release the callbacks
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<number>();
@@ -831,7 +831,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * If it has fired but is waiting for a Deferred that one of its callbacks returned, that one
    * is cancelled instead. Otherwise it does nothing.
    *
-   * @example
+   * @example Cancel and drop a late result
    * ```ts
    * import { CancelledError, Deferred } from "@poetry/serve/defer";
    * const d = new Deferred<string>();
@@ -858,7 +858,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * point of its chain. This Deferred's result becomes `undefined`: the outcome now belongs to
    * `other`, including the duty to handle a failure.
    *
-   * @example
+   * @example Hand the result to another Deferred
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d1 = new Deferred<string>();
@@ -926,7 +926,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * keeps its result, so callbacks added after an `await` still receive it, and a failure
    * seen this way counts as handled.
    *
-   * @example
+   * @example Await a Deferred and keep using it
    * ```ts
    * import { succeed } from "@poetry/serve/defer";
    * const d = succeed(5);
@@ -961,7 +961,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /**
    * A Promise for the result at this point of the chain; like `then`, it only observes.
    *
-   * @example
+   * @example Get a Promise
    * ```ts
    * import { succeed } from "@poetry/serve/defer";
    * const promise: Promise<string> = succeed("poem").asPromise();
@@ -977,7 +977,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * it fail with {@linkcode CancelledError} and drop the promise's later outcome (a Promise
    * cannot be stopped).
    *
-   * @example
+   * @example Adopt a Promise
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
    * const d = Deferred.fromPromise(Promise.resolve(42));
@@ -1000,7 +1000,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /**
    * `Deferred (waiting)`, `Deferred (fired: <result>)` or `Deferred (waiting on a Deferred)`.
    *
-   * @example
+   * @example Show the state
    * ```ts
    * import { succeed } from "@poetry/serve/defer";
    * console.log(String(succeed(3))); // Deferred (fired: 3)
@@ -1268,7 +1268,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 /**
  * A Deferred that has already fired with `value`.
  *
- * @example
+ * @example An already-fired Deferred
  * ```ts
  * import { succeed } from "@poetry/serve/defer";
  * succeed("a poem").addCallback(console.log); // a poem
@@ -1278,7 +1278,7 @@ export function succeed(): Deferred<undefined>;
 /**
  * A Deferred that has already fired with `value`.
  *
- * @example
+ * @example An already-fired Deferred with a value
  * ```ts
  * import { succeed } from "@poetry/serve/defer";
  * succeed(42).addCallback(console.log); // 42
@@ -1295,7 +1295,7 @@ export function succeed<T>(value?: T): Deferred<T | undefined> {
  * A Deferred that has already failed with `reason` (an `Error`, a {@linkcode Failure} or any
  * value).
  *
- * @example
+ * @example An already-failed Deferred
  * ```ts
  * import { fail } from "@poetry/serve/defer";
  * fail(new Error("no poem")).addErrback((f) => console.log(f.getErrorMessage())); // no poem
@@ -1314,7 +1314,7 @@ export function fail<T = never>(reason?: unknown): Deferred<T> {
  * {@linkcode Failure} or a thrown error becomes a failed Deferred, and any other value a
  * fired one.
  *
- * @example
+ * @example Call a function that may or may not return a Deferred
  * ```ts
  * import { maybeDeferred } from "@poetry/serve/defer";
  * maybeDeferred(() => 42).addCallback(console.log); // 42
@@ -1349,7 +1349,7 @@ export function maybeDeferred<U, A extends unknown[]>(
  *
  * @throws {TypeError} if `fn` returns a Deferred (use {@linkcode maybeDeferred}).
  *
- * @example
+ * @example Call a function, catching what it throws
  * ```ts
  * import { execute } from "@poetry/serve/defer";
  * execute(JSON.parse, "[1, 2]").addCallback(console.log); // [ 1, 2 ]
@@ -1375,7 +1375,7 @@ export function execute<U, A extends unknown[]>(fn: (...args: A) => U, ...args: 
  *
  * @throws {TypeError} for anything else.
  *
- * @example
+ * @example Adopt an async function's Promise
  * ```ts
  * import { ensureDeferred } from "@poetry/serve/defer";
  * async function getPoem(): Promise<string> {
@@ -1467,7 +1467,7 @@ export class DeferredList<T, O extends DeferredListOptions = DeferredListOptions
    * Watches `deferreds`, adding a stage to each (which passes its outcome on, or, with
    * `consumeErrors`, replaces a failure with `undefined`).
    *
-   * @example
+   * @example Fire on the first success
    * ```ts
    * import { DeferredList, Deferred } from "@poetry/serve/defer";
    * const slow = new Deferred<string>();
@@ -1514,7 +1514,7 @@ export class DeferredList<T, O extends DeferredListOptions = DeferredListOptions
    * fails with {@linkcode CancelledError}. An error thrown by one canceller is logged and does
    * not stop the others.
    *
-   * @example
+   * @example Cancel every Deferred in the list
    * ```ts
    * import { Deferred, DeferredList } from "@poetry/serve/defer";
    * const a = new Deferred<string>();
@@ -1551,7 +1551,7 @@ export type DeferredResults<D extends readonly Deferred<unknown>[]> = {
  * @param options `consumeErrors`: handle each Deferred's failure, so that it is reported only
  *   through the `FirstError` (see {@linkcode DeferredListOptions}).
  *
- * @example
+ * @example Gather a tuple of results
  * ```ts
  * import { gatherResults, succeed } from "@poetry/serve/defer";
  * const [poem, length] = await gatherResults([succeed("poem"), succeed(4)]);
@@ -1566,7 +1566,7 @@ export function gatherResults<const D extends readonly Deferred<unknown>[]>(
  * A Deferred for the results of all of `deferreds` (any iterable), in their order; it fails
  * with a {@linkcode FirstError} as soon as one fails.
  *
- * @example
+ * @example Gather from any iterable
  * ```ts
  * import { gatherResults, succeed } from "@poetry/serve/defer";
  * const lengths = new Set([succeed(1), succeed(2)]);
@@ -1774,7 +1774,7 @@ export class DeferredLock {
   /**
    * Whether the lock is held.
    *
-   * @example
+   * @example Check whether the lock is held
    * ```ts
    * import { DeferredLock } from "@poetry/serve/defer";
    * const lock = new DeferredLock();
@@ -1790,7 +1790,7 @@ export class DeferredLock {
    * A Deferred that fires with this lock once it is acquired: at once if it is free, else when
    * the holders before it have released it.
    *
-   * @example
+   * @example Wait for the lock
    * ```ts
    * import { DeferredLock } from "@poetry/serve/defer";
    * const lock = new DeferredLock();
@@ -1815,7 +1815,7 @@ export class DeferredLock {
    *
    * @throws {Error} if the lock is not held.
    *
-   * @example
+   * @example Release the lock
    * ```ts
    * import { DeferredLock } from "@poetry/serve/defer";
    * const lock = new DeferredLock();
@@ -1837,7 +1837,7 @@ export class DeferredLock {
    * Acquires the lock, calls `fn(...args)` (as {@linkcode maybeDeferred}), and releases the
    * lock once its outcome is in; returns a Deferred for that outcome.
    *
-   * @example
+   * @example Run a function under the lock
    * ```ts
    * import { DeferredLock } from "@poetry/serve/defer";
    * const lock = new DeferredLock();
@@ -1889,7 +1889,7 @@ export class DeferredSemaphore {
    * @param tokens How many may hold the semaphore at once.
    * @throws {RangeError} if `tokens` is not a whole number of at least 1.
    *
-   * @example
+   * @example Make a semaphore
    * ```ts
    * import { DeferredSemaphore } from "@poetry/serve/defer";
    * console.log(new DeferredSemaphore(3).tokens); // 3
@@ -1906,7 +1906,7 @@ export class DeferredSemaphore {
   /**
    * How many tokens are free.
    *
-   * @example
+   * @example Count the free tokens
    * ```ts
    * import { DeferredSemaphore } from "@poetry/serve/defer";
    * const semaphore = new DeferredSemaphore(2);
@@ -1921,7 +1921,7 @@ export class DeferredSemaphore {
   /**
    * A Deferred that fires with this semaphore once a token is taken: at once if one is free.
    *
-   * @example
+   * @example Give up a waiting acquire
    * ```ts
    * import { DeferredSemaphore } from "@poetry/serve/defer";
    * const semaphore = new DeferredSemaphore(1);
@@ -1947,7 +1947,7 @@ export class DeferredSemaphore {
    *
    * @throws {Error} if more tokens would be free than the limit.
    *
-   * @example
+   * @example Give a token back
    * ```ts
    * import { DeferredSemaphore } from "@poetry/serve/defer";
    * const semaphore = new DeferredSemaphore(1);
@@ -1973,7 +1973,7 @@ export class DeferredSemaphore {
    * Takes a token, calls `fn(...args)` (as {@linkcode maybeDeferred}), and gives the token back
    * once its outcome is in; returns a Deferred for that outcome.
    *
-   * @example
+   * @example Run a function with a token
    * ```ts
    * import { DeferredSemaphore } from "@poetry/serve/defer";
    * const semaphore = new DeferredSemaphore(2);
@@ -2019,7 +2019,7 @@ export class DeferredQueue<T> {
    * @param backlog The most gets waiting before `get` throws {@linkcode QueueUnderflow}.
    * @throws {RangeError} if either is negative or not a number.
    *
-   * @example
+   * @example Bound the queue
    * ```ts
    * import { DeferredQueue } from "@poetry/serve/defer";
    * const queue = new DeferredQueue<number>(10, 2);
@@ -2038,7 +2038,7 @@ export class DeferredQueue<T> {
   /**
    * The items put and not yet taken, oldest first (a copy).
    *
-   * @example
+   * @example Look at the held items
    * ```ts
    * import { DeferredQueue } from "@poetry/serve/defer";
    * const queue = new DeferredQueue<number>();
@@ -2053,7 +2053,7 @@ export class DeferredQueue<T> {
   /**
    * How many gets are waiting for an item.
    *
-   * @example
+   * @example Count the waiting gets
    * ```ts
    * import { DeferredQueue } from "@poetry/serve/defer";
    * const queue = new DeferredQueue<number>();
@@ -2070,7 +2070,7 @@ export class DeferredQueue<T> {
    *
    * @throws {QueueOverflow} if no get is waiting and `size` items are held already.
    *
-   * @example
+   * @example Put an item
    * ```ts
    * import { DeferredQueue } from "@poetry/serve/defer";
    * const queue = new DeferredQueue<string>();
@@ -2094,7 +2094,7 @@ export class DeferredQueue<T> {
    *
    * @throws {QueueUnderflow} if no item is held and `backlog` gets are waiting already.
    *
-   * @example
+   * @example Wait for the next item
    * ```ts
    * import { DeferredQueue } from "@poetry/serve/defer";
    * const queue = new DeferredQueue<string>();
