@@ -1,0 +1,45 @@
+/**
+ * What the poetry clients share: one connection for one request, limited in time. Used by
+ * `get.ts` (downloads) and `transform_client.ts` (transformations).
+ *
+ * @module
+ */
+
+import { CancelledError, type Deferred, TimeoutError } from "../defer.ts";
+import { Failure } from "../failure.ts";
+import type { ClientFactory } from "../protocols/factory.ts";
+import { describeAddress } from "../protocols/_transport.ts";
+import type { ReactorTCP, ReactorTime } from "../reactor.ts";
+
+/** What the poetry clients need of a reactor: `connectTCP`, and `callLater` for timeouts. */
+export type ClientReactor = ReactorTCP & ReactorTime;
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
+  return describeAddress({ type: "TCP", host, port });
+}
+
+/**
+ * Connects `factory` to `host`:`port` and returns `d`, the factory's Deferred (whose canceller
+ * closes the connection). With a `timeout`, the whole request must be over in that many
+ * seconds, or `d` is cancelled and fails with `TimeoutError("<what> timed out after N
+ * seconds")`; without one, only the connection attempt is limited, to 30 seconds.
+ */
+export function connectWithTimeout<T>(
+  reactor: ClientReactor,
+  host: string,
+  port: number,
+  factory: ClientFactory,
+  d: Deferred<T>,
+  timeout: number | undefined,
+  what: string,
+): Deferred<T> {
+  reactor.connectTCP(host, port, factory, { timeout: timeout === undefined ? 30 : null });
+  if (timeout === undefined) return d;
+  return d.addTimeout(timeout, reactor, (outcome, seconds) => {
+    if (outcome instanceof Failure && outcome.check(CancelledError) !== null) {
+      throw new TimeoutError(seconds, what, { cause: outcome.value });
+    }
+    return outcome;
+  });
+}

@@ -1,0 +1,423 @@
+/**
+ * The client side of the poetry transformation service (Part 13, client 6.0):
+ * {@linkcode TransformProxy}`(host, port).xform(name, poem)` sends the request
+ * `<name>.<poem>` as a netstring to a transformation server (see `transform.ts`) and returns a
+ * Deferred that fires with the transformed poem the server sends back as a netstring.
+ *
+ * - {@linkcode TransformClientFactory} makes and fires that Deferred, once;
+ * - {@linkcode TransformClientProtocol} sends the request when connected and hands the reply
+ *   to the factory.
+ *
+ * The server closes the connection without a reply when it cannot transform the poem (an
+ * unknown transform, a bad request): the Deferred then fails with
+ * {@linkcode TransformFailedError}. A refused connection fails it with
+ * `ConnectionRefusedError`, and a `timeout` with `TimeoutError`.
+ *
+ * @example Cummingsify a poem
+ * ```ts
+ * import { TransformProxy } from "@poetry/serve/transform-client";
+ * import { TransformFactory, TransformService } from "@poetry/serve/transform";
+ * import { reactor } from "@poetry/serve/reactor";
+ *
+ * const factory = new TransformFactory(new TransformService());
+ * const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+ * const proxy = new TransformProxy("127.0.0.1", (port.getHost() as { port: number }).port);
+ * console.log(await proxy.xform("cummingsify", "HERE IS MY POEM")); // here is my poem
+ * await port.stopListening();
+ * ```
+ *
+ * @module
+ */
+
+import { Deferred, fail } from "../defer.ts";
+import { ConnectionDone } from "../error.ts";
+import type { Failure } from "../failure.ts";
+import { ClientFactory, type Connector } from "../protocols/factory.ts";
+import { NetstringReceiver } from "../protocols/netstring_receiver.ts";
+import { reactor as globalReactor } from "../reactor.ts";
+import { type ClientReactor, connectWithTimeout, hostPort } from "./_client_request.ts";
+
+/**
+ * A transformation server did not transform the poem: it closed the connection with no reply
+ * (an unknown transform, a request it could not read), or the connection broke before the
+ * reply came (then `cause` says how).
+ *
+ * @example
+ * ```ts
+ * import { TransformFailedError } from "@poetry/serve/transform-client";
+ * const e = new TransformFailedError("sonnetify", "127.0.0.1:11000");
+ * console.log(e.message);
+ * // transform server 127.0.0.1:11000 closed the connection with no reply to "sonnetify"
+ * ```
+ */
+export class TransformFailedError extends Error {
+  /** The transform that was asked for. */
+  readonly xformName: string;
+  /** The transformation server, as `host:port`. */
+  readonly where: string;
+
+  /**
+   * An error for the transform `xformName` that the server at `where` did not do.
+   *
+   * @param xformName The transform asked for.
+   * @param where The server's address, as `host:port`.
+   * @param detail How the connection ended, if not cleanly.
+   * @param options `cause`: the connection's end.
+   *
+   * @example
+   * ```ts
+   * import { TransformFailedError } from "@poetry/serve/transform-client";
+   * const e = new TransformFailedError("reverse", "127.0.0.1:11000", "connection reset");
+   * console.log(e.name, e.xformName); // TransformFailedError reverse
+   * ```
+   */
+  constructor(xformName: string, where: string, detail?: string, options?: ErrorOptions) {
+    super(
+      detail === undefined
+        ? `transform server ${where} closed the connection with no reply to ` +
+          JSON.stringify(xformName)
+        : `transform server ${where} did not reply to ${JSON.stringify(xformName)}: ${detail}`,
+      options,
+    );
+    this.name = "TransformFailedError";
+    this.xformName = xformName;
+    this.where = where;
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * One transformation request: sends `<name>.<poem>` as a netstring when connected, and hands
+ * the netstring that comes back to its factory, closing the connection.
+ *
+ * @example Speak to a test transport
+ * ```ts
+ * import { TransformClientFactory } from "@poetry/serve/transform-client";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * const factory = new TransformClientFactory("uppercase", "ode", "127.0.0.1:11000");
+ * factory.deferred!.addCallback(console.log);
+ * const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 11000 })!;
+ * const transport = new StringTransport();
+ * protocol.makeConnection(transport);
+ * console.log(transport.valueText()); // 13:uppercase.ode,
+ * protocol.dataReceived(new TextEncoder().encode("3:ODE,")); // ODE
+ * ```
+ */
+export class TransformClientProtocol extends NetstringReceiver {
+  /** The factory that built this protocol. */
+  declare factory: TransformClientFactory;
+
+  /**
+   * Sends the factory's request.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
+   * console.log(typeof TransformClientProtocol.prototype.connectionMade); // function
+   * ```
+   */
+  override connectionMade(): void {
+    this.sendRequest(this.factory.xformName, this.factory.poem);
+  }
+
+  /**
+   * Sends the request `<xformName>.<poem>` as a netstring, in UTF-8.
+   *
+   * @param xformName The transform.
+   * @param poem The poem.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const protocol = new TransformClientProtocol();
+   * const transport = new StringTransport();
+   * protocol.transport = transport;
+   * protocol.sendRequest("reverse", "é");
+   * console.log(transport.valueText()); // 10:reverse.é,
+   * ```
+   */
+  sendRequest(xformName: string, poem: string): void {
+    this.sendString(`${xformName}.${poem}`);
+  }
+
+  /**
+   * The reply: closes the connection and passes the transformed poem on.
+   *
+   * @param s The netstring's content.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
+   * console.log(typeof TransformClientProtocol.prototype.stringReceived); // function
+   * ```
+   */
+  override stringReceived(s: Uint8Array): void {
+    this.transport.loseConnection();
+    this.poemReceived(s);
+  }
+
+  /**
+   * Called with the transformed poem's bytes; passes them to the factory.
+   *
+   * @param poem The reply.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
+   * console.log(typeof TransformClientProtocol.prototype.poemReceived); // function
+   * ```
+   */
+  poemReceived(poem: Uint8Array): void {
+    this.factory.handlePoem(poem);
+  }
+}
+
+/**
+ * Builds the {@linkcode TransformClientProtocol} for one request and owns its Deferred
+ * ({@linkcode TransformClientFactory.deferred}), which it fires once, letting go of it first:
+ * with the transformed poem, or with the failure. Cancelling the Deferred closes the
+ * connection.
+ *
+ * @example
+ * ```ts
+ * import { TransformClientFactory } from "@poetry/serve/transform-client";
+ * const factory = new TransformClientFactory("cummingsify", "A POEM", "127.0.0.1:11000");
+ * console.log(factory.xformName, factory.poem); // cummingsify A POEM
+ * ```
+ */
+export class TransformClientFactory extends ClientFactory {
+  /** Builds {@linkcode TransformClientProtocol}s. */
+  override protocol: typeof TransformClientProtocol = TransformClientProtocol;
+  /**
+   * `false`: a factory serves one request, so its start and stop are not logged (a proxy
+   * would log two lines per fetch).
+   */
+  override noisy = false;
+  /** The request's Deferred, until the factory fires it (or it is cancelled). */
+  deferred: Deferred<string> | undefined;
+  /** The transform asked for. */
+  readonly xformName: string;
+  /** The poem to transform. */
+  readonly poem: string;
+  /** The server's address, as `host:port`, for messages. */
+  readonly where: string;
+  #connector: Connector | undefined = undefined;
+
+  /**
+   * A factory for one request: transform `poem` with `xformName` at `where`.
+   *
+   * @param xformName The transform.
+   * @param poem The poem.
+   * @param where The server's address, as `host:port`, for messages.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * const factory = new TransformClientFactory("reverse", "a\nb\n", "127.0.0.1:11000");
+   * console.log(factory.deferred!.called); // false
+   * ```
+   */
+  constructor(xformName: string, poem: string, where: string) {
+    super();
+    this.xformName = xformName;
+    this.poem = poem;
+    this.where = where;
+    this.deferred = new Deferred<string>(() => {
+      this.deferred = undefined;
+      this.#connector?.disconnect();
+    });
+  }
+
+  /**
+   * Remembers the connector, so that cancelling can close the connection.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * console.log(typeof TransformClientFactory.prototype.startedConnecting); // function
+   * ```
+   */
+  override startedConnecting(connector: Connector): void {
+    this.#connector = connector;
+  }
+
+  /**
+   * Fires the Deferred with the transformed poem, decoded from UTF-8 (or fails it with a
+   * `TypeError` if the reply is not UTF-8).
+   *
+   * @param poem The reply's bytes.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * const factory = new TransformClientFactory("uppercase", "ode", "127.0.0.1:11000");
+   * factory.deferred!.addCallback(console.log);
+   * factory.handlePoem(new TextEncoder().encode("ODE")); // ODE
+   * ```
+   */
+  handlePoem(poem: Uint8Array): void {
+    const d = this.deferred;
+    if (d === undefined) return;
+    this.deferred = undefined;
+    let text: string;
+    try {
+      text = utf8.decode(poem);
+    } catch {
+      d.errback(new TypeError(`the transformed poem from ${this.where} is not UTF-8 text`));
+      return;
+    }
+    d.callback(text);
+  }
+
+  /**
+   * The connection ended before a reply: fails the Deferred with
+   * {@linkcode TransformFailedError} (its `cause` is how the connection ended).
+   *
+   * @example
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * console.log(typeof TransformClientFactory.prototype.clientConnectionLost); // function
+   * ```
+   */
+  override clientConnectionLost(_connector: Connector, reason: Failure): void {
+    const d = this.deferred;
+    if (d === undefined) return;
+    this.deferred = undefined;
+    const clean = reason.check(ConnectionDone) !== null;
+    d.errback(
+      new TransformFailedError(
+        this.xformName,
+        this.where,
+        clean ? undefined : reason.getErrorMessage(),
+        { cause: reason.value },
+      ),
+    );
+  }
+
+  /**
+   * The connection could not be made: fails the Deferred with why
+   * (`ConnectionRefusedError`...).
+   *
+   * @example
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * console.log(typeof TransformClientFactory.prototype.clientConnectionFailed); // function
+   * ```
+   */
+  override clientConnectionFailed(_connector: Connector, reason: Failure): void {
+    const d = this.deferred;
+    if (d === undefined) return;
+    this.deferred = undefined;
+    d.errback(reason);
+  }
+}
+
+/** Options of {@linkcode TransformProxy}. */
+export interface TransformProxyOptions {
+  /**
+   * Seconds each request (connecting, sending, waiting for the reply) may take before it
+   * fails with `TimeoutError` and the connection is closed. Without it, only the connection
+   * attempt is limited (to 30 seconds).
+   * @default {undefined}
+   */
+  timeout?: number;
+  /**
+   * The reactor to connect with and time requests on.
+   * @default {reactor}
+   */
+  reactor?: ClientReactor;
+}
+
+/**
+ * Stands for a transformation server: each {@linkcode TransformProxy.xform} call is one
+ * connection to it, one request and one reply (Twisted's `TransformProxy` of client 6.0).
+ *
+ * @example Fall back to the original poem, as client 6.0 does
+ * ```ts
+ * import { TransformProxy } from "@poetry/serve/transform-client";
+ *
+ * const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = closed.addr.port;
+ * closed.close(); // nothing listens there now
+ * const proxy = new TransformProxy("127.0.0.1", port);
+ * const poem = "Roses Are Red";
+ * const result = await proxy.xform("cummingsify", poem).addErrback((failure) => {
+ *   console.log("Cummingsify failed!", failure.getErrorMessage());
+ *   return poem;
+ * });
+ * console.log(result); // Roses Are Red
+ * ```
+ */
+export class TransformProxy {
+  /** The server's host. */
+  readonly host: string;
+  /** The server's port. */
+  readonly port: number;
+  /** The server's address, as `host:port`. */
+  readonly where: string;
+  #timeout: number | undefined;
+  #reactor: ClientReactor;
+
+  /**
+   * A proxy for the transformation server at `host`:`port`; nothing connects until
+   * {@linkcode TransformProxy.xform}.
+   *
+   * @param host The server's host.
+   * @param port The server's port.
+   * @param options A time limit per request, and the reactor.
+   *
+   * @example
+   * ```ts
+   * import { TransformProxy } from "@poetry/serve/transform-client";
+   * console.log(new TransformProxy("localhost", 11000, { timeout: 5 }).where); // localhost:11000
+   * ```
+   */
+  constructor(host: string, port: number, options: TransformProxyOptions = {}) {
+    this.host = host;
+    this.port = port;
+    this.where = hostPort(host, port);
+    this.#timeout = options.timeout;
+    this.#reactor = options.reactor ?? globalReactor;
+  }
+
+  /**
+   * Asks the server to transform `poem` with the transform `xformName`.
+   *
+   * @param xformName The transform (`cummingsify`, `uppercase`, `reverse` on this project's
+   *   server); it cannot contain a `.`.
+   * @param poem The poem.
+   * @returns The transformed poem; or a failure: {@linkcode TransformFailedError} (no reply),
+   *   `ConnectionRefusedError`, `TimeoutError`, `RangeError` (a name with a `.`, or empty).
+   *
+   * @example
+   * ```ts
+   * import { TransformProxy } from "@poetry/serve/transform-client";
+   * new TransformProxy("127.0.0.1", 11000).xform("a.b", "poem").addErrback((failure) => {
+   *   console.log(failure.getErrorMessage());
+   *   // not a transform name: "a.b" (it must be non-empty, without ".")
+   * });
+   * ```
+   */
+  xform(xformName: string, poem: string): Deferred<string> {
+    if (xformName === "" || xformName.includes(".")) {
+      return fail(
+        new RangeError(
+          `not a transform name: ${JSON.stringify(xformName)} (it must be non-empty, without ".")`,
+        ),
+      );
+    }
+    const factory = new TransformClientFactory(xformName, poem, this.where);
+    return connectWithTimeout(
+      this.#reactor,
+      this.host,
+      this.port,
+      factory,
+      factory.deferred!,
+      this.#timeout,
+      `transform ${xformName} at ${this.where}`,
+    );
+  }
+}

@@ -1,0 +1,240 @@
+// The poetry clients (Part 15's tests and more): getPoetry and getPoetryBytes from get.ts, and
+// TransformProxy from transform_client.ts, against real servers on loopback port 0.
+
+import assert from "node:assert/strict";
+import { CancelledError, TimeoutError } from "../defer.ts";
+import { ConnectionDone, ConnectionLost, ConnectionRefusedError } from "../error.ts";
+import { Failure } from "../failure.ts";
+import { Reactor } from "../reactor.ts";
+import { Clock } from "../task.ts";
+import { assertFailure, StringTransport, StringTransportWithDisconnection } from "../testing.ts";
+import { poems } from "../poetry/poems.ts";
+import {
+  getPoetry,
+  getPoetryBytes,
+  PoetryClientFactory,
+  type PoetryClientProtocol,
+} from "../services/get.ts";
+import {
+  TransformClientFactory,
+  TransformFailedError,
+  TransformProxy,
+} from "../services/transform_client.ts";
+import { closedPort, poetryServer, silentServer, transformServer } from "./_poetry_servers.ts";
+
+const encoder = new TextEncoder();
+
+// Part 15's test poem, with a non-ASCII character.
+const TEST_POEM = "This is a test.\nThis is only a test.\n\u2026";
+
+Deno.test("getPoetry gets the exact poem from a server (test_client)", async () => {
+  await using server = poetryServer(TEST_POEM);
+  assert.equal(await getPoetry("127.0.0.1", server.port), TEST_POEM);
+  assert.equal(server.factory.connections, 1);
+});
+
+Deno.test("getPoetry fails with ConnectionRefusedError where nothing listens (test_failure)", async () => {
+  const port = await closedPort();
+  const error = await assertFailure(getPoetry("127.0.0.1", port), ConnectionRefusedError);
+  assert.equal(error.where, `127.0.0.1:${port}`);
+});
+
+Deno.test("getPoetryBytes returns a large poem byte for byte, however it is chunked", async () => {
+  const poem = new Uint8Array(1_000_003).map((_, i) => (i * 7) % 256);
+  await using server = poetryServer(poem);
+  assert.deepEqual(await getPoetryBytes("127.0.0.1", server.port), poem);
+});
+
+Deno.test("getPoetry gets an empty poem as an empty string", async () => {
+  await using server = poetryServer("");
+  assert.equal(await getPoetry("127.0.0.1", server.port), "");
+});
+
+Deno.test("getPoetry fails with TypeError naming the server for a poem that is not UTF-8", async () => {
+  const bytes = new Uint8Array([0x6f, 0x64, 0x65, 0xff, 0x0a]);
+  await using server = poetryServer(bytes);
+  const error = await assertFailure(getPoetry("127.0.0.1", server.port), TypeError);
+  assert.equal(error.message, `the poem from 127.0.0.1:${server.port} is not UTF-8 text`);
+  assert.deepEqual(await getPoetryBytes("127.0.0.1", server.port), bytes);
+});
+
+Deno.test("getPoetry times out with TimeoutError and closes the connection", async () => {
+  await using server = silentServer();
+  const clock = new Clock();
+  const reactor = new Reactor({ clock });
+  const d = getPoetry("127.0.0.1", server.port, { timeout: 5, reactor });
+  const { closed } = await server.accepted();
+  clock.advance(4.9);
+  assert.equal(d.called, false);
+  clock.advance(0.1);
+  const error = await assertFailure(d, TimeoutError);
+  assert.equal(error.seconds, 5);
+  assert.equal(
+    error.message,
+    `poem download from 127.0.0.1:${server.port} timed out after 5 seconds`,
+  );
+  await closed; // the server sees the client hang up
+});
+
+Deno.test("getPoetry's timeout bounds a slow download, not each read", async () => {
+  await using server = poetryServer(poems.tide);
+  const open = server.factory.close(); // the server holds the poem back
+  const clock = new Clock();
+  const reactor = new Reactor({ clock });
+  const d = getPoetry("127.0.0.1", server.port, { timeout: 1, reactor });
+  await server.factory.accepted.reached(1);
+  clock.advance(1);
+  await assertFailure(d, TimeoutError);
+  open(); // too late: the connection is closed and nothing is delivered
+});
+
+Deno.test("getPoetry with a timeout gets a poem that comes in time, and cancels the timer", async () => {
+  await using server = poetryServer(poems.kettle);
+  const clock = new Clock();
+  const reactor = new Reactor({ clock });
+  assert.equal(await getPoetry("127.0.0.1", server.port, { timeout: 5, reactor }), poems.kettle);
+  assert.equal(clock.getDelayedCalls().length, 0);
+});
+
+Deno.test("cancelling getPoetry fails it with CancelledError and closes the connection", async () => {
+  await using server = silentServer();
+  const d = getPoetry("127.0.0.1", server.port);
+  const { closed } = await server.accepted();
+  d.cancel();
+  await assertFailure(d, CancelledError);
+  await closed;
+});
+
+Deno.test("cancelling getPoetry while it connects stops the attempt", async () => {
+  await using server = silentServer();
+  const d = getPoetry("127.0.0.1", server.port);
+  d.cancel(); // before the connection is made
+  await assertFailure(d, CancelledError);
+});
+
+Deno.test("PoetryClientProtocol fails the download when the connection is lost mid-poem", async () => {
+  const factory = new PoetryClientFactory("127.0.0.1:10000");
+  const d = factory.deferred!;
+  const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 10000 })!;
+  protocol.makeConnection(new StringTransport());
+  protocol.dataReceived(encoder.encode("The first half of a po"));
+  protocol.connectionLost(new Failure(new ConnectionLost("127.0.0.1:10000", "reset by peer")));
+  const error = await assertFailure(d, ConnectionLost);
+  assert.match(error.message, /reset by peer/);
+  assert.equal(factory.deferred, undefined);
+});
+
+Deno.test("PoetryClientProtocol delivers the poem on a clean close, in one piece", async () => {
+  const factory = new PoetryClientFactory("127.0.0.1:10000");
+  const d = factory.deferred!;
+  const protocol = factory.buildProtocol({
+    type: "TCP",
+    host: "127.0.0.1",
+    port: 10000,
+  }) as PoetryClientProtocol;
+  const transport = new StringTransportWithDisconnection();
+  transport.protocol = protocol;
+  protocol.makeConnection(transport);
+  for (const piece of ["Roses ", "are ", "", "red"]) protocol.dataReceived(encoder.encode(piece));
+  transport.loseConnection();
+  assert.equal(new TextDecoder().decode(await d), "Roses are red");
+});
+
+Deno.test("PoetryClientFactory fires its Deferred once and lets go of it first", () => {
+  const factory = new PoetryClientFactory("127.0.0.1:10000");
+  const d = factory.deferred!;
+  let seenInside: unknown = "unset";
+  d.addCallback(() => {
+    seenInside = factory.deferred;
+  });
+  factory.poemFinished(encoder.encode("one"));
+  assert.equal(seenInside, undefined);
+  // Later news changes nothing: no AlreadyCalledError either.
+  factory.poemFinished(encoder.encode("two"));
+  factory.poemFailed(new Failure(new ConnectionDone()));
+  factory.clientConnectionFailed(
+    { getDestination: () => ({ type: "TCP", host: "127.0.0.1", port: 1 }) } as never,
+    new Failure(new ConnectionRefusedError("127.0.0.1:1")),
+  );
+  assert.equal(d.called, true);
+});
+
+Deno.test("TransformProxy.xform transforms a poem with the transformation server", async () => {
+  await using server = transformServer();
+  const proxy = new TransformProxy("127.0.0.1", server.port);
+  assert.equal(await proxy.xform("cummingsify", poems.telegram), poems.telegram.toLowerCase());
+  assert.equal(
+    await proxy.xform("uppercase", "\u00e9t\u00e9 \u2014 ode"),
+    "\u00c9T\u00c9 \u2014 ODE",
+  );
+  assert.equal(await proxy.xform("reverse", "a\nb\n"), "b\na\n");
+  assert.equal(await proxy.xform("cummingsify", ""), "");
+  assert.equal(server.factory.connections, 4);
+});
+
+Deno.test("TransformProxy.xform fails with TransformFailedError for an unknown transform", async () => {
+  await using server = transformServer();
+  const proxy = new TransformProxy("127.0.0.1", server.port);
+  const error = await assertFailure(proxy.xform("sonnetify", "a poem"), TransformFailedError);
+  assert.equal(error.xformName, "sonnetify");
+  assert.equal(error.where, `127.0.0.1:${server.port}`);
+  assert.equal(
+    error.message,
+    `transform server 127.0.0.1:${server.port} closed the connection with no reply to "sonnetify"`,
+  );
+});
+
+Deno.test("TransformProxy.xform fails with ConnectionRefusedError where nothing listens", async () => {
+  const proxy = new TransformProxy("127.0.0.1", await closedPort());
+  await assertFailure(proxy.xform("cummingsify", "A POEM"), ConnectionRefusedError);
+});
+
+Deno.test("TransformProxy.xform refuses a transform name with a dot, without connecting", async () => {
+  await using server = transformServer();
+  const proxy = new TransformProxy("127.0.0.1", server.port);
+  const error = await assertFailure(proxy.xform("xform_cummingsify.x", "poem"), RangeError);
+  assert.match(error.message, /"xform_cummingsify\.x"/);
+  await assertFailure(proxy.xform("", "poem"), RangeError);
+  assert.equal(server.factory.connections, 0);
+});
+
+Deno.test("TransformProxy.xform times out with TimeoutError and closes the connection", async () => {
+  await using server = silentServer();
+  const clock = new Clock();
+  const proxy = new TransformProxy("127.0.0.1", server.port, {
+    timeout: 2,
+    reactor: new Reactor({ clock }),
+  });
+  const d = proxy.xform("cummingsify", "A POEM");
+  const { closed } = await server.accepted();
+  clock.advance(2);
+  const error = await assertFailure(d, TimeoutError);
+  assert.equal(
+    error.message,
+    `transform cummingsify at 127.0.0.1:${server.port} timed out after 2 seconds`,
+  );
+  await closed;
+});
+
+Deno.test("TransformClientFactory fails with TransformFailedError when the connection breaks", async () => {
+  const factory = new TransformClientFactory("reverse", "a\nb", "127.0.0.1:11000");
+  const d = factory.deferred!;
+  const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 11000 })!;
+  const transport = new StringTransport();
+  protocol.makeConnection(transport);
+  assert.equal(transport.valueText(), "11:reverse.a\nb,");
+  protocol.dataReceived(encoder.encode("3:b\n")); // half a reply, then the connection breaks
+  const lost = new Failure(new ConnectionLost("127.0.0.1:11000", "reset by peer"));
+  factory.clientConnectionLost({} as never, lost);
+  const error = await assertFailure(d, TransformFailedError);
+  assert.match(error.message, /did not reply to "reverse": .*reset by peer/);
+  assert.equal(error.cause, lost.value);
+});
+
+Deno.test("TransformClientFactory fails with TypeError for a reply that is not UTF-8", async () => {
+  const factory = new TransformClientFactory("reverse", "ode", "127.0.0.1:11000");
+  const d = factory.deferred!;
+  factory.handlePoem(new Uint8Array([0xff]));
+  const error = await assertFailure(d, TypeError);
+  assert.equal(error.message, "the transformed poem from 127.0.0.1:11000 is not UTF-8 text");
+});
