@@ -288,6 +288,20 @@ Deno.test("Deferred waits for a returned Deferred that is paused", () => {
   assert.equal(seen.value, "x");
 });
 
+Deno.test("Deferred waits for a returned Deferred that is still running its callbacks", () => {
+  const a = new Deferred<number>();
+  const b = new Deferred<number>();
+  let seen: number | undefined;
+  b.addCallback(() => a).addCallback((n) => void (seen = n));
+  a.addCallback((n) => {
+    b.callback(n); // b's callback returns a, which is in the middle of this callback
+    assert.equal(seen, undefined);
+    return n + 1;
+  });
+  a.callback(1);
+  assert.equal(seen, 2); // what a settled on, not the value it was working on
+});
+
 Deno.test("Deferred fails a callback that returns its own Deferred", () => {
   const d = new Deferred<unknown>();
   d.addCallback(() => d);
