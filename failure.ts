@@ -190,6 +190,11 @@ export class Failure {
     return `[Failure ${this.#typeName()}: ${this.getErrorMessage()}]`;
   }
 
+  /** `Deno.inspect` and `console.log` show a failure as its one-line {@linkcode Failure.toString}. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+
   #typeName(): string {
     const v = this.value;
     if (v instanceof Error) return v.name;

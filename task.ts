@@ -473,7 +473,7 @@ export class LoopingCall<A extends unknown[] = []> {
  * import { Clock, deferLater } from "@poetry/serve/task";
  * const clock = new Clock();
  * const d = deferLater(clock, 60);
- * d.addErrback((f) => console.log(f.check(CancelledError) !== undefined)); // true
+ * d.addErrback((f) => console.log(f.check(CancelledError) !== null)); // true
  * d.cancel();
  * console.log(clock.getDelayedCalls().length); // 0
  * ```
