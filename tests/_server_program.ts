@@ -7,13 +7,15 @@
 
 /**
  * Runs a server module as a program with `permissions`, waits for its "starting on PORT" log
- * line, calls `use` with the port, then stops it with SIGTERM. Returns its exit code and log.
+ * line (or the first match of `ready`, whose first group is the port), calls `use` with the
+ * port, then stops it with SIGTERM. Returns its exit code and log.
  */
 export async function runServerModule(
   module: string,
   permissions: string[],
   args: string[],
   use: (port: number) => Promise<void>,
+  ready: RegExp = /starting on (\d+)/,
 ): Promise<{ code: number; log: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, new URL(module, import.meta.url).href, ...args],
@@ -31,7 +33,7 @@ export async function runServerModule(
       const { value, done } = await reader.read();
       if (done) throw new Error(`${module} exited before listening:\n${log}${await stderr}`);
       log += value;
-      const match = log.match(/starting on (\d+)/);
+      const match = log.match(ready);
       if (match) port = Number(match[1]);
     }
     await use(port);
