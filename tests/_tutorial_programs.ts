@@ -1,0 +1,150 @@
+/**
+ * Test helper: runs the tutorial's own Python programs (Twisted 22.4, Debian's
+ * python3-twisted) next to ours, for byte-for-byte comparisons.
+ *
+ * Needs /usr/bin/python3 with Twisted and a clone (or git directory) of the tutorial's
+ * repository (jdavisp3/twisted-intro), by default /work/.mirror/jdavisp3+twisted-intro/repo,
+ * or wherever `TWISTED_INTRO_GIT` says. The programs are copied out of it into a temporary
+ * directory. {@linkcode whyPythonSkip} says why the comparisons cannot run, when they cannot.
+ * Everything listens on 127.0.0.1 only.
+ *
+ * @module
+ */
+
+const PYTHON = "/usr/bin/python3";
+const DEFAULT_INTRO_GIT = "/work/.mirror/jdavisp3+twisted-intro/repo";
+/** How long any one Python program may run before it is killed. */
+export const PROGRAM_SECONDS = 20;
+
+const decoder = new TextDecoder();
+const pythonEnv = { PYTHONUTF8: "1", PYTHONDONTWRITEBYTECODE: "1" };
+
+function introGit(): string {
+  return Deno.env.get("TWISTED_INTRO_GIT") ?? DEFAULT_INTRO_GIT;
+}
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+/** Why the tutorial's `programs` cannot be run here, or `undefined` if they can. */
+export function whyPythonSkip(programs: readonly string[]): string | undefined {
+  if (!granted({ name: "run" }) || !granted({ name: "env" }) || !granted({ name: "read" })) {
+    return "they need --allow-run, --allow-env and --allow-read";
+  }
+  try {
+    const python = new Deno.Command(PYTHON, {
+      args: ["-c", "import twisted"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    if (!python.success) return `${PYTHON} cannot import twisted (install python3-twisted)`;
+  } catch {
+    return `there is no ${PYTHON}`;
+  }
+  for (const program of programs) {
+    try {
+      const found = new Deno.Command("git", {
+        args: ["-C", introGit(), "cat-file", "-e", `HEAD:${program}`],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      if (!found.success) return `${introGit()} has no ${program} (set TWISTED_INTRO_GIT)`;
+    } catch {
+      return "there is no git";
+    }
+  }
+  return undefined;
+}
+
+/** The tutorial's `programs`, copied into a temporary directory removed when disposed. */
+export function tutorialPrograms(programs: readonly string[]): { dir: string } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "twisted_intro_" });
+  for (const path of programs) {
+    const out = new Deno.Command("git", {
+      args: ["-C", introGit(), "show", `HEAD:${path}`],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    if (!out.success) throw new Error(`git show ${path}: ${decoder.decode(out.stderr)}`);
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) Deno.mkdirSync(`${dir}/${path.slice(0, slash)}`, { recursive: true });
+    Deno.writeFileSync(`${dir}/${path}`, out.stdout);
+  }
+  return { dir, [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }) };
+}
+
+/** Runs a Python program in `dir` to its end (killed after {@linkcode PROGRAM_SECONDS}). */
+export async function runPython(dir: string, args: string[]): Promise<Deno.CommandOutput> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), PROGRAM_SECONDS * 1000);
+  try {
+    return await new Deno.Command(PYTHON, {
+      args: ["-u", ...args],
+      cwd: dir,
+      env: pythonEnv,
+      stdout: "piped",
+      stderr: "piped",
+      signal: ac.signal,
+    }).output();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A Python server, listening: its port; stopped (SIGTERM) when disposed. */
+export interface PythonServer extends AsyncDisposable {
+  port: number;
+  /** What it printed on stdout so far (read when it stops). */
+  output(): string;
+}
+
+/** Starts a Python server in `dir` that prints `...port=NNNN...` once it listens. */
+export async function startPythonServer(dir: string, args: string[]): Promise<PythonServer> {
+  const child = new Deno.Command(PYTHON, {
+    args: ["-u", ...args],
+    cwd: dir,
+    env: pythonEnv,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    return await stderr;
+  };
+  const timer = setTimeout(() => stop(), PROGRAM_SECONDS * 1000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${args[0]} exited before listening: ${seen}${await stderr}`);
+      seen += value;
+      const match = seen.match(/port=(\d+)/);
+      if (match) {
+        return {
+          port: Number(match[1]),
+          output: () => seen,
+          [Symbol.asyncDispose]: async () => void await stop(),
+        };
+      }
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,211 @@
+// Byte-for-byte checks of the poetry client and proxy against the tutorial's own Python
+// programs, run with Twisted: our client reading their fastpoetry.py, our get program printing
+// what their clients print, their client 6 going through our transformation proxy, their
+// proxy in front of our server and ours in front of theirs. (Their client 6 against our
+// fastpoetry and transformation server is in compat_test.ts.) Skipped, with a line saying why,
+// where Python with Twisted or the tutorial's programs are missing.
+
+import assert from "node:assert/strict";
+import { reactor } from "../reactor.ts";
+import { poems } from "../poetry/poems.ts";
+import { getPoetry, getPoetryBytes } from "../services/get.ts";
+import {
+  PoetryProxyFactory,
+  ProxyService,
+  TransformProxyFactory,
+  TransformProxyService,
+} from "../services/proxy.ts";
+import {
+  closedPort,
+  poetryServer,
+  portOf,
+  readAll,
+  runToEnd,
+  transformServer,
+} from "./_poetry_servers.ts";
+import {
+  runPython,
+  startPythonServer,
+  tutorialPrograms,
+  whyPythonSkip,
+} from "./_tutorial_programs.ts";
+
+const PROGRAMS = [
+  "twisted-server-1/fastpoetry.py",
+  "twisted-server-1/transformedpoetry.py",
+  "twisted-server-2/poetry-proxy.py",
+  "twisted-client-4/get-poetry.py",
+  "twisted-client-6/get-poetry.py",
+];
+
+const skipReason = whyPythonSkip(PROGRAMS);
+const ignore = skipReason !== undefined;
+if (ignore) console.log(`compat_clients_test: skipping the Python comparisons: ${skipReason}`);
+
+const decoder = new TextDecoder();
+const GET = new URL("../services/get.ts", import.meta.url);
+const NET = ["--allow-net=127.0.0.1"];
+
+/** A poem file with non-ASCII text, blank and indented lines, and no final newline. */
+function writeOde(dir: string): string {
+  const file = `${dir}/ode.txt`;
+  Deno.writeTextFileSync(
+    file,
+    "An Ode \u2014 \u00e0 la fa\u00e7on\u2026\nof the tide\n\n  indented\n\tand tabbed\nend",
+  );
+  return file;
+}
+
+/** One of the tutorial's servers in `dir`, listening on loopback. */
+function theirServer(dir: string, program: string, ...args: string[]) {
+  return startPythonServer(dir, [program, "--iface", "127.0.0.1", ...args]);
+}
+
+Deno.test({
+  name: "getPoetry gets exactly the bytes the tutorial's fastpoetry.py sends",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    const file = writeOde(programs.dir);
+    await using python = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+    assert.deepEqual(await getPoetryBytes("127.0.0.1", python.port), Deno.readFileSync(file));
+    assert.equal(await getPoetry("127.0.0.1", python.port), Deno.readTextFileSync(file));
+  },
+});
+
+Deno.test({
+  name: "the get program prints what the tutorial's client 4 prints",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    const file = writeOde(programs.dir);
+    await using python = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+    // The same server twice, so that the order the poems come in does not matter.
+    const addresses = [String(python.port), `127.0.0.1:${python.port}`];
+    const theirs = await runPython(programs.dir, ["twisted-client-4/get-poetry.py", ...addresses]);
+    const ours = await runToEnd(GET, NET, addresses);
+    assert.ok(theirs.success, decoder.decode(theirs.stderr));
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, decoder.decode(theirs.stdout));
+    assert.equal(ours.stdout, `${Deno.readTextFileSync(file)}\n`.repeat(2));
+  },
+});
+
+Deno.test({
+  name: "the get program with --transform prints what the tutorial's client 6 prints",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    const file = writeOde(programs.dir);
+    await using poetry = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+    await using xform = await theirServer(programs.dir, "twisted-server-1/transformedpoetry.py");
+    const theirs = await runPython(programs.dir, [
+      "twisted-client-6/get-poetry.py",
+      String(xform.port),
+      String(poetry.port),
+    ]);
+    const ours = await runToEnd(GET, NET, ["--transform", String(xform.port), String(poetry.port)]);
+    assert.ok(theirs.success, decoder.decode(theirs.stderr));
+    assert.equal(ours.stderr, "");
+    assert.equal(ours.stdout, decoder.decode(theirs.stdout));
+    assert.equal(ours.stdout, Deno.readTextFileSync(file).toLowerCase() + "\n");
+  },
+});
+
+Deno.test({
+  name: "the get program falls back to the original poem as client 6 does, transform server down",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    const file = writeOde(programs.dir);
+    await using poetry = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+    const downPort = await closedPort();
+    const theirs = await runPython(programs.dir, [
+      "twisted-client-6/get-poetry.py",
+      String(downPort),
+      String(poetry.port),
+    ]);
+    const ours = await runToEnd(GET, NET, ["--transform", String(downPort), String(poetry.port)]);
+    assert.equal(decoder.decode(theirs.stderr), "Cummingsify failed!\n");
+    assert.match(ours.stderr, /^Transform cummingsify failed: /);
+    assert.equal(ours.stdout, decoder.decode(theirs.stdout));
+    assert.equal(ours.stdout, Deno.readTextFileSync(file) + "\n");
+  },
+});
+
+Deno.test({
+  name: "the tutorial's client 6 cummingsifies through our transformation proxy",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    await using poetry = poetryServer(poems.telegram);
+    await using upstream = transformServer();
+    const service = new TransformProxyService("127.0.0.1", upstream.port);
+    const proxy = reactor.listenTCP(0, new TransformProxyFactory(service), {
+      interface: "127.0.0.1",
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const out = await runPython(programs.dir, [
+          "twisted-client-6/get-poetry.py",
+          String(portOf(proxy)),
+          String(poetry.port),
+        ]);
+        assert.equal(decoder.decode(out.stderr), "");
+        assert.equal(decoder.decode(out.stdout), poems.telegram.toLowerCase() + "\n");
+      }
+      assert.equal(upstream.factory.connections, 1, "the second request came from the cache");
+    } finally {
+      await proxy.stopListening();
+    }
+  },
+});
+
+Deno.test({
+  name: "the tutorial's poetry-proxy.py serves our fastpoetry's poem exactly, then from its cache",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    await using ours = poetryServer(poems.keeper);
+    const python = await theirServer(
+      programs.dir,
+      "twisted-server-2/poetry-proxy.py",
+      String(ours.port),
+    );
+    try {
+      assert.equal(decoder.decode(await readAll(python.port)), poems.keeper);
+      assert.equal(decoder.decode(await readAll(python.port)), poems.keeper);
+    } finally {
+      await python[Symbol.asyncDispose]();
+    }
+    assert.equal(ours.factory.connections, 1);
+    assert.match(python.output(), /Fetching poem from server\.\nUsing cached poem\.\n/);
+  },
+});
+
+Deno.test({
+  name: "our proxy in front of the tutorial's fastpoetry.py sends the bytes their proxy sends",
+  ignore,
+  async fn() {
+    using programs = tutorialPrograms(PROGRAMS);
+    const file = writeOde(programs.dir);
+    await using poetry = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+    await using theirProxy = await theirServer(
+      programs.dir,
+      "twisted-server-2/poetry-proxy.py",
+      String(poetry.port),
+    );
+    const service = new ProxyService("127.0.0.1", poetry.port);
+    const ourProxy = reactor.listenTCP(0, new PoetryProxyFactory(service), {
+      interface: "127.0.0.1",
+    });
+    try {
+      const theirs = await readAll(theirProxy.port);
+      assert.deepEqual(await readAll(portOf(ourProxy)), theirs);
+      assert.deepEqual(await readAll(portOf(ourProxy)), theirs);
+      assert.deepEqual(theirs, Deno.readFileSync(file));
+    } finally {
+      await ourProxy.stopListening();
+    }
+  },
+});
