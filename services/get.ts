@@ -123,10 +123,20 @@ export class PoetryClientProtocol extends Protocol {
   /**
    * Keeps a piece of the poem.
    *
-   * @example
+   * @example Collect a poem that comes in pieces
    * ```ts
-   * import { PoetryClientProtocol } from "@poetry/serve/get";
-   * console.log(typeof PoetryClientProtocol.prototype.dataReceived); // function
+   * import { type PoetryClientProtocol, PoetryClientFactory } from "@poetry/serve/get";
+   * import { ConnectionDone } from "@poetry/serve/error";
+   * import { Failure } from "@poetry/serve/failure";
+   *
+   * const factory = new PoetryClientFactory("127.0.0.1:10000");
+   * const d = factory.deferred!;
+   * const address = { type: "TCP", host: "127.0.0.1", port: 10000 } as const;
+   * const protocol = factory.buildProtocol(address) as PoetryClientProtocol;
+   * protocol.dataReceived(new TextEncoder().encode("half a "));
+   * protocol.dataReceived(new TextEncoder().encode("poem"));
+   * protocol.connectionLost(new Failure(new ConnectionDone()));
+   * console.log(new TextDecoder().decode(await d)); // half a poem
    * ```
    */
   override dataReceived(data: Uint8Array): void {
@@ -137,10 +147,18 @@ export class PoetryClientProtocol extends Protocol {
    * The server is done: a clean close delivers the poem
    * ({@linkcode PoetryClientProtocol.poemReceived}); any other end fails the download.
    *
-   * @example
+   * @example A connection reset mid-poem fails the download
    * ```ts
-   * import { PoetryClientProtocol } from "@poetry/serve/get";
-   * console.log(typeof PoetryClientProtocol.prototype.connectionLost); // function
+   * import { type PoetryClientProtocol, PoetryClientFactory } from "@poetry/serve/get";
+   * import { ConnectionLost } from "@poetry/serve/error";
+   * import { Failure } from "@poetry/serve/failure";
+   *
+   * const factory = new PoetryClientFactory("127.0.0.1:10000");
+   * factory.deferred!.addErrback((failure) => console.log(failure.type?.name));
+   * const address = { type: "TCP", host: "127.0.0.1", port: 10000 } as const;
+   * const protocol = factory.buildProtocol(address) as PoetryClientProtocol;
+   * protocol.dataReceived(new TextEncoder().encode("the first li"));
+   * protocol.connectionLost(new Failure(new ConnectionLost("127.0.0.1:10000", "reset"))); // ConnectionLost
    * ```
    */
   override connectionLost(reason: Failure): void {
@@ -158,10 +176,25 @@ export class PoetryClientProtocol extends Protocol {
    *
    * @param poem The poem's bytes.
    *
-   * @example
+   * @example Change the poem on its way (a subclass)
    * ```ts
-   * import { PoetryClientProtocol } from "@poetry/serve/get";
-   * console.log(typeof PoetryClientProtocol.prototype.poemReceived); // function
+   * import { PoetryClientFactory, PoetryClientProtocol } from "@poetry/serve/get";
+   * import { ConnectionDone } from "@poetry/serve/error";
+   * import { Failure } from "@poetry/serve/failure";
+   *
+   * class Shouting extends PoetryClientProtocol {
+   *   override poemReceived(poem: Uint8Array): void {
+   *     const text = new TextDecoder().decode(poem).toUpperCase();
+   *     super.poemReceived(new TextEncoder().encode(text));
+   *   }
+   * }
+   * const factory = new PoetryClientFactory("127.0.0.1:10000");
+   * factory.protocol = Shouting;
+   * const d = factory.deferred!;
+   * const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 10000 })!;
+   * protocol.dataReceived(new TextEncoder().encode("ode"));
+   * protocol.connectionLost(new Failure(new ConnectionDone()));
+   * console.log(new TextDecoder().decode(await d)); // ODE
    * ```
    */
   poemReceived(poem: Uint8Array): void {
@@ -214,7 +247,7 @@ export class PoetryClientFactory extends ClientFactory {
    *
    * @param where The server's address as `host:port`, for messages.
    *
-   * @example
+   * @example Take the Deferred before connecting
    * ```ts
    * import { PoetryClientFactory } from "@poetry/serve/get";
    * const factory = new PoetryClientFactory("127.0.0.1:10000");
@@ -235,10 +268,18 @@ export class PoetryClientFactory extends ClientFactory {
   /**
    * Remembers the connector, so that cancelling can close the connection.
    *
-   * @example
+   * @example Cancelling closes the connection
    * ```ts
    * import { PoetryClientFactory } from "@poetry/serve/get";
-   * console.log(typeof PoetryClientFactory.prototype.startedConnecting); // function
+   * import type { Connector } from "@poetry/serve/factory";
+   *
+   * const factory = new PoetryClientFactory("127.0.0.1:10000");
+   * let closed = false;
+   * factory.startedConnecting({ disconnect: () => void (closed = true) } as Connector);
+   * const d = factory.deferred!;
+   * d.addErrback((failure) => console.log(failure.type?.name));
+   * d.cancel(); // CancelledError
+   * console.log(closed, factory.deferred); // true undefined
    * ```
    */
   override startedConnecting(connector: Connector): void {
@@ -250,7 +291,7 @@ export class PoetryClientFactory extends ClientFactory {
    *
    * @param poem The poem's bytes.
    *
-   * @example
+   * @example Fire once, letting go first
    * ```ts
    * import { PoetryClientFactory } from "@poetry/serve/get";
    * const factory = new PoetryClientFactory("127.0.0.1:10000");
@@ -271,7 +312,7 @@ export class PoetryClientFactory extends ClientFactory {
    *
    * @param reason Why.
    *
-   * @example
+   * @example Fail the download
    * ```ts
    * import { PoetryClientFactory } from "@poetry/serve/get";
    * import { ConnectionLost } from "@poetry/serve/error";
@@ -294,10 +335,18 @@ export class PoetryClientFactory extends ClientFactory {
    * Fails the Deferred with why the connection could not be made (`ConnectionRefusedError`,
    * `DNSLookupError`, `TimeoutError`...).
    *
-   * @example
+   * @example A refused connection fails the download
    * ```ts
    * import { PoetryClientFactory } from "@poetry/serve/get";
-   * console.log(typeof PoetryClientFactory.prototype.clientConnectionFailed); // function
+   * import { ConnectionRefusedError } from "@poetry/serve/error";
+   * import type { Connector } from "@poetry/serve/factory";
+   * import { Failure } from "@poetry/serve/failure";
+   *
+   * const factory = new PoetryClientFactory("127.0.0.1:10000");
+   * factory.deferred!.addErrback((failure) => console.log(failure.getErrorMessage()));
+   * const refused = new Failure(new ConnectionRefusedError("127.0.0.1:10000"));
+   * factory.clientConnectionFailed({} as Connector, refused);
+   * // connection to 127.0.0.1:10000 was refused
    * ```
    */
   override clientConnectionFailed(_connector: Connector, reason: Failure): void {
@@ -317,7 +366,7 @@ export class PoetryClientFactory extends ClientFactory {
  * @param options The time limit and the reactor.
  * @returns The poem's bytes, when the server has closed the connection.
  *
- * @example
+ * @example The bytes exactly as the server sent them
  * ```ts
  * import { getPoetryBytes } from "@poetry/serve/get";
  *

@@ -311,7 +311,7 @@ export class ProxyService extends Service {
    * @param options The cache's lifetime and clock, and how to fetch.
    * @throws {RangeError} When `ttl` is not a number of seconds above 0.
    *
-   * @example
+   * @example A proxy that fetches the poem again every two hours
    * ```ts
    * import { ProxyService } from "@poetry/serve/proxy";
    * const service = new ProxyService("localhost", 10001, { ttl: 7200 });
@@ -333,7 +333,7 @@ export class ProxyService extends Service {
   /**
    * The cached poem, if there is one and it is not older than the ttl.
    *
-   * @example
+   * @example Look into the cache
    * ```ts
    * import { ProxyService } from "@poetry/serve/proxy";
    * import { succeed } from "@poetry/serve/defer";
@@ -385,12 +385,15 @@ export class ProxyService extends Service {
    * Stops the service, cancelling a fetch under way (its waiters fail with
    * `CancelledError`). The cached poem stays.
    *
-   * @example
+   * @example Stopping cancels the fetch under way
    * ```ts
    * import { ProxyService } from "@poetry/serve/proxy";
-   * const service = new ProxyService("127.0.0.1", 10001);
+   * import { Deferred } from "@poetry/serve/defer";
+   *
+   * const service = new ProxyService("127.0.0.1", 10001, { getPoetry: () => new Deferred<string>() });
    * service.startService();
-   * await service.stopService();
+   * service.getPoem().addErrback((failure) => console.log(failure.type?.name));
+   * await service.stopService(); // CancelledError
    * console.log(service.running); // false
    * ```
    */
@@ -405,7 +408,7 @@ export class ProxyService extends Service {
  * writes it and closes the connection; closes it with nothing written if the poem cannot be
  * had. A client that disconnects first has its request cancelled.
  *
- * @example
+ * @example Serve the cached poem
  * ```ts
  * import { PoetryProxyFactory, ProxyService } from "@poetry/serve/proxy";
  * import { succeed } from "@poetry/serve/defer";
@@ -426,10 +429,18 @@ export class PoetryProxyProtocol extends Protocol {
   /**
    * Asks for the poem; writes it when it comes, then closes the connection.
    *
-   * @example
+   * @example No poem to be had: the client gets nothing
    * ```ts
-   * import { PoetryProxyProtocol } from "@poetry/serve/proxy";
-   * console.log(typeof PoetryProxyProtocol.prototype.connectionMade); // function
+   * import { PoetryProxyFactory, ProxyService } from "@poetry/serve/proxy";
+   * import { fail } from "@poetry/serve/defer";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const service = new ProxyService("127.0.0.1", 10001, {
+   *   getPoetry: () => fail(new Error("the upstream server is down")),
+   * });
+   * const transport = new StringTransport();
+   * new PoetryProxyFactory(service).buildProtocol(transport.getPeer())!.makeConnection(transport);
+   * console.log(transport.value().length, transport.disconnecting); // 0 true
    * ```
    */
   override connectionMade(): void {
@@ -448,10 +459,20 @@ export class PoetryProxyProtocol extends Protocol {
   /**
    * The client left: cancels its request if the poem has not come yet.
    *
-   * @example
+   * @example The last client to leave stops the fetch
    * ```ts
-   * import { PoetryProxyProtocol } from "@poetry/serve/proxy";
-   * console.log(typeof PoetryProxyProtocol.prototype.connectionLost); // function
+   * import { PoetryProxyFactory, ProxyService } from "@poetry/serve/proxy";
+   * import { Deferred } from "@poetry/serve/defer";
+   * import { ConnectionDone } from "@poetry/serve/error";
+   * import { Failure } from "@poetry/serve/failure";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const service = new ProxyService("127.0.0.1", 10001, {
+   *   getPoetry: () => new Deferred<string>(() => console.log("fetch cancelled")),
+   * });
+   * const protocol = new PoetryProxyFactory(service).buildProtocol(new StringTransport().getPeer())!;
+   * protocol.makeConnection(new StringTransport());
+   * protocol.connectionLost(new Failure(new ConnectionDone())); // fetch cancelled
    * ```
    */
   override connectionLost(_reason: Failure): void {
@@ -465,7 +486,7 @@ export class PoetryProxyProtocol extends Protocol {
  * Builds a {@linkcode PoetryProxyProtocol} per client and lends it the
  * {@linkcode ProxyService}.
  *
- * @example
+ * @example The protocols share the factory's service
  * ```ts
  * import { PoetryProxyFactory, ProxyService } from "@poetry/serve/proxy";
  * const factory = new PoetryProxyFactory(new ProxyService("127.0.0.1", 10001));
@@ -483,10 +504,14 @@ export class PoetryProxyFactory extends ServerFactory {
    *
    * @param service The proxy's cache.
    *
-   * @example
+   * @example Serve a service on a port
    * ```ts
    * import { PoetryProxyFactory, ProxyService } from "@poetry/serve/proxy";
-   * const factory = new PoetryProxyFactory(new ProxyService("localhost", 10001));
+   * import { reactor } from "@poetry/serve/reactor";
+   *
+   * const factory = new PoetryProxyFactory(new ProxyService("127.0.0.1", 10001));
+   * const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+   * await port.stopListening();
    * ```
    */
   constructor(service: ProxyService) {
@@ -537,7 +562,7 @@ export interface TransformProxyServiceOptions {
  * The transformation proxy's service: {@linkcode TransformProxyService.xform} has the upstream
  * transformation server at `host`:`port` transform a poem, and caches the result by request.
  *
- * @example
+ * @example Transforms cached by request
  * ```ts
  * import { TransformProxyService } from "@poetry/serve/proxy";
  * import { succeed } from "@poetry/serve/defer";
@@ -564,10 +589,11 @@ export class TransformProxyService extends Service {
    * @param options The cache's lifetime, size and clock, and how to transform.
    * @throws {RangeError} When `ttl` is not above 0 or `maxCached` is not a whole number.
    *
-   * @example
+   * @example Keep a thousand transformed poems for an hour
    * ```ts
    * import { TransformProxyService } from "@poetry/serve/proxy";
-   * console.log(new TransformProxyService("localhost", 11000).where); // localhost:11000
+   * const service = new TransformProxyService("localhost", 11000, { maxCached: 1000, ttl: 3600 });
+   * console.log(service.where); // localhost:11000
    * ```
    */
   constructor(host: string, port: number, options: TransformProxyServiceOptions = {}) {
@@ -600,7 +626,7 @@ export class TransformProxyService extends Service {
    * @param poem The poem.
    * @returns The transformed poem.
    *
-   * @example
+   * @example Transform through the upstream server
    * ```ts
    * import { TransformProxyService } from "@poetry/serve/proxy";
    * import { succeed } from "@poetry/serve/defer";
@@ -621,12 +647,17 @@ export class TransformProxyService extends Service {
   /**
    * Stops the service, cancelling the requests under way.
    *
-   * @example
+   * @example Stopping cancels the requests under way
    * ```ts
    * import { TransformProxyService } from "@poetry/serve/proxy";
-   * const service = new TransformProxyService("127.0.0.1", 11000);
+   * import { Deferred } from "@poetry/serve/defer";
+   *
+   * const service = new TransformProxyService("127.0.0.1", 11000, {
+   *   xform: () => new Deferred<string>(),
+   * });
    * service.startService();
-   * await service.stopService();
+   * service.xform("uppercase", "ode").addErrback((failure) => console.log(failure.type?.name));
+   * await service.stopService(); // CancelledError
    * ```
    */
   override stopService(): Deferred<void> | void {
@@ -641,7 +672,7 @@ export class TransformProxyService extends Service {
  * {@linkcode TransformProxyService} transform it, and answers with the transformed poem as a
  * netstring; closes the connection with no reply if the transform fails.
  *
- * @example
+ * @example Answer a request through the proxy
  * ```ts
  * import { TransformProxyFactory, TransformProxyService } from "@poetry/serve/proxy";
  * import { succeed } from "@poetry/serve/defer";
@@ -667,7 +698,7 @@ export class TransformProxyProtocol extends TransformProtocol {
    * @param xformName The transform.
    * @param poem The poem.
    *
-   * @example
+   * @example Relay the transformed poem
    * ```ts
    * import { TransformProxyFactory, TransformProxyService } from "@poetry/serve/proxy";
    * import type { TransformProxyProtocol } from "@poetry/serve/proxy";
@@ -701,10 +732,24 @@ export class TransformProxyProtocol extends TransformProtocol {
   /**
    * The client left: cancels its request if the reply has not come yet.
    *
-   * @example
+   * @example The last client to leave stops the request
    * ```ts
-   * import { TransformProxyProtocol } from "@poetry/serve/proxy";
-   * console.log(typeof TransformProxyProtocol.prototype.connectionLost); // function
+   * import { TransformProxyFactory, TransformProxyService } from "@poetry/serve/proxy";
+   * import type { TransformProxyProtocol } from "@poetry/serve/proxy";
+   * import { Deferred } from "@poetry/serve/defer";
+   * import { ConnectionDone } from "@poetry/serve/error";
+   * import { Failure } from "@poetry/serve/failure";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const service = new TransformProxyService("127.0.0.1", 11000, {
+   *   xform: () => new Deferred<string>(() => console.log("request cancelled")),
+   * });
+   * const transport = new StringTransport();
+   * const factory = new TransformProxyFactory(service);
+   * const protocol = factory.buildProtocol(transport.getPeer()) as TransformProxyProtocol;
+   * protocol.makeConnection(transport);
+   * protocol.xformRequestReceived("uppercase", "ode");
+   * protocol.connectionLost(new Failure(new ConnectionDone())); // request cancelled
    * ```
    */
   override connectionLost(_reason: Failure): void {
@@ -718,7 +763,7 @@ export class TransformProxyProtocol extends TransformProtocol {
  * Builds a {@linkcode TransformProxyProtocol} per client and lends it the
  * {@linkcode TransformProxyService}.
  *
- * @example
+ * @example The protocols share the factory's service
  * ```ts
  * import { TransformProxyFactory, TransformProxyService } from "@poetry/serve/proxy";
  * const factory = new TransformProxyFactory(new TransformProxyService("127.0.0.1", 11000));
@@ -736,10 +781,14 @@ export class TransformProxyFactory extends ServerFactory {
    *
    * @param service The transformation proxy's service.
    *
-   * @example
+   * @example Serve a transformation proxy on a port
    * ```ts
    * import { TransformProxyFactory, TransformProxyService } from "@poetry/serve/proxy";
-   * const factory = new TransformProxyFactory(new TransformProxyService("localhost", 11000));
+   * import { reactor } from "@poetry/serve/reactor";
+   *
+   * const factory = new TransformProxyFactory(new TransformProxyService("127.0.0.1", 11000));
+   * const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+   * await port.stopListening();
    * ```
    */
   constructor(service: TransformProxyService) {
@@ -839,7 +888,7 @@ export const proxyOptions: CommandSpec<ProxyOptions> = {
  * @returns The top service.
  * @throws {UsageError} When neither a poetry server nor `--transform` is given.
  *
- * @example
+ * @example Build the tree from a command line
  * ```ts
  * import { makeProxyService, plugin } from "@poetry/serve/proxy";
  * import { parseOptions } from "@poetry/serve/plugin";
@@ -876,7 +925,7 @@ export function makeProxyService(options: ProxyOptions): MultiService {
 /**
  * The `proxy` plugin: `poetry proxy --port 10000 10001`.
  *
- * @example
+ * @example The transformation proxy alone
  * ```ts
  * import { plugin } from "@poetry/serve/proxy";
  * import { parseOptions } from "@poetry/serve/plugin";

@@ -42,7 +42,7 @@ import { type ClientReactor, connectWithTimeout, hostPort } from "./_client_requ
  * (an unknown transform, a request it could not read), or the connection broke before the
  * reply came (then `cause` says how).
  *
- * @example
+ * @example The message names the server and the transform
  * ```ts
  * import { TransformFailedError } from "@poetry/serve/transform-client";
  * const e = new TransformFailedError("sonnetify", "127.0.0.1:11000");
@@ -64,7 +64,7 @@ export class TransformFailedError extends Error {
    * @param detail How the connection ended, if not cleanly.
    * @param options `cause`: the connection's end.
    *
-   * @example
+   * @example Say how the connection ended
    * ```ts
    * import { TransformFailedError } from "@poetry/serve/transform-client";
    * const e = new TransformFailedError("reverse", "127.0.0.1:11000", "connection reset");
@@ -112,10 +112,16 @@ export class TransformClientProtocol extends NetstringReceiver {
   /**
    * Sends the factory's request.
    *
-   * @example
+   * @example The request goes out once connected
    * ```ts
-   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
-   * console.log(typeof TransformClientProtocol.prototype.connectionMade); // function
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const factory = new TransformClientFactory("cummingsify", "HI", "127.0.0.1:11000");
+   * const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 11000 })!;
+   * const transport = new StringTransport();
+   * protocol.makeConnection(transport);
+   * console.log(transport.valueText()); // 14:cummingsify.HI,
    * ```
    */
   override connectionMade(): void {
@@ -128,7 +134,7 @@ export class TransformClientProtocol extends NetstringReceiver {
    * @param xformName The transform.
    * @param poem The poem.
    *
-   * @example
+   * @example Send a request in UTF-8
    * ```ts
    * import { TransformClientProtocol } from "@poetry/serve/transform-client";
    * import { StringTransport } from "@poetry/serve/testing";
@@ -148,10 +154,19 @@ export class TransformClientProtocol extends NetstringReceiver {
    *
    * @param s The netstring's content.
    *
-   * @example
+   * @example The reply closes the connection
    * ```ts
-   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
-   * console.log(typeof TransformClientProtocol.prototype.stringReceived); // function
+   * import { TransformClientFactory, TransformClientProtocol } from "@poetry/serve/transform-client";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const factory = new TransformClientFactory("uppercase", "ode", "127.0.0.1:11000");
+   * factory.deferred!.addCallback((poem) => console.log(poem));
+   * const address = { type: "TCP", host: "127.0.0.1", port: 11000 } as const;
+   * const protocol = factory.buildProtocol(address) as TransformClientProtocol;
+   * const transport = new StringTransport();
+   * protocol.makeConnection(transport);
+   * protocol.stringReceived(new TextEncoder().encode("ODE")); // ODE
+   * console.log(transport.disconnecting); // true
    * ```
    */
   override stringReceived(s: Uint8Array): void {
@@ -164,10 +179,22 @@ export class TransformClientProtocol extends NetstringReceiver {
    *
    * @param poem The reply.
    *
-   * @example
+   * @example Change the reply on its way (a subclass)
    * ```ts
-   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
-   * console.log(typeof TransformClientProtocol.prototype.poemReceived); // function
+   * import { TransformClientFactory, TransformClientProtocol } from "@poetry/serve/transform-client";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * class Trimming extends TransformClientProtocol {
+   *   override poemReceived(poem: Uint8Array): void {
+   *     super.poemReceived(new TextEncoder().encode(new TextDecoder().decode(poem).trim()));
+   *   }
+   * }
+   * const factory = new TransformClientFactory("uppercase", " ode ", "127.0.0.1:11000");
+   * factory.protocol = Trimming;
+   * factory.deferred!.addCallback((poem) => console.log(JSON.stringify(poem)));
+   * const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 11000 })!;
+   * protocol.makeConnection(new StringTransport());
+   * protocol.dataReceived(new TextEncoder().encode("5: ODE ,")); // "ODE"
    * ```
    */
   poemReceived(poem: Uint8Array): void {
@@ -181,7 +208,7 @@ export class TransformClientProtocol extends NetstringReceiver {
  * with the transformed poem, or with the failure. Cancelling the Deferred closes the
  * connection.
  *
- * @example
+ * @example One request's factory
  * ```ts
  * import { TransformClientFactory } from "@poetry/serve/transform-client";
  * const factory = new TransformClientFactory("cummingsify", "A POEM", "127.0.0.1:11000");
@@ -213,7 +240,7 @@ export class TransformClientFactory extends ClientFactory {
    * @param poem The poem.
    * @param where The server's address, as `host:port`, for messages.
    *
-   * @example
+   * @example Take the Deferred before connecting
    * ```ts
    * import { TransformClientFactory } from "@poetry/serve/transform-client";
    * const factory = new TransformClientFactory("reverse", "a\nb\n", "127.0.0.1:11000");
@@ -234,10 +261,18 @@ export class TransformClientFactory extends ClientFactory {
   /**
    * Remembers the connector, so that cancelling can close the connection.
    *
-   * @example
+   * @example Cancelling closes the connection
    * ```ts
    * import { TransformClientFactory } from "@poetry/serve/transform-client";
-   * console.log(typeof TransformClientFactory.prototype.startedConnecting); // function
+   * import type { Connector } from "@poetry/serve/factory";
+   *
+   * const factory = new TransformClientFactory("reverse", "a\nb", "127.0.0.1:11000");
+   * let closed = false;
+   * factory.startedConnecting({ disconnect: () => void (closed = true) } as Connector);
+   * const d = factory.deferred!;
+   * d.addErrback((failure) => console.log(failure.type?.name));
+   * d.cancel(); // CancelledError
+   * console.log(closed); // true
    * ```
    */
   override startedConnecting(connector: Connector): void {
@@ -250,7 +285,7 @@ export class TransformClientFactory extends ClientFactory {
    *
    * @param poem The reply's bytes.
    *
-   * @example
+   * @example Fire with the decoded reply
    * ```ts
    * import { TransformClientFactory } from "@poetry/serve/transform-client";
    * const factory = new TransformClientFactory("uppercase", "ode", "127.0.0.1:11000");
@@ -276,10 +311,17 @@ export class TransformClientFactory extends ClientFactory {
    * The connection ended before a reply: fails the Deferred with
    * {@linkcode TransformFailedError} (its `cause` is how the connection ended).
    *
-   * @example
+   * @example Closed with no reply: TransformFailedError
    * ```ts
    * import { TransformClientFactory } from "@poetry/serve/transform-client";
-   * console.log(typeof TransformClientFactory.prototype.clientConnectionLost); // function
+   * import { ConnectionDone } from "@poetry/serve/error";
+   * import type { Connector } from "@poetry/serve/factory";
+   * import { Failure } from "@poetry/serve/failure";
+   *
+   * const factory = new TransformClientFactory("sonnetify", "a poem", "127.0.0.1:11000");
+   * factory.deferred!.addErrback((failure) => console.log(failure.type?.name));
+   * factory.clientConnectionLost({} as Connector, new Failure(new ConnectionDone()));
+   * // TransformFailedError
    * ```
    */
   override clientConnectionLost(_connector: Connector, reason: Failure): void {
@@ -301,10 +343,17 @@ export class TransformClientFactory extends ClientFactory {
    * The connection could not be made: fails the Deferred with why
    * (`ConnectionRefusedError`...).
    *
-   * @example
+   * @example A refused connection fails the request
    * ```ts
    * import { TransformClientFactory } from "@poetry/serve/transform-client";
-   * console.log(typeof TransformClientFactory.prototype.clientConnectionFailed); // function
+   * import { ConnectionRefusedError } from "@poetry/serve/error";
+   * import type { Connector } from "@poetry/serve/factory";
+   * import { Failure } from "@poetry/serve/failure";
+   *
+   * const factory = new TransformClientFactory("reverse", "ode", "127.0.0.1:11000");
+   * factory.deferred!.addErrback((failure) => console.log(failure.type?.name));
+   * const refused = new Failure(new ConnectionRefusedError("127.0.0.1:11000"));
+   * factory.clientConnectionFailed({} as Connector, refused); // ConnectionRefusedError
    * ```
    */
   override clientConnectionFailed(_connector: Connector, reason: Failure): void {
@@ -369,7 +418,7 @@ export class TransformProxy {
    * @param port The server's port.
    * @param options A time limit per request, and the reactor.
    *
-   * @example
+   * @example A proxy with a time limit per request
    * ```ts
    * import { TransformProxy } from "@poetry/serve/transform-client";
    * console.log(new TransformProxy("localhost", 11000, { timeout: 5 }).where); // localhost:11000
@@ -392,7 +441,7 @@ export class TransformProxy {
    * @returns The transformed poem; or a failure: {@linkcode TransformFailedError} (no reply),
    *   `ConnectionRefusedError`, `TimeoutError`, `RangeError` (a name with a `.`, or empty).
    *
-   * @example
+   * @example A name with a dot fails at once
    * ```ts
    * import { TransformProxy } from "@poetry/serve/transform-client";
    * new TransformProxy("127.0.0.1", 11000).xform("a.b", "poem").addErrback((failure) => {
