@@ -172,8 +172,8 @@ Deno.test("fastpoetry_2 runs its Application by hand until SIGTERM", async () =>
   assert.match(log, /Received SIGTERM, shutting down\./);
 });
 
-/** The runner as a program (`mod.ts` runs the same `runMain`). */
-const RUNNER = "./fixtures/runner/main.ts";
+/** The runner as a program, as the examples' first lines run it. */
+const RUNNER = "../mod.ts";
 
 Deno.test("app.ts is a configuration module the runner runs with --config", async () => {
   // The tac file is configuration: run a copy set to port 0 on loopback.
