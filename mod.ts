@@ -75,17 +75,54 @@ export {
   TransformService,
   XFORM_PREFIX,
 } from "./services/transform.ts";
+export {
+  type ClientReactor,
+  getPoetry,
+  getPoetryBytes,
+  type GetPoetryOptions,
+  type OutputSync,
+  PoetryClientFactory,
+  PoetryClientProtocol,
+  poetryMain,
+  type PoetryMainOptions,
+} from "./services/get.ts";
+export {
+  TransformClientFactory,
+  TransformClientProtocol,
+  TransformFailedError,
+  TransformProxy,
+  type TransformProxyOptions,
+} from "./services/transform_client.ts";
+export {
+  DEFAULT_MAX_CACHED,
+  makeProxyService,
+  plugin as proxyPlugin,
+  type PoemFetcher,
+  PoetryProxyFactory,
+  PoetryProxyProtocol,
+  type ProxyOptions,
+  proxyOptions,
+  ProxyService,
+  type ProxyServiceOptions,
+  type SecondsClock,
+  type TransformFetcher,
+  TransformProxyFactory,
+  TransformProxyProtocol,
+  TransformProxyService,
+  type TransformProxyServiceOptions,
+} from "./services/proxy.ts";
 export { getPoem, poems } from "./poetry/poems.ts";
 
 import { plugin as fastpoetry } from "./services/fastpoetry.ts";
 import { plugin as slowpoetry } from "./services/slowpoetry.ts";
 import { plugin as transform } from "./services/transform.ts";
+import { plugin as proxy } from "./services/proxy.ts";
 import { runMain } from "./services/runner.ts";
 
 if (import.meta.main) {
   Deno.exit(
     await runMain(Deno.args, {
-      plugins: [fastpoetry, slowpoetry, transform],
+      plugins: [fastpoetry, slowpoetry, transform, proxy],
       defaultPlugin: "fastpoetry",
     }),
   );
