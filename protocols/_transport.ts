@@ -177,7 +177,6 @@ export class StreamTransport implements Transport {
   #readStopped = false;
   /** A read that completed while paused: its result, delivered on resume. */
   #held: number | null | undefined = undefined;
-  #data: Uint8Array | undefined = undefined;
 
   // Writing.
   /** Queued writes; strings stay strings until written, so that runs of them encode at once. */
@@ -304,15 +303,15 @@ export class StreamTransport implements Transport {
     }
     if (!this.#writing && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      queueMicrotask(() => this.#flush());
     }
   }
 
-  #flush = (): void => {
+  #flush(): void {
     this.#flushScheduled = false;
     if (this.#closed || this.#writing) return;
     this.#writeNext();
-  };
+  }
 
   /**
    * Takes the next write off the queue: one chunk as it is, or small ones joined. Runs of
@@ -395,10 +394,18 @@ export class StreamTransport implements Transport {
     const chunk = this.#takeChunk();
     this.#inflight = chunk;
     this.#writing = true;
-    this.#conn.write(chunk).then(this.#onWritten, this.#onWriteError);
+    this.#send(chunk);
   }
 
-  #onWritten = (n: number): void => {
+  /**
+   * Writes `chunk` to the socket. The callbacks are made per operation rather than kept on
+   * the transport: an idle connection then holds none but its pending read's.
+   */
+  #send(chunk: Uint8Array): void {
+    this.#conn.write(chunk).then((n) => this.#onWritten(n), (e) => this.#onWriteError(e));
+  }
+
+  #onWritten(n: number): void {
     this.#writing = false;
     if (this.#closed) {
       this.#inflight = null;
@@ -411,14 +418,14 @@ export class StreamTransport implements Transport {
       const rest = chunk.subarray(n);
       this.#inflight = rest;
       this.#writing = true;
-      this.#conn.write(rest).then(this.#onWritten, this.#onWriteError);
+      this.#send(rest);
       return;
     }
     this.#inflight = null;
     this.#writeNext();
-  };
+  }
 
-  #onWriteError = (e: unknown): void => {
+  #onWriteError(e: unknown): void {
     this.#writing = false;
     this.#inflight = null;
     if (this.#closed) {
@@ -426,7 +433,7 @@ export class StreamTransport implements Transport {
       return;
     }
     this.#shutdown(new Failure(lostErrorFor(e, this.#where())));
-  };
+  }
 
   /** Everything written has been sent: as Twisted's `doWrite` on an empty buffer. */
   #drained(): void {
@@ -599,10 +606,10 @@ export class StreamTransport implements Transport {
       this.#readBuf = buf;
     }
     this.#reading = true;
-    this.#conn.read(buf).then(this.#onRead, this.#onReadError);
+    this.#conn.read(buf).then((n) => this.#onRead(n), (e) => this.#onReadError(e));
   }
 
-  #onRead = (n: number | null): void => {
+  #onRead(n: number | null): void {
     this.#reading = false;
     if (this.#closed) {
       this.#readBuf = null;
@@ -659,23 +666,17 @@ export class StreamTransport implements Transport {
         this.#readBuf = null;
       }
     }
-    this.#data = data;
+    const protocol = this.#protocol;
     try {
-      callWithContext(this.#logstr, this.#deliver);
+      callWithContext(this.#logstr, () => protocol.dataReceived(data));
     } catch (e) {
-      this.#data = undefined;
       this.#protocolFailed(e, "Unhandled error in dataReceived");
       return;
     }
-    this.#data = undefined;
     this.#read();
-  };
+  }
 
-  #deliver = (): void => {
-    this.#protocol.dataReceived(this.#data!);
-  };
-
-  #onReadError = (e: unknown): void => {
+  #onReadError(e: unknown): void {
     this.#reading = false;
     this.#readBuf = null;
     if (this.#closed) {
@@ -698,7 +699,7 @@ export class StreamTransport implements Transport {
       return;
     }
     this.#shutdown(new Failure(lostErrorFor(e, this.#where())));
-  };
+  }
 
   /** The peer sent end-of-file. */
   #eof(): void {
