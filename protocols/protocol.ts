@@ -89,6 +89,12 @@ export interface Consumer {
  * the transport is itself a {@linkcode PushProducer}: pausing it stops reading from the peer.
  */
 export interface Transport extends Consumer, PushProducer {
+  /**
+   * Writes data after everything written before; a string is sent as UTF-8. A `Uint8Array` is
+   * not copied, so changing it before it has been sent changes what is sent: unlike Twisted's
+   * bytes, it is not immutable, so hand over an array you will not change again (or a copy).
+   */
+  write(data: Data): void;
   /** Writes each piece in order, as if by successive {@linkcode Consumer.write} calls. */
   writeSequence(data: Iterable<Data>): void;
   /** Closes the connection once every byte already written has been sent. */
