@@ -70,7 +70,7 @@ import { CancelledError, Deferred, maybeDeferred, succeed } from "../defer.ts";
 import type { Failure } from "../failure.ts";
 import { msg } from "../log.ts";
 import { ServerFactory } from "../protocols/factory.ts";
-import { type Data, Protocol } from "../protocols/protocol.ts";
+import { type Data, Protocol, type Transport } from "../protocols/protocol.ts";
 import { toBytes } from "../protocols/_bytes.ts";
 import { reactor as globalReactor, type ReactorTime } from "../reactor.ts";
 import {
@@ -228,6 +228,31 @@ class SharedCache<V> {
 function checkTtl(ttl: number): number {
   if (!(ttl > 0)) throw new RangeError(`ttl must be a number of seconds > 0, not ${ttl}`);
   return ttl;
+}
+
+/**
+ * One client's request to a proxy service, for the proxy's protocols: the answer is sent and
+ * the connection closed; a failure (the service has logged why) closes it with nothing sent;
+ * a client that leaves first has its request cancelled.
+ */
+class PendingReply<T> {
+  #deferred: Deferred<T> | undefined = undefined;
+
+  /** Waits for `d`: sends its result with `send`, then closes `transport`. */
+  start(d: Deferred<T>, transport: Transport, send: (value: T) => void): void {
+    this.#deferred = d;
+    d.addCallbacks(send, (): void => {}).addBoth(() => {
+      this.#deferred = undefined;
+      transport.loseConnection();
+    });
+  }
+
+  /** Cancels the request if its answer has not come yet. */
+  cancel(): void {
+    const d = this.#deferred;
+    this.#deferred = undefined;
+    d?.cancel();
+  }
 }
 
 /**
@@ -424,7 +449,7 @@ export class ProxyService extends Service {
 export class PoetryProxyProtocol extends Protocol {
   /** The factory that built this protocol. */
   declare factory: PoetryProxyFactory;
-  #deferred: Deferred<unknown> | undefined = undefined;
+  #reply = new PendingReply<Uint8Array>();
 
   /**
    * Asks for the poem; writes it when it comes, then closes the connection.
@@ -444,15 +469,8 @@ export class PoetryProxyProtocol extends Protocol {
    * ```
    */
   override connectionMade(): void {
-    const d = this.factory.service.getPoem();
-    this.#deferred = d;
-    d.addCallbacks(
-      (poem) => this.transport.write(poem),
-      // The service has logged why; the client just gets nothing.
-      (): void => {},
-    ).addBoth(() => {
-      this.#deferred = undefined;
-      this.transport.loseConnection();
+    this.#reply.start(this.factory.service.getPoem(), this.transport, (poem) => {
+      this.transport.write(poem);
     });
   }
 
@@ -476,9 +494,7 @@ export class PoetryProxyProtocol extends Protocol {
    * ```
    */
   override connectionLost(_reason: Failure): void {
-    const d = this.#deferred;
-    this.#deferred = undefined;
-    d?.cancel();
+    this.#reply.cancel();
   }
 }
 
@@ -689,7 +705,7 @@ export class TransformProxyService extends Service {
  * ```
  */
 export class TransformProxyProtocol extends TransformProtocol {
-  #deferred: Deferred<unknown> | undefined = undefined;
+  #reply = new PendingReply<string>();
 
   /**
    * Has the proxy service transform the poem; sends the result and closes the connection, or
@@ -718,14 +734,8 @@ export class TransformProxyProtocol extends TransformProtocol {
    */
   override xformRequestReceived(xformName: string, poem: string): void {
     const factory = this.factory as unknown as TransformProxyFactory;
-    const d = factory.service.xform(xformName, poem);
-    this.#deferred = d;
-    d.addCallbacks(
-      (newPoem) => this.sendString(newPoem),
-      (): void => {},
-    ).addBoth(() => {
-      this.#deferred = undefined;
-      this.transport.loseConnection();
+    this.#reply.start(factory.service.xform(xformName, poem), this.transport, (newPoem) => {
+      this.sendString(newPoem);
     });
   }
 
@@ -753,9 +763,7 @@ export class TransformProxyProtocol extends TransformProtocol {
    * ```
    */
   override connectionLost(_reason: Failure): void {
-    const d = this.#deferred;
-    this.#deferred = undefined;
-    d?.cancel();
+    this.#reply.cancel();
   }
 }
 
