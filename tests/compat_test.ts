@@ -15,148 +15,29 @@ import { reactor } from "../reactor.ts";
 import { poems } from "../poetry/poems.ts";
 import { PoetryFactory, PoetryService } from "../services/fastpoetry.ts";
 import { TransformFactory, TransformService } from "../services/transform.ts";
+import {
+  PROGRAM_SECONDS,
+  runPython,
+  startPythonServer,
+  tutorialPrograms,
+  whyPythonSkip,
+} from "./_tutorial_programs.ts";
 
-const PYTHON = "/usr/bin/python3";
-const DEFAULT_INTRO_GIT = "/work/.mirror/jdavisp3+twisted-intro/repo";
 const PROGRAMS = [
   "twisted-server-1/fastpoetry.py",
   "twisted-server-1/transformedpoetry.py",
   "twisted-client-3/get-poetry.py",
   "twisted-client-6/get-poetry.py",
 ];
-/** How long any one Python program may run before it is killed and the test fails. */
-const PROGRAM_SECONDS = 20;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function granted(descriptor: Deno.PermissionDescriptor): boolean {
-  return Deno.permissions.querySync(descriptor).state === "granted";
-}
-
-/** Why the compatibility tests cannot run here, or `undefined` if they can. */
-function whySkip(): string | undefined {
-  if (!granted({ name: "run" }) || !granted({ name: "env" }) || !granted({ name: "read" })) {
-    return "they need --allow-run, --allow-env and --allow-read";
-  }
-  const git = introGit();
-  try {
-    const python = new Deno.Command(PYTHON, {
-      args: ["-c", "import twisted"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    if (!python.success) return `${PYTHON} cannot import twisted (install python3-twisted)`;
-  } catch {
-    return `there is no ${PYTHON}`;
-  }
-  try {
-    const found = new Deno.Command("git", {
-      args: ["-C", git, "cat-file", "-e", `HEAD:${PROGRAMS[1]}`],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    if (!found.success) {
-      return `${git} is not a clone of twisted-intro (set TWISTED_INTRO_GIT)`;
-    }
-  } catch {
-    return "there is no git";
-  }
-  return undefined;
-}
-
-function introGit(): string {
-  return Deno.env.get("TWISTED_INTRO_GIT") ?? DEFAULT_INTRO_GIT;
-}
-
-const skipReason = whySkip();
+const skipReason = whyPythonSkip(PROGRAMS);
 // Computed at load time: the tests run only where Python with Twisted and the tutorial's
 // programs are available, and say why not otherwise.
 const ignore = skipReason !== undefined;
 if (ignore) console.log(`compat_test: skipping the Python comparisons: ${skipReason}`);
-
-/** Copies the tutorial's programs into a temporary directory, removed when disposed. */
-function tutorialPrograms(): { dir: string } & Disposable {
-  const dir = Deno.makeTempDirSync({ prefix: "twisted_intro_" });
-  for (const path of PROGRAMS) {
-    const out = new Deno.Command("git", {
-      args: ["-C", introGit(), "show", `HEAD:${path}`],
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
-    if (!out.success) throw new Error(`git show ${path}: ${decoder.decode(out.stderr)}`);
-    Deno.mkdirSync(`${dir}/${path.split("/")[0]}`, { recursive: true });
-    Deno.writeFileSync(`${dir}/${path}`, out.stdout);
-  }
-  return { dir, [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }) };
-}
-
-const pythonEnv = { PYTHONUTF8: "1", PYTHONDONTWRITEBYTECODE: "1" };
-
-/** Runs a Python program to its end (killed after PROGRAM_SECONDS). */
-async function runPython(dir: string, args: string[]): Promise<Deno.CommandOutput> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), PROGRAM_SECONDS * 1000);
-  try {
-    return await new Deno.Command(PYTHON, {
-      args: ["-u", ...args],
-      cwd: dir,
-      env: pythonEnv,
-      stdout: "piped",
-      stderr: "piped",
-      signal: ac.signal,
-    }).output();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A Python server, started and listening: its port, and a way to stop it. */
-interface PythonServer extends AsyncDisposable {
-  port: number;
-}
-
-/** Starts a Python server that prints `...port=NNNN...` once it listens. */
-async function startPythonServer(dir: string, args: string[]): Promise<PythonServer> {
-  const child = new Deno.Command(PYTHON, {
-    args: ["-u", ...args],
-    cwd: dir,
-    env: pythonEnv,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await child.status;
-    await reader.cancel();
-    return await stderr;
-  };
-  let seen = "";
-  const timer = setTimeout(() => stop(), PROGRAM_SECONDS * 1000);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${args[0]} exited before listening: ${seen}${await stderr}`);
-      seen += value;
-      const match = seen.match(/port=(\d+)/);
-      if (match) {
-        return { port: Number(match[1]), [Symbol.asyncDispose]: async () => void await stop() };
-      }
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Sends `request` (if any) and reads everything until the server closes. */
 async function exchange(port: number, request?: Uint8Array): Promise<Uint8Array> {
@@ -222,7 +103,7 @@ Deno.test({
   name: "fastpoetry serves the tutorial's Twisted client (client 3) the exact poems",
   ignore,
   async fn() {
-    using programs = tutorialPrograms();
+    using programs = tutorialPrograms(PROGRAMS);
     await using keeper = ourPoetryServer("keeper");
     await using telegram = ourPoetryServer("telegram");
     const out = await runPython(programs.dir, [
@@ -245,7 +126,7 @@ Deno.test({
   name: "fastpoetry sends the same bytes as the tutorial's Twisted fastpoetry.py",
   ignore,
   async fn() {
-    using programs = tutorialPrograms();
+    using programs = tutorialPrograms(PROGRAMS);
     const file = `${programs.dir}/ode.txt`;
     Deno.writeTextFileSync(
       file,
@@ -294,7 +175,7 @@ Deno.test({
   name: "transform answers every request with the same bytes as transformedpoetry.py",
   ignore,
   async fn() {
-    using programs = tutorialPrograms();
+    using programs = tutorialPrograms(PROGRAMS);
     await using python = await startPythonServer(programs.dir, [
       "twisted-server-1/transformedpoetry.py",
       "--iface",
@@ -322,7 +203,7 @@ Deno.test({
   name: "the tutorial's client 6 cummingsifies a poem with our servers as with its own",
   ignore,
   async fn() {
-    using programs = tutorialPrograms();
+    using programs = tutorialPrograms(PROGRAMS);
     await using poetry = ourPoetryServer("telegram");
     await using ours = ourTransformServer();
     await using python = await startPythonServer(programs.dir, [
