@@ -11,6 +11,8 @@
  * @module
  */
 
+import { type ListeningProgram, startProgram } from "./_server_program.ts";
+
 const PYTHON = "/usr/bin/python3";
 const DEFAULT_INTRO_GIT = "/work/.mirror/jdavisp3+twisted-intro/repo";
 /** How long any one Python program may run before it is killed. */
@@ -93,58 +95,14 @@ export async function runPython(dir: string, args: string[]): Promise<Deno.Comma
 }
 
 /** A Python server, listening: its port; stopped (SIGTERM) when disposed. */
-export interface PythonServer extends AsyncDisposable {
-  port: number;
-  /** What it printed on stdout so far (read when it stops). */
-  output(): string;
-}
+export type PythonServer = ListeningProgram;
 
 /** Starts a Python server in `dir` that prints `...port=NNNN...` once it listens. */
-export async function startPythonServer(dir: string, args: string[]): Promise<PythonServer> {
-  const child = new Deno.Command(PYTHON, {
-    args: ["-u", ...args],
+export function startPythonServer(dir: string, args: string[]): Promise<PythonServer> {
+  return startProgram(PYTHON, ["-u", ...args], {
+    ready: /port=(\d+)/,
     cwd: dir,
     env: pythonEnv,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await child.status;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    return await stderr;
-  };
-  const timer = setTimeout(() => stop(), PROGRAM_SECONDS * 1000);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${args[0]} exited before listening: ${seen}${await stderr}`);
-      seen += value;
-      const match = seen.match(/port=(\d+)/);
-      if (match) {
-        return {
-          port: Number(match[1]),
-          output: () => seen,
-          [Symbol.asyncDispose]: async () => void await stop(),
-        };
-      }
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+    seconds: PROGRAM_SECONDS,
+  });
 }
