@@ -15,21 +15,26 @@
 //                 (tests/fixtures/rss_server.ts); the RSS each adds is printed. The time is
 //                 that of starting the server and opening the connections.
 //
-// Why "stream in" stays below the plain read loop. A protocol may keep the array its
-// dataReceived is given (that is the contract), so every byte must be read into memory that
-// is never read into again; the plain loop reads over and over into one 64 KiB buffer that
-// stays in the CPU's cache. Deno zero-fills every new buffer (there is no uninitialised
-// allocation, Buffer.allocUnsafe included), and V8 frees dead buffers only after tens of MiB
-// of them have piled up, so the memory handed out is cold: profiled (perf, Deno 2.9.6,
+// Targets: connections and streams at least 85% and 90% of the plain code's rate (its time
+// divided by ours), idle connections within 2 KiB of RSS each of the plain server's.
+//
+// Why "stream in" stays below its target. A protocol may keep the array its dataReceived is
+// given (that is the contract), so every byte must be read into memory that is never read
+// into again, while the plain loop reads over and over into one 64 KiB buffer that stays in
+// the CPU's cache. Deno zero-fills every new buffer (there is no uninitialised allocation,
+// Buffer.allocUnsafe and slice() included), and V8 frees dead buffers only once about 64 MiB
+// of them have piled up, so the memory handed out is cold. Profiled with perf (Deno 2.9.6,
 // x86-64), the zero-filling alone (libc memset under the allocator) takes about a fifth of
-// all CPU time of this group's reactor bench, page faults and unmapping about another 7%,
-// while the transport's own code does not show. The third bench of the group, a plain read
+// all the CPU time of this group's reactor bench, page faults and unmapping about another
+// 5-7%, and the transport's own code does not show. The group's third bench, a plain read
 // loop into fresh 512 KiB slabs (the least any reader honouring the contract must do), runs
-// at the same speed as the transport: that is the floor, about 65-75% of the reusing loop on
-// a 2-core x86-64 machine. Tried, and no better: a new 64/256 KiB buffer per read, slabs of
-// 256 KiB to 4 MiB carved into 64/128/256 KiB reads, reading into a reused buffer and copying
-// out with slice(), node:buffer's allocUnsafe, resizable ArrayBuffers grown per read (much
-// slower), node:net sockets. Reusing a buffer the protocol might still hold is not allowed.
+// about as fast as the transport: that is the floor, 65-75% of the reusing loop on a 2-core
+// x86-64 machine. Tried, and no faster than that floor: a new 64 or 256 KiB buffer per read;
+// slabs of 256 KiB to 4 MiB carved into reads of 64, 128 or 256 KiB; reading into one buffer
+// and copying out with slice(); node:buffer's allocUnsafe; a BYOB reader on conn.readable;
+// buffers allocated in a worker and transferred; node:net sockets. Resizable ArrayBuffers
+// grown per read are far slower. Reusing a buffer the protocol might still hold is not
+// allowed: the gap is the price of fresh memory for every byte, which the contract asks.
 
 import { Factory } from "../protocols/factory.ts";
 import { Protocol, type PushProducer } from "../protocols/protocol.ts";
