@@ -1,10 +1,12 @@
 /**
  * Test helper: poetry and transformation servers on loopback port 0 for the client and proxy
- * tests, each counting the connections it accepts, and closed ports to fail against.
+ * tests, each counting the connections it accepts, closed ports to fail against, and the log
+ * lines the servers write.
  *
  * @module
  */
 
+import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
 import { reactor } from "../reactor.ts";
 import type { Address, Protocol } from "../protocols/protocol.ts";
 import { PoetryFactory, PoetryProtocol, PoetryService } from "../services/fastpoetry.ts";
@@ -252,4 +254,17 @@ export async function runToEnd(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Log lines written while `fn` runs (awaited). */
+export async function logged(fn: () => unknown): Promise<string[]> {
+  const lines: string[] = [];
+  const observer = (event: LogEvent) => lines.push(textFromEvent(event));
+  addObserver(observer);
+  try {
+    await fn();
+  } finally {
+    removeObserver(observer);
+  }
+  return lines;
 }

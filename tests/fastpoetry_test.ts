@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
 import { parseOptions, UsageError } from "../_options.ts";
 import { reactor } from "../reactor.ts";
 import { TCPServer } from "../services/internet.ts";
 import type { MultiService } from "../services/multi_service.ts";
 import { StringTransport } from "../testing.ts";
 import { runServerModule } from "./_server_program.ts";
+import { logged } from "./_poetry_servers.ts";
 import { poems } from "../poetry/poems.ts";
 import {
   makeFastPoetryService,
@@ -17,19 +17,6 @@ import {
 } from "../services/fastpoetry.ts";
 
 const encoder = new TextEncoder();
-
-/** Log lines written while `fn` runs (awaited). */
-async function logged(fn: () => unknown): Promise<string[]> {
-  const lines: string[] = [];
-  const observer = (event: LogEvent) => lines.push(textFromEvent(event));
-  addObserver(observer);
-  try {
-    await fn();
-  } finally {
-    removeObserver(observer);
-  }
-  return lines;
-}
 
 /** Everything a server on `port` sends before it closes, read by a plain Deno client. */
 async function readAll(port: number): Promise<Uint8Array> {

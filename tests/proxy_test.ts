@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { CancelledError, Deferred } from "../defer.ts";
 import { ConnectionRefusedError } from "../error.ts";
 import type { Failure } from "../failure.ts";
-import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
 import { parseOptions, UsageError } from "../_options.ts";
 import { reactor } from "../reactor.ts";
 import { Clock } from "../task.ts";
@@ -29,6 +28,7 @@ import {
   closedPort,
   Count,
   CountingPoetryFactory,
+  logged,
   poetryServer,
   portOf,
   readAll,
@@ -37,19 +37,6 @@ import {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Log lines written while `fn` runs (awaited). */
-async function logged(fn: () => unknown): Promise<string[]> {
-  const lines: string[] = [];
-  const observer = (event: LogEvent) => lines.push(textFromEvent(event));
-  addObserver(observer);
-  try {
-    await fn();
-  } finally {
-    removeObserver(observer);
-  }
-  return lines;
-}
 
 /** A {@linkcode PoetryProxyFactory} whose protocols count the connections that ended. */
 class CountingProxyFactory extends PoetryProxyFactory {
