@@ -11,6 +11,7 @@ import {
   OneClientFactory,
   pattern,
   Recorder,
+  withLog,
 } from "./fixtures/loopback.ts";
 
 const encoder = new TextEncoder();
@@ -18,18 +19,6 @@ const encoder = new TextEncoder();
 /** Lets pending promise reactions and I/O callbacks run. */
 function turn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/** Collects log events while `fn` runs. */
-async function withLog<T>(fn: (events: LogEvent[]) => Promise<T>): Promise<T> {
-  const events: LogEvent[] = [];
-  const observer = (e: LogEvent) => void events.push(e);
-  addObserver(observer);
-  try {
-    return await fn(events);
-  } finally {
-    removeObserver(observer);
-  }
 }
 
 // ---- Unit tests over a scripted connection ----

@@ -15,13 +15,13 @@ import {
   UserError,
 } from "../error.ts";
 import type { Failure } from "../failure.ts";
-import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
+import { textFromEvent } from "../log.ts";
 import { ClientFactory, type Connector, Factory } from "../protocols/factory.ts";
 import type { Address, Protocol } from "../protocols/protocol.ts";
 import { connectErrorFor } from "../protocols/_transport.ts";
 import { Reactor, reactor } from "../reactor.ts";
 import { Clock, realTime } from "../task.ts";
-import { CollectingFactory, OneClientFactory, Recorder } from "./fixtures/loopback.ts";
+import { CollectingFactory, OneClientFactory, Recorder, withLog } from "./fixtures/loopback.ts";
 
 const decoder = new TextDecoder();
 const fixtures = new URL("./fixtures/", import.meta.url);
@@ -36,17 +36,6 @@ function portOf(port: { getHost(): Address }): number {
   const host = port.getHost();
   if (host.type !== "TCP") throw new TypeError(`not a TCP port: ${host.path}`);
   return host.port;
-}
-
-async function withLog<T>(fn: (events: LogEvent[]) => Promise<T>): Promise<T> {
-  const events: LogEvent[] = [];
-  const observer = (e: LogEvent) => void events.push(e);
-  addObserver(observer);
-  try {
-    return await fn(events);
-  } finally {
-    removeObserver(observer);
-  }
 }
 
 /** Echoes each chunk back. */
