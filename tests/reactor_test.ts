@@ -21,9 +21,14 @@ import type { Address, Protocol } from "../protocols/protocol.ts";
 import { connectErrorFor } from "../protocols/_transport.ts";
 import { Reactor, reactor } from "../reactor.ts";
 import { Clock, realTime } from "../task.ts";
-import { CollectingFactory, OneClientFactory, Recorder, withLog } from "./fixtures/loopback.ts";
+import {
+  CollectingFactory,
+  OneClientFactory,
+  Recorder,
+  unixTest,
+  withLog,
+} from "./fixtures/loopback.ts";
 
-const decoder = new TextDecoder();
 const fixtures = new URL("./fixtures/", import.meta.url);
 const certPath = new URL("tls_cert.pem", fixtures).pathname;
 const keyPath = new URL("tls_key.pem", fixtures).pathname;
@@ -518,51 +523,10 @@ Deno.test("Reactor.listenSSL takes file paths; connectSSL fails an unverified ce
 
 // ---- UNIX sockets ----
 
-const UNIX_DIR = "POETRY_TEST_UNIX_DIR";
-const UNIX_NAMES = ["server.sock", "missing.sock"];
-
-/**
- * A test over UNIX sockets in a fresh directory. Deno grants UNIX socket access per path
- * (`--allow-net=unix:<path>`), which a test run with `--allow-net=127.0.0.1` does not have: the
- * test then runs itself in a child process granted exactly its socket paths.
- */
-function unixTest(name: string, fn: (dir: string) => Promise<void>): void {
-  Deno.test(name, async () => {
-    const given = Deno.env.get(UNIX_DIR);
-    if (given !== undefined) return await fn(given);
-    const dir = await Deno.makeTempDir({ prefix: "poetry-unix-" });
-    try {
-      const paths = UNIX_NAMES.map((n) => `${dir}/${n}`);
-      const status = await Deno.permissions.query({ name: "net", host: `unix:${paths[0]}` });
-      if (status.state === "granted") return await fn(dir);
-      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "test",
-          "--no-check",
-          `--allow-net=${paths.map((p) => `unix:${p}`).join(",")}`,
-          "--allow-read",
-          "--allow-write",
-          `--allow-env=${UNIX_DIR}`,
-          "--sanitize-ops",
-          "--sanitize-resources",
-          "--filter",
-          name,
-          new URL(import.meta.url).pathname,
-        ],
-        env: { [UNIX_DIR]: dir, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const out = decoder.decode(stdout) + decoder.decode(stderr);
-      assert.equal(code, 0, out);
-      assert.match(out, /ok \| 1 passed/, out);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-}
-
-unixTest("Reactor.listenUNIX and connectUNIX carry data over a UNIX socket", async (dir) => {
+unixTest("Reactor.listenUNIX and connectUNIX carry data over a UNIX socket", {
+  file: import.meta.url,
+  sockets: ["server.sock", "missing.sock"],
+}, async (dir) => {
   const path = `${dir}/server.sock`;
   const serverFactory = new CollectingFactory(() => new Echo());
   const port = reactor.listenUNIX(path, serverFactory);

@@ -23,6 +23,7 @@ import {
   ServiceParentError,
   UnknownServiceError,
 } from "../services/service.ts";
+import { unixTest } from "./fixtures/loopback.ts";
 
 /** A service that records what happens to it in a shared journal. */
 class Recorder extends Service {
@@ -438,50 +439,11 @@ Deno.test("TCPClient stopped while connected closes the connection", async () =>
   await server.stopService();
 });
 
-const UNIX_DIR = "POETRY_SERVICE_TEST_UNIX_DIR";
-
-/**
- * A test needing a UNIX socket at `<dir>/poetry.sock`. Deno grants UNIX sockets per path
- * (`--allow-net=unix:<path>`), which a run with `--allow-net=127.0.0.1` lacks: the test then
- * runs itself in a child process granted exactly that path.
- */
-function unixTest(name: string, fn: (path: string) => Promise<void>): void {
-  Deno.test(name, async () => {
-    const given = Deno.env.get(UNIX_DIR);
-    if (given !== undefined) return await fn(`${given}/poetry.sock`);
-    const dir = await Deno.makeTempDir({ prefix: "poetry_service_test_" });
-    try {
-      const path = `${dir}/poetry.sock`;
-      const status = await Deno.permissions.query({ name: "net", host: `unix:${path}` });
-      if (status.state === "granted") return await fn(path);
-      const child = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "test",
-          "--no-check",
-          `--allow-net=unix:${path}`,
-          "--allow-read",
-          "--allow-write",
-          `--allow-env=${UNIX_DIR}`,
-          "--sanitize-ops",
-          "--sanitize-resources",
-          "--filter",
-          name,
-          new URL(import.meta.url).pathname,
-        ],
-        env: { [UNIX_DIR]: dir, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const out = new TextDecoder().decode(child.stdout) + new TextDecoder().decode(child.stderr);
-      assert.equal(child.code, 0, out);
-      assert.match(out, /ok \| 1 passed/, out);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-}
-
-unixTest("UNIXServer serves on a socket file while running", async (path) => {
+unixTest("UNIXServer serves on a socket file while running", {
+  file: import.meta.url,
+  sockets: ["poetry.sock"],
+}, async (dir) => {
+  const path = `${dir}/poetry.sock`;
   const server = new UNIXServer(path, Factory.forProtocol(Greeter));
   server.startService();
   assert.deepEqual(server.getHost(), { type: "UNIX", path });
