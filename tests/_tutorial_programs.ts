@@ -76,6 +76,29 @@ export function tutorialPrograms(programs: readonly string[]): { dir: string } &
   return { dir, [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }) };
 }
 
+/** Declares one test that compares with the tutorial's programs; `fn` gets their directory. */
+export type TutorialTest = (name: string, fn: (dir: string) => Promise<void>) => void;
+
+/**
+ * How the test module `module` declares its tests over the tutorial's `programs`: each test
+ * runs with them copied into a temporary directory of its own, or, where they cannot run,
+ * every test is skipped and one line says why.
+ */
+export function tutorialTests(module: string, programs: readonly string[]): TutorialTest {
+  const skipReason = whyPythonSkip(programs);
+  const ignore = skipReason !== undefined;
+  if (ignore) console.log(`${module}: skipping the Python comparisons: ${skipReason}`);
+  return (name, fn) =>
+    Deno.test({
+      name,
+      ignore,
+      async fn() {
+        using copy = tutorialPrograms(programs);
+        await fn(copy.dir);
+      },
+    });
+}
+
 /** Runs a Python program in `dir` to its end (killed after {@linkcode PROGRAM_SECONDS}). */
 export async function runPython(dir: string, args: string[]): Promise<Deno.CommandOutput> {
   const ac = new AbortController();

@@ -24,10 +24,10 @@ import {
   transformServer,
 } from "./_poetry_servers.ts";
 import {
+  type PythonServer,
   runPython,
   startPythonServer,
-  tutorialPrograms,
-  whyPythonSkip,
+  tutorialTests,
 } from "./_tutorial_programs.ts";
 
 const PROGRAMS = [
@@ -38,68 +38,57 @@ const PROGRAMS = [
   "twisted-client-6/get-poetry.py",
 ];
 
-const skipReason = whyPythonSkip(PROGRAMS);
-const ignore = skipReason !== undefined;
-if (ignore) console.log(`compat_clients_test: skipping the Python comparisons: ${skipReason}`);
+const compatTest = tutorialTests("compat_clients_test", PROGRAMS);
 
 const decoder = new TextDecoder();
 const GET = new URL("../services/get.ts", import.meta.url);
 const NET = ["--allow-net=127.0.0.1"];
-
-/** A poem file with non-ASCII text, blank and indented lines, and no final newline. */
-function writeOde(dir: string): string {
-  const file = `${dir}/ode.txt`;
-  Deno.writeTextFileSync(
-    file,
-    "An Ode \u2014 \u00e0 la fa\u00e7on\u2026\nof the tide\n\n  indented\n\tand tabbed\nend",
-  );
-  return file;
-}
 
 /** One of the tutorial's servers in `dir`, listening on loopback. */
 function theirServer(dir: string, program: string, ...args: string[]) {
   return startPythonServer(dir, [program, "--iface", "127.0.0.1", ...args]);
 }
 
-Deno.test({
-  name: "getPoetry gets exactly the bytes the tutorial's fastpoetry.py sends",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    const file = writeOde(programs.dir);
-    await using python = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
-    assert.deepEqual(await getPoetryBytes("127.0.0.1", python.port), Deno.readFileSync(file));
-    assert.equal(await getPoetry("127.0.0.1", python.port), Deno.readTextFileSync(file));
-  },
+/**
+ * The tutorial's fastpoetry.py in `dir`, serving a poem file (`file`) with non-ASCII text,
+ * blank and indented lines, and no final newline.
+ */
+async function theirFastpoetry(dir: string): Promise<PythonServer & { file: string }> {
+  const file = `${dir}/ode.txt`;
+  Deno.writeTextFileSync(
+    file,
+    "An Ode \u2014 \u00e0 la fa\u00e7on\u2026\nof the tide\n\n  indented\n\tand tabbed\nend",
+  );
+  return Object.assign(await theirServer(dir, "twisted-server-1/fastpoetry.py", file), { file });
+}
+
+compatTest("getPoetry gets exactly the bytes the tutorial's fastpoetry.py sends", async (dir) => {
+  await using python = await theirFastpoetry(dir);
+  const { file } = python;
+  assert.deepEqual(await getPoetryBytes("127.0.0.1", python.port), Deno.readFileSync(file));
+  assert.equal(await getPoetry("127.0.0.1", python.port), Deno.readTextFileSync(file));
 });
 
-Deno.test({
-  name: "the get program prints what the tutorial's client 4 prints",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    const file = writeOde(programs.dir);
-    await using python = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
-    // The same server twice, so that the order the poems come in does not matter.
-    const addresses = [String(python.port), `127.0.0.1:${python.port}`];
-    const theirs = await runPython(programs.dir, ["twisted-client-4/get-poetry.py", ...addresses]);
-    const ours = await runToEnd(GET, NET, addresses);
-    assert.ok(theirs.success, decoder.decode(theirs.stderr));
-    assert.equal(ours.code, 0, ours.stderr);
-    assert.equal(ours.stdout, decoder.decode(theirs.stdout));
-    assert.equal(ours.stdout, `${Deno.readTextFileSync(file)}\n`.repeat(2));
-  },
+compatTest("the get program prints what the tutorial's client 4 prints", async (dir) => {
+  await using python = await theirFastpoetry(dir);
+  const { file } = python;
+  // The same server twice, so that the order the poems come in does not matter.
+  const addresses = [String(python.port), `127.0.0.1:${python.port}`];
+  const theirs = await runPython(dir, ["twisted-client-4/get-poetry.py", ...addresses]);
+  const ours = await runToEnd(GET, NET, addresses);
+  assert.ok(theirs.success, decoder.decode(theirs.stderr));
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.equal(ours.stdout, decoder.decode(theirs.stdout));
+  assert.equal(ours.stdout, `${Deno.readTextFileSync(file)}\n`.repeat(2));
 });
 
-Deno.test({
-  name: "the get program with --transform prints what the tutorial's client 6 prints",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    const file = writeOde(programs.dir);
-    await using poetry = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
-    await using xform = await theirServer(programs.dir, "twisted-server-1/transformedpoetry.py");
-    const theirs = await runPython(programs.dir, [
+compatTest(
+  "the get program with --transform prints what the tutorial's client 6 prints",
+  async (dir) => {
+    await using poetry = await theirFastpoetry(dir);
+    const { file } = poetry;
+    await using xform = await theirServer(dir, "twisted-server-1/transformedpoetry.py");
+    const theirs = await runPython(dir, [
       "twisted-client-6/get-poetry.py",
       String(xform.port),
       String(poetry.port),
@@ -110,17 +99,15 @@ Deno.test({
     assert.equal(ours.stdout, decoder.decode(theirs.stdout));
     assert.equal(ours.stdout, Deno.readTextFileSync(file).toLowerCase() + "\n");
   },
-});
+);
 
-Deno.test({
-  name: "the get program falls back to the original poem as client 6 does, transform server down",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    const file = writeOde(programs.dir);
-    await using poetry = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+compatTest(
+  "the get program falls back to the original poem as client 6 does, transform server down",
+  async (dir) => {
+    await using poetry = await theirFastpoetry(dir);
+    const { file } = poetry;
     const downPort = await closedPort();
-    const theirs = await runPython(programs.dir, [
+    const theirs = await runPython(dir, [
       "twisted-client-6/get-poetry.py",
       String(downPort),
       String(poetry.port),
@@ -131,13 +118,11 @@ Deno.test({
     assert.equal(ours.stdout, decoder.decode(theirs.stdout));
     assert.equal(ours.stdout, Deno.readTextFileSync(file) + "\n");
   },
-});
+);
 
-Deno.test({
-  name: "the tutorial's client 6 cummingsifies through our transformation proxy",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
+compatTest(
+  "the tutorial's client 6 cummingsifies through our transformation proxy",
+  async (dir) => {
     await using poetry = poetryServer(poems.telegram);
     await using upstream = transformServer();
     const service = new TransformProxyService("127.0.0.1", upstream.port);
@@ -146,7 +131,7 @@ Deno.test({
     });
     try {
       for (let i = 0; i < 2; i++) {
-        const out = await runPython(programs.dir, [
+        const out = await runPython(dir, [
           "twisted-client-6/get-poetry.py",
           String(portOf(proxy)),
           String(poetry.port),
@@ -159,16 +144,14 @@ Deno.test({
       await proxy.stopListening();
     }
   },
-});
+);
 
-Deno.test({
-  name: "the tutorial's poetry-proxy.py serves our fastpoetry's poem exactly, then from its cache",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
+compatTest(
+  "the tutorial's poetry-proxy.py serves our fastpoetry's poem exactly, then from its cache",
+  async (dir) => {
     await using ours = poetryServer(poems.keeper);
     const python = await theirServer(
-      programs.dir,
+      dir,
       "twisted-server-2/poetry-proxy.py",
       String(ours.port),
     );
@@ -181,17 +164,15 @@ Deno.test({
     assert.equal(ours.factory.connections, 1);
     assert.match(python.output(), /Fetching poem from server\.\nUsing cached poem\.\n/);
   },
-});
+);
 
-Deno.test({
-  name: "our proxy in front of the tutorial's fastpoetry.py sends the bytes their proxy sends",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    const file = writeOde(programs.dir);
-    await using poetry = await theirServer(programs.dir, "twisted-server-1/fastpoetry.py", file);
+compatTest(
+  "our proxy in front of the tutorial's fastpoetry.py sends the bytes their proxy sends",
+  async (dir) => {
+    await using poetry = await theirFastpoetry(dir);
+    const { file } = poetry;
     await using theirProxy = await theirServer(
-      programs.dir,
+      dir,
       "twisted-server-2/poetry-proxy.py",
       String(poetry.port),
     );
@@ -208,4 +189,4 @@ Deno.test({
       await ourProxy.stopListening();
     }
   },
-});
+);

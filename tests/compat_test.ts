@@ -19,8 +19,7 @@ import {
   PROGRAM_SECONDS,
   runPython,
   startPythonServer,
-  tutorialPrograms,
-  whyPythonSkip,
+  tutorialTests,
 } from "./_tutorial_programs.ts";
 
 const PROGRAMS = [
@@ -33,11 +32,9 @@ const PROGRAMS = [
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const skipReason = whyPythonSkip(PROGRAMS);
-// Computed at load time: the tests run only where Python with Twisted and the tutorial's
-// programs are available, and say why not otherwise.
-const ignore = skipReason !== undefined;
-if (ignore) console.log(`compat_test: skipping the Python comparisons: ${skipReason}`);
+// The tests run only where Python with Twisted and the tutorial's programs are available, and
+// say why not otherwise.
+const compatTest = tutorialTests("compat_test", PROGRAMS);
 
 /** Sends `request` (if any) and reads everything until the server closes. */
 async function exchange(port: number, request?: Uint8Array): Promise<Uint8Array> {
@@ -99,14 +96,12 @@ function ourTransformServer(): { port: number } & AsyncDisposable {
   };
 }
 
-Deno.test({
-  name: "fastpoetry serves the tutorial's Twisted client (client 3) the exact poems",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
+compatTest(
+  "fastpoetry serves the tutorial's Twisted client (client 3) the exact poems",
+  async (dir) => {
     await using keeper = ourPoetryServer("keeper");
     await using telegram = ourPoetryServer("telegram");
-    const out = await runPython(programs.dir, [
+    const out = await runPython(dir, [
       "twisted-client-3/get-poetry.py",
       String(keeper.port),
       String(telegram.port),
@@ -120,19 +115,17 @@ Deno.test({
     ];
     assert.ok(expected.includes(printed), `client printed:\n${printed}`);
   },
-});
+);
 
-Deno.test({
-  name: "fastpoetry sends the same bytes as the tutorial's Twisted fastpoetry.py",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    const file = `${programs.dir}/ode.txt`;
+compatTest(
+  "fastpoetry sends the same bytes as the tutorial's Twisted fastpoetry.py",
+  async (dir) => {
+    const file = `${dir}/ode.txt`;
     Deno.writeTextFileSync(
       file,
       "An Ode \u2014 \u00e0 la fa\u00e7on\nof the tide\n\n  indented\nend",
     );
-    await using python = await startPythonServer(programs.dir, [
+    await using python = await startPythonServer(dir, [
       "twisted-server-1/fastpoetry.py",
       "--iface",
       "127.0.0.1",
@@ -143,7 +136,7 @@ Deno.test({
     assert.deepEqual(await exchange(ours.port), theirs);
     assert.deepEqual(theirs, Deno.readFileSync(file));
   },
-});
+);
 
 /** Requests sent to both transformation servers, with what each must answer. */
 const TRANSFORM_REQUESTS: [string, Uint8Array][] = [
@@ -171,12 +164,10 @@ const TRANSFORM_REQUESTS: [string, Uint8Array][] = [
   ],
 ];
 
-Deno.test({
-  name: "transform answers every request with the same bytes as transformedpoetry.py",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
-    await using python = await startPythonServer(programs.dir, [
+compatTest(
+  "transform answers every request with the same bytes as transformedpoetry.py",
+  async (dir) => {
+    await using python = await startPythonServer(dir, [
       "twisted-server-1/transformedpoetry.py",
       "--iface",
       "127.0.0.1",
@@ -197,27 +188,25 @@ Deno.test({
       "15:here is my poem,",
     );
   },
-});
+);
 
-Deno.test({
-  name: "the tutorial's client 6 cummingsifies a poem with our servers as with its own",
-  ignore,
-  async fn() {
-    using programs = tutorialPrograms(PROGRAMS);
+compatTest(
+  "the tutorial's client 6 cummingsifies a poem with our servers as with its own",
+  async (dir) => {
     await using poetry = ourPoetryServer("telegram");
     await using ours = ourTransformServer();
-    await using python = await startPythonServer(programs.dir, [
+    await using python = await startPythonServer(dir, [
       "twisted-server-1/transformedpoetry.py",
       "--iface",
       "127.0.0.1",
     ]);
     const client = "twisted-client-6/get-poetry.py";
-    const withOurs = await runPython(programs.dir, [
+    const withOurs = await runPython(dir, [
       client,
       String(ours.port),
       String(poetry.port),
     ]);
-    const withTheirs = await runPython(programs.dir, [
+    const withTheirs = await runPython(dir, [
       client,
       String(python.port),
       String(poetry.port),
@@ -227,4 +216,4 @@ Deno.test({
     assert.equal(decoder.decode(withOurs.stdout), poems.telegram.toLowerCase() + "\n");
     assert.deepEqual(withOurs.stdout, withTheirs.stdout);
   },
-});
+);
