@@ -11,6 +11,7 @@ import { reactor } from "../reactor.ts";
 import type { Address, Protocol } from "../protocols/protocol.ts";
 import { PoetryFactory, PoetryProtocol, PoetryService } from "../services/fastpoetry.ts";
 import { TransformFactory, TransformService } from "../services/transform.ts";
+import { concat } from "./fixtures/loopback.ts";
 
 const encoder = new TextEncoder();
 
@@ -210,13 +211,7 @@ export async function readAll(port: number, request?: Uint8Array): Promise<Uint8
       // closed by the timer
     }
   }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 /** What a program printed, and how it ended. */

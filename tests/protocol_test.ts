@@ -7,6 +7,7 @@ import { connectionDone, type StreamConn, StreamTransport } from "../protocols/_
 import { reactor } from "../reactor.ts";
 import {
   CollectingFactory,
+  concat,
   connectedPair,
   OneClientFactory,
   pattern,
@@ -78,16 +79,6 @@ function scripted(protocol: Protocol): { conn: ScriptedConn; transport: StreamTr
   );
   transport.start("TestFactory");
   return { conn, transport };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }
 
 Deno.test("StreamTransport coalesces the writes of one turn into one socket write, in order", async () => {
