@@ -656,6 +656,29 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   }
 
   /**
+   * The stack where this Deferred was created, if {@linkcode setDebugging} was on then;
+   * `undefined` otherwise. Frames inside this module are left out, so it starts at the code
+   * that made the Deferred: the place to look when one never fires.
+   *
+   * @example See where a Deferred was made
+   * ```ts
+   * import { Deferred, setDebugging } from "@poetry/serve/defer";
+   *
+   * console.log(new Deferred<string>().creationStack); // undefined
+   * setDebugging(true);
+   * try {
+   *   const d = new Deferred<string>();
+   *   console.log(d.creationStack?.includes("at ")); // true
+   * } finally {
+   *   setDebugging(false);
+   * }
+   * ```
+   */
+  get creationStack(): string | undefined {
+    return this.#extra?.debug?.created;
+  }
+
+  /**
    * Adds a stage: `callback(result, ...args)` if the previous stage succeeded, and a
    * pass-through for failures. Returns this Deferred, typed for what `callback` returns.
    *
