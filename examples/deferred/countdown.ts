@@ -1,20 +1,23 @@
 // deno run examples/deferred/countdown.ts
-// Counts down from 5, a second a step, then stops. (setTimeout stands in for
-// reactor.callLater and reactor.stop; move to the reactor once it is in.)
+// Counts down from 5, a second a step, then stops the reactor.
+import { reactor } from "../../reactor.ts";
 
 class Countdown {
   counter = 5;
 
   count(): void {
     if (this.counter === 0) {
-      console.log("Stop!");
-      return;
+      reactor.stop();
+    } else {
+      console.log(this.counter, "...");
+      this.counter -= 1;
+      reactor.callLater(1, () => this.count());
     }
-    console.log(this.counter, "...");
-    this.counter -= 1;
-    setTimeout(() => this.count(), 1000);
   }
 }
 
+reactor.callWhenRunning(() => new Countdown().count());
+
 console.log("Start!");
-setTimeout(() => new Countdown().count(), 0);
+await reactor.run();
+console.log("Stop!");

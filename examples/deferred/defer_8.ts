@@ -1,18 +1,23 @@
 // deno run examples/deferred/defer_8.ts
-// Fire a Deferred once the event loop runs. (setTimeout stands in for
-// reactor.callWhenRunning and reactor.stop; move to the reactor once it is in.)
+// Fire a Deferred once the reactor is running; whichever callback runs stops the reactor.
 import { Deferred } from "../../defer.ts";
+import { reactor } from "../../reactor.ts";
 
 function gotPoem(poem: string): void {
   console.log(poem);
+  reactor.stop();
 }
 
 function poemFailed(): void {
   console.error("poem download failed");
   console.error("I am terribly sorry");
   console.error("try again later?");
+  reactor.stop();
 }
 
 const d = new Deferred<string>();
 d.addCallbacks(gotPoem, poemFailed);
-setTimeout(() => d.callback("Another short poem."), 0);
+
+reactor.callWhenRunning(() => d.callback("Another short poem."));
+
+await reactor.run();

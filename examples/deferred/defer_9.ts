@@ -1,7 +1,7 @@
 // deno run examples/deferred/defer_9.ts
-// addBoth runs whatever happened: the place to stop (in Twisted, reactor.stop()).
-// (setTimeout stands in for the reactor; move to the reactor once it is in.)
+// addBoth runs whatever happened, so it is the one place to stop the reactor.
 import { Deferred } from "../../defer.ts";
+import { reactor } from "../../reactor.ts";
 
 function gotPoem(poem: string): void {
   console.log(poem);
@@ -14,10 +14,13 @@ function poemFailed(): void {
 }
 
 function poemDone(): void {
-  console.log("(done: this is where the reactor would stop)");
+  reactor.stop();
 }
 
 const d = new Deferred<string>();
 d.addCallbacks(gotPoem, poemFailed);
 d.addBoth(poemDone);
-setTimeout(() => d.callback("Another short poem."), 0);
+
+reactor.callWhenRunning(() => d.callback("Another short poem."));
+
+await reactor.run();
