@@ -1,22 +1,35 @@
 // deno run examples/deferred/defer_cancel_10.ts
 // Cancelled after 2 seconds, without a canceller: the errback runs at once, but the poem is
-// still sent at 5 seconds (and dropped). (setTimeout stands in for the reactor.)
+// still sent at 5 seconds (and dropped, since the Deferred was cancelled).
 import { Deferred } from "../../defer.ts";
+import type { Failure } from "../../failure.ts";
+import { reactor } from "../../reactor.ts";
 
 function sendPoem(d: Deferred<string>): void {
   console.log("Sending poem");
   d.callback("Once upon a midnight dreary");
 }
 
+/** Returns a poem 5 seconds later. */
 function getPoem(): Deferred<string> {
   const d = new Deferred<string>();
-  setTimeout(sendPoem, 5000, d);
+  reactor.callLater(5, sendPoem, d);
   return d;
 }
 
+function gotPoem(poem: string): void {
+  console.log("I got a poem:", poem);
+}
+
+function poemError(err: Failure): void {
+  console.log("get_poem failed:", err);
+}
+
+reactor.callLater(10, () => reactor.stop()); // stop the reactor in 10 seconds
+
 const d = getPoem();
-d.addCallbacks(
-  (poem) => console.log("I got a poem:", poem),
-  (failure) => console.log("get_poem failed:", String(failure)),
-);
-setTimeout(() => d.cancel(), 2000);
+d.addCallbacks(gotPoem, poemError);
+
+reactor.callLater(2, () => d.cancel()); // cancel after 2 seconds
+
+await reactor.run();
