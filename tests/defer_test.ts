@@ -1035,3 +1035,50 @@ Deno.test("Deferred's errors have names and say what went wrong", () => {
   assert.equal(String(succeed(3)), "Deferred (fired: 3)");
   assert.equal(String(new Deferred()), "Deferred (waiting)");
 });
+
+Deno.test("Deferred runs the rest of its chain after a callback pauses it", () => {
+  // Twisted checks `paused` only between Deferreds of a chain, not between callbacks: the
+  // callbacks already added still run; those added later wait for unpause().
+  const seen: string[] = [];
+  const d = new Deferred<number>();
+  d.addCallback((n) => {
+    seen.push(`a ${n}`);
+    d.pause();
+    return n + 1;
+  });
+  d.addCallback((n) => {
+    seen.push(`b ${n}`);
+    return n + 1;
+  });
+  d.callback(1);
+  assert.deepEqual(seen, ["a 1", "b 2"]);
+  assert.equal(d.paused, 1);
+  d.addCallback((n) => {
+    seen.push(`c ${n}`);
+    return n;
+  });
+  assert.deepEqual(seen, ["a 1", "b 2"]);
+  d.unpause();
+  assert.deepEqual(seen, ["a 1", "b 2", "c 3"]);
+});
+
+Deno.test("Deferred runs Deferreds queued past the depth limit before the outermost callback() returns", () => {
+  const n = 150; // deeper than the runner nests before it queues
+  const ds = Array.from({ length: n }, () => new Deferred<number>());
+  const order: string[] = [];
+  ds.forEach((d, i) =>
+    d.addCallback((v) => {
+      order.push(`enter ${i}`);
+      if (i + 1 < n) ds[i + 1].callback(v + 1);
+      order.push(`leave ${i}`);
+      return v;
+    })
+  );
+  ds[0].callback(0);
+  const results: number[] = [];
+  for (const d of ds) d.addCallback((v) => void results.push(v));
+  assert.deepEqual(results, Array.from({ length: n }, (_, i) => i));
+  assert.equal(order.filter((e) => e.startsWith("enter")).length, n);
+  // Shallow firings nest as in Twisted: the next Deferred's callbacks run inside this one's.
+  assert.ok(order.indexOf("enter 1") < order.indexOf("leave 0"));
+});
