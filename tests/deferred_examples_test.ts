@@ -1,0 +1,336 @@
+// The tutorial's Deferred programs, retold in examples/deferred: each runs as its first line
+// says, with only the permissions that line gives, and prints what the Python program prints
+// (in JavaScript's notation for data and failures). The interactive simulator has its own test.
+
+import assert from "node:assert/strict";
+
+const decoder = new TextDecoder();
+const DIR = new URL("../examples/deferred/", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
+
+/** How long any one example may take before it is killed and its test fails. */
+const LIMIT_MS = 20_000;
+
+/** The examples that wait on the reactor's clock (seconds each), run side by side. */
+const TIMED = ["countdown", "defer_cancel_9", "defer_cancel_10", "defer_cancel_11"];
+
+interface Expected {
+  /** Everything the program writes to stdout. */
+  stdout: string;
+  /** A line or lines that stderr holds in a row; stderr is empty when not given. */
+  stderr?: string;
+  /** @default {0} */
+  code?: number;
+}
+
+const lines = (...text: string[]): string => text.map((line) => `${line}\n`).join("");
+
+/** Deno's report of the error thrown at the top level by a second callback or errback. */
+const alreadyCalled = (what: string): string =>
+  `error: Uncaught (in promise) AlreadyCalledError: Deferred has already been fired; cannot fire it again ${what}`;
+
+/** What the project's log writes for a failure left at the end of a Deferred's chain. */
+const unhandled = (error: string): string => `Unhandled error in Deferred:\n${error}`;
+
+const EXPECTED: Record<string, Expected> = {
+  countdown: {
+    stdout: lines("Start!", "5 ...", "4 ...", "3 ...", "2 ...", "1 ...", "Stop!"),
+  },
+  defer_1: {
+    stdout: lines("Your poem is served:", "This poem is short.", "Finished"),
+  },
+  defer_2: {
+    stdout: lines("No poetry for you.", "Finished"),
+  },
+  defer_3: {
+    stdout: lines("Failure", "[Failure Error: I have failed.]", "No poetry for you."),
+  },
+  defer_4: {
+    stdout: lines("First result"),
+    stderr: alreadyCalled('with "Second result"'),
+    code: 1,
+  },
+  defer_5: {
+    stdout: lines("First result"),
+    stderr: alreadyCalled("with failure [Failure Error: First error]"),
+    code: 1,
+  },
+  defer_6: {
+    stdout: lines("[Failure Error: First error]"),
+    stderr: alreadyCalled("with failure [Failure Error: Second error]"),
+    code: 1,
+  },
+  defer_7: {
+    stdout: lines("[Failure Error: First error]"),
+    stderr: alreadyCalled('with "First result"'),
+    code: 1,
+  },
+  defer_8: {
+    stdout: lines("Another short poem."),
+  },
+  defer_9: {
+    stdout: lines("Another short poem."),
+  },
+  defer_10: {
+    stdout: lines(
+      "",
+      "A callback may return a Deferred of its own; the chain",
+      "then waits for it.",
+      "",
+      "",
+      "First, three callbacks that print what they get and return",
+      "plain values, fired at once:",
+      "",
+      "callback_1 got 0",
+      "callback_2 got 1",
+      "callback_3 got 2",
+      "",
+      "Now the same, except that the middle callback returns a Deferred:",
+      "",
+      "callback_1 got 0",
+      "callback_2 got 1",
+      "",
+      "The third callback has not run: the second returned a Deferred, so the",
+      "outer Deferred is paused. Nothing is blocked or waiting in a thread; the",
+      "outer Deferred has added a callback to the inner one that will start it",
+      "again when the inner one fires.",
+      "",
+      "Let's fire the inner Deferred:",
+      "",
+      "callback_3 got 2",
+      "",
+      "The inner Deferred's result became the argument of the outer",
+      "Deferred's next callback.",
+      "",
+    ),
+  },
+  defer_11: {
+    stdout: lines(
+      "A Deferred may fire before it has callbacks.",
+      "We fire one with no callbacks, then add three.",
+      "",
+      "Firing empty deferred.",
+      "Adding first callback.",
+      "callback_1 got 0",
+      "Adding second callback.",
+      "callback_2 got 1",
+      "Adding third callback.",
+      "callback_3 got 2",
+      "",
+      "Each callback ran the moment it was added, since",
+      "the result was already there.",
+      "",
+      "Next: pause a Deferred, fire it, add callbacks,",
+      "and only then unpause it.",
+      "",
+      "Pausing, then firing deferred.",
+      "Adding callbacks.",
+      "Unpausing the deferred.",
+      "callback_1 got 0",
+      "callback_2 got 1",
+      "callback_3 got 2",
+    ),
+  },
+  defer_cancel_1: {
+    stdout: lines("done"),
+    stderr: unhandled("CancelledError: Deferred was cancelled"),
+  },
+  defer_cancel_2: {
+    stdout: lines("errback got: [Failure CancelledError: Deferred was cancelled]", "done"),
+  },
+  defer_cancel_3: {
+    stdout: lines("callback got: result", "done"),
+  },
+  defer_cancel_4: {
+    stdout: lines("errback got: [Failure CancelledError: Deferred was cancelled]", "done"),
+  },
+  defer_cancel_5: {
+    stdout: lines(
+      "I need to cancel this deferred: Deferred (waiting)",
+      "errback got: [Failure CancelledError: Deferred was cancelled]",
+      "done",
+    ),
+  },
+  defer_cancel_6: {
+    stdout: lines(
+      "I need to cancel this deferred: Deferred (waiting)",
+      "Firing the deferred with a result",
+      "callback got: result",
+      "done",
+    ),
+  },
+  defer_cancel_7: {
+    stdout: lines(
+      "I need to cancel this deferred: Deferred (waiting)",
+      "Firing the deferred with an error",
+      "errback got: [Failure Error: error!]",
+      "done",
+    ),
+  },
+  defer_cancel_8: {
+    stdout: lines("callback got: result", "done"),
+  },
+  defer_cancel_9: {
+    stdout: lines("Sending poem", "I got a poem: Once upon a midnight dreary"),
+  },
+  defer_cancel_10: {
+    stdout: lines(
+      "get_poem failed: [Failure CancelledError: Deferred was cancelled]",
+      "Sending poem",
+    ),
+  },
+  defer_cancel_11: {
+    stdout: lines("get_poem failed: [Failure CancelledError: Deferred was cancelled]"),
+  },
+  defer_cancel_12: {
+    stdout: lines(
+      "first outer callback, returning inner deferred",
+      "canceling outer deferred.",
+      "inner cancel callback.",
+      "outer errback got: [Failure CancelledError: Deferred was cancelled]",
+      "done",
+    ),
+  },
+  defer_unhandled: {
+    stdout: lines("Finished"),
+    stderr: unhandled("Error: oops"),
+  },
+  deferred_list_1: {
+    stdout: lines("Empty List.", "Adding Callback.", "We got: []"),
+  },
+  deferred_list_2: {
+    stdout: lines(
+      "One Deferred.",
+      "Adding Callback.",
+      "Firing d1.",
+      'We got: [ [ true, "d1 result" ] ]',
+    ),
+  },
+  deferred_list_3: {
+    stdout: lines(
+      "Two Deferreds.",
+      "Adding Callback.",
+      "Firing d1.",
+      "Firing d2.",
+      'We got: [ [ true, "d1 result" ], [ true, "d2 result" ] ]',
+    ),
+  },
+  deferred_list_4: {
+    stdout: lines(
+      "Two Deferreds.",
+      "Adding Callback.",
+      "Firing d2.",
+      "Firing d1.",
+      'We got: [ [ true, "d1 result" ], [ true, "d2 result" ] ]',
+    ),
+  },
+  deferred_list_5: {
+    stdout: lines(
+      "Firing d1.",
+      "Firing d2 with errback.",
+      'We got: [ [ true, "d1 result" ], [ false, "[Failure Error: d2 failure]" ] ]',
+    ),
+  },
+  deferred_list_6: {
+    stdout: lines(
+      "Firing d1.",
+      "Firing d2 with errback.",
+      'We got: [ [ true, "d1 result" ], [ false, "[Failure Error: d2 failure]" ] ]',
+    ),
+    stderr: unhandled("Error: d2 failure"),
+  },
+  deferred_list_7: {
+    stdout: lines(
+      "Firing d1.",
+      "Firing d2 with errback.",
+      'We got: [ [ true, "d1 result" ], [ false, "[Failure Error: d2 failure]" ] ]',
+    ),
+  },
+};
+
+/** The tutorial program an example retells: `defer_cancel_9` → `defer-cancel-9.py`. */
+const tutorialName = (name: string): string => `${name.replaceAll("_", "-")}.py`;
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `examples/deferred/<name>.ts` as its first line (`// deno run [flags] <path>`) says,
+ * killing it after {@linkcode LIMIT_MS}.
+ */
+async function runExample(name: string): Promise<Outcome> {
+  const path = `examples/deferred/${name}.ts`;
+  const first = Deno.readTextFileSync(new URL(`${name}.ts`, DIR)).split("\n")[0];
+  const words = first.split(/\s+/);
+  assert.deepEqual(words.slice(0, 3), ["//", "deno", "run"], `${path}: first line ${first}`);
+  assert.equal(words.at(-1), path, `${path}: its first line runs another file: ${first}`);
+  const flags = words.slice(3, -1);
+  assert.ok(flags.every((flag) => flag.startsWith("--")), `${path}: ${first}`);
+
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), LIMIT_MS);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, path],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: abort.signal,
+    }).output();
+    assert.ok(!abort.signal.aborted, `${path} still ran after ${LIMIT_MS / 1000} s`);
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function check(name: string, outcome: Outcome): void {
+  const expected = EXPECTED[name];
+  const path = `examples/deferred/${name}.ts`;
+  assert.equal(outcome.stdout, expected.stdout, `${path}: stdout`);
+  if (expected.stderr === undefined) {
+    assert.equal(outcome.stderr, "", `${path}: stderr`);
+  } else {
+    assert.ok(
+      `\n${outcome.stderr}`.includes(`\n${expected.stderr}\n`),
+      `${path}: stderr lacks ${JSON.stringify(expected.stderr)}:\n${outcome.stderr}`,
+    );
+  }
+  assert.equal(outcome.code, expected.code ?? 0, `${path}: exit code\n${outcome.stderr}`);
+}
+
+Deno.test("examples/deferred: every program but the simulator has its expected output here", () => {
+  const names = [...Deno.readDirSync(DIR)]
+    .map((entry) => entry.name)
+    .filter((file) => file.endsWith(".ts") && !file.startsWith("_") && file !== "simulator.ts")
+    .map((file) => file.slice(0, -".ts".length));
+  assert.deepEqual(names.sort(), Object.keys(EXPECTED).sort());
+});
+
+for (const name of Object.keys(EXPECTED)) {
+  if (TIMED.includes(name)) continue;
+  Deno.test(`examples/deferred/${name}.ts prints what the tutorial's ${tutorialName(name)} does`, async () => {
+    check(name, await runExample(name));
+  });
+}
+
+Deno.test(
+  "examples/deferred countdown and defer_cancel_9 to 11 print what the tutorial's do with reactor.callLater",
+  async () => {
+    // Each waits 5 to 10 seconds of real time; running them together keeps this to about 10.
+    const settled = await Promise.allSettled(TIMED.map((name) => runExample(name)));
+    settled.forEach((outcome, i) => {
+      if (outcome.status === "rejected") throw outcome.reason;
+      check(TIMED[i], outcome.value);
+    });
+  },
+);
