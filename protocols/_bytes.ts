@@ -1,7 +1,8 @@
 /**
  * Byte helpers shared by the framing receivers: UTF-8 encoding of outgoing data, joining
- * pieces, a bounded delimiter search and a growable buffer that hands its bytes out without
- * copying them again.
+ * pieces, a bounded delimiter search, a growable buffer that hands its bytes out without
+ * copying them again, the queue of received chunks a receiver parses from, and the buffer of a
+ * payload of known length that spans chunks.
  *
  * @module
  */
@@ -145,6 +146,93 @@ export class Accumulator {
     const out = this.bytes.subarray(0, n);
     this.bytes = EMPTY;
     this.length = 0;
+    return out;
+  }
+}
+
+/**
+ * What a receiver was given and has not parsed yet: the chunk being parsed, how far into it
+ * parsing has got, and the chunks that arrived meanwhile (from a callback, or while paused).
+ * Parsers read {@linkcode ChunkQueue.buf} and {@linkcode ChunkQueue.pos} into locals and
+ * store `pos` back before each callback, so a callback finds the queue consistent.
+ */
+export class ChunkQueue {
+  /** The chunk being parsed. */
+  buf: Uint8Array = EMPTY;
+  /** How far into {@linkcode ChunkQueue.buf} parsing has got. */
+  pos = 0;
+  /** Chunks waiting behind `buf`, oldest first. */
+  queue: Uint8Array[] = [];
+
+  /** Takes `data` in: as the chunk to parse when nothing is waiting, else behind what is. */
+  push(data: Uint8Array): void {
+    if (data.length === 0) return;
+    if (this.pos >= this.buf.length && this.queue.length === 0) {
+      this.buf = data;
+      this.pos = 0;
+    } else {
+      this.queue.push(data);
+    }
+  }
+
+  /**
+   * `true` if there are bytes to parse at `pos`, moving on to the next waiting chunk when `buf`
+   * is used up; `false` when everything has been parsed.
+   */
+  more(): boolean {
+    if (this.pos < this.buf.length) return true;
+    const next = this.queue.shift();
+    if (next === undefined) return false;
+    this.buf = next;
+    this.pos = 0;
+    return true;
+  }
+
+  /** Forgets everything not parsed yet. */
+  clear(): void {
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.queue = [];
+  }
+}
+
+/**
+ * The payload of a frame whose length is known and which runs past the chunk it starts in:
+ * allocated once, at its full length, and filled as the chunks arrive.
+ */
+export class Payload {
+  /** The payload's storage, at its full length; only the first `have` bytes have arrived. */
+  bytes: Uint8Array = EMPTY;
+  /** How many bytes have arrived. */
+  have = 0;
+
+  /** Starts a payload of `length` bytes with the rest of `buf` from `pos`, all of it payload. */
+  start(length: number, buf: Uint8Array, pos: number): void {
+    const bytes = new Uint8Array(length);
+    bytes.set(buf.subarray(pos));
+    this.bytes = bytes;
+    this.have = buf.length - pos;
+  }
+
+  /** Copies what the payload still lacks from `buf` at `pos` on; returns where the rest starts. */
+  fill(buf: Uint8Array, pos: number): number {
+    const end = buf.length;
+    const n = Math.min(this.bytes.length - this.have, end - pos);
+    this.bytes.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.have);
+    this.have += n;
+    return pos + n;
+  }
+
+  /** `true` once every byte of the payload has arrived. */
+  get full(): boolean {
+    return this.have === this.bytes.length;
+  }
+
+  /** The payload, which the caller may keep; the buffer is then empty. */
+  take(): Uint8Array {
+    const out = this.bytes;
+    this.bytes = EMPTY;
+    this.have = 0;
     return out;
   }
 }

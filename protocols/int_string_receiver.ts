@@ -30,7 +30,8 @@
  */
 
 import { type Data, Protocol, type PushProducer } from "./protocol.ts";
-import { EMPTY, toBytes } from "./_bytes.ts";
+import { ChunkQueue, Payload, toBytes } from "./_bytes.ts";
+import { notImplemented, writeFrame } from "./_framing.ts";
 
 /**
  * A string is too long to send with the receiver's length prefix (65,536 bytes or more with a
@@ -142,15 +143,12 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   MAX_LENGTH: number = 99999;
 
   #state = PREFIX;
-  /** The length read so far (a prefix may span chunks), then the payload's length. */
+  /** The length read so far, while a prefix that spans chunks arrives. */
   #length = 0;
   #prefixHave = 0;
-  /** The payload of a string that spans chunks, and how much of it has arrived. */
-  #payload: Uint8Array = EMPTY;
-  #have = 0;
-  #buf: Uint8Array = EMPTY;
-  #pos = 0;
-  #queue: Uint8Array[] = [];
+  /** The payload of a string that spans chunks. */
+  #payload = new Payload();
+  #in = new ChunkQueue();
   #busy = false;
   #paused = false;
 
@@ -193,21 +191,8 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    */
   override dataReceived(data: Uint8Array): void {
     if (this.#state === HALTED) return;
-    if (data.length !== 0) {
-      if (this.#pos >= this.#buf.length && this.#queue.length === 0) {
-        this.#buf = data;
-        this.#pos = 0;
-      } else {
-        this.#queue.push(data);
-      }
-    }
-    if (this.#busy || this.#paused) return;
-    this.#busy = true;
-    try {
-      this.#deliver();
-    } finally {
-      this.#busy = false;
-    }
+    this.#in.push(data);
+    if (!this.#busy && !this.#paused) this.#run();
   }
 
   /**
@@ -228,7 +213,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    * ```
    */
   stringReceived(_s: Uint8Array): void {
-    throw new Error(`${this.constructor.name}.stringReceived is not implemented: override it`);
+    throw notImplemented(this, "stringReceived");
   }
 
   /**
@@ -285,14 +270,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
       header[i] = length % 256;
       length = Math.floor(length / 256);
     }
-    if (payload.length >= 65536) {
-      this.transport.writeSequence([header, payload]);
-      return;
-    }
-    const out = new Uint8Array(n + payload.length);
-    out.set(header);
-    out.set(payload, n);
-    this.transport.write(out);
+    writeFrame(this.transport, header, payload);
   }
 
   /**
@@ -343,14 +321,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    */
   resumeProducing(): void {
     this.#paused = false;
-    if (!this.#busy) {
-      this.#busy = true;
-      try {
-        this.#deliver();
-      } finally {
-        this.#busy = false;
-      }
-    }
+    if (!this.#busy) this.#run();
     const transport = this.transport;
     if (!this.#paused && transport !== undefined && !transport.disconnecting) {
       transport.resumeProducing();
@@ -376,32 +347,29 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
     this.transport.stopProducing();
   }
 
+  /** Delivers what is buffered, marked busy so that data given meanwhile is only queued. */
+  #run(): void {
+    this.#busy = true;
+    try {
+      this.#deliver();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
   /** Delivers each complete string buffered, until the data runs out or delivery pauses. */
   #deliver(): void {
-    outer: for (;;) {
-      if (this.#paused || this.#state === HALTED) return;
-      let buf = this.#buf;
-      let pos = this.#pos;
-      if (pos >= buf.length) {
-        const next = this.#queue.shift();
-        if (next === undefined) return;
-        this.#buf = buf = next;
-        this.#pos = pos = 0;
-      }
+    const input = this.#in;
+    outer: while (!this.#paused && this.#state !== HALTED && input.more()) {
+      const buf = input.buf;
+      let pos = input.pos;
       const end = buf.length;
 
       if (this.#state === PAYLOAD) {
-        const n = Math.min(this.#length - this.#have, end - pos);
-        this.#payload.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.#have);
-        this.#have += n;
-        this.#pos = pos + n;
-        if (this.#have === this.#length) {
-          const payload = this.#payload;
-          this.#payload = EMPTY;
-          this.#length = 0;
-          this.#have = 0;
+        input.pos = this.#payload.fill(buf, pos);
+        if (this.#payload.full) {
           this.#state = PREFIX;
-          this.stringReceived(payload);
+          this.stringReceived(this.#payload.take());
         }
         continue;
       }
@@ -417,7 +385,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
           length = length * 256 + buf[pos++];
           have++;
         }
-        this.#pos = pos;
+        input.pos = pos;
         if (have < n) {
           this.#length = length;
           this.#prefixHave = have;
@@ -438,18 +406,14 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
         const stop = pos + length;
         if (stop > end) {
           // The string runs past this chunk: allocate it once, fill it as data arrives.
-          const payload = new Uint8Array(length);
-          payload.set(buf.subarray(pos));
-          this.#payload = payload;
-          this.#have = end - pos;
-          this.#length = length;
+          this.#payload.start(length, buf, pos);
           this.#state = PAYLOAD;
-          this.#pos = end;
+          input.pos = end;
           continue outer;
         }
-        this.#pos = stop;
+        input.pos = stop;
         this.stringReceived(buf.subarray(pos, stop));
-        if (this.#paused || this.#buf !== buf || end - stop < n) continue outer;
+        if (this.#paused || input.buf !== buf || end - stop < n) continue outer;
         pos = stop + n;
         length = readLength(buf, stop, n);
       }
@@ -459,10 +423,8 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   /** Stops parsing for good and forgets what was buffered. */
   #halt(): void {
     this.#state = HALTED;
-    this.#buf = EMPTY;
-    this.#pos = 0;
-    this.#queue = [];
-    this.#payload = EMPTY;
+    this.#in.clear();
+    this.#payload.take();
   }
 }
 

@@ -31,11 +31,13 @@
  */
 
 import { type Data, Protocol } from "./protocol.ts";
-import { EMPTY, toBytes } from "./_bytes.ts";
+import { ChunkQueue, Payload, toBytes } from "./_bytes.ts";
+import { notImplemented, writeFrame } from "./_framing.ts";
 
 const ZERO = 0x30;
 const COLON = 0x3a;
 const COMMA = 0x2c;
+const TRAILER = new Uint8Array([COMMA]);
 
 const PARSING_LENGTH = 0;
 const PARSING_PAYLOAD = 1;
@@ -129,15 +131,12 @@ export class NetstringReceiver extends Protocol {
   brokenPeer: boolean = false;
 
   #state = PARSING_LENGTH;
-  /** The length read so far; then the payload's length. */
+  /** The length read so far, while its digits arrive. */
   #length = 0;
   #digits = 0;
-  /** The payload of a netstring that spans chunks, and how much of it has arrived. */
-  #payload: Uint8Array = EMPTY;
-  #have = 0;
-  #buf: Uint8Array = EMPTY;
-  #pos = 0;
-  #queue: Uint8Array[] = [];
+  /** The payload of a netstring that spans chunks. */
+  #payload = new Payload();
+  #in = new ChunkQueue();
   #busy = false;
   #raised: NetstringParseError | undefined = undefined;
 
@@ -166,14 +165,7 @@ export class NetstringReceiver extends Protocol {
    */
   override dataReceived(data: Uint8Array): void {
     if (this.brokenPeer) return;
-    if (data.length !== 0) {
-      if (this.#pos >= this.#buf.length && this.#queue.length === 0) {
-        this.#buf = data;
-        this.#pos = 0;
-      } else {
-        this.#queue.push(data);
-      }
-    }
+    this.#in.push(data);
     if (this.#busy) return;
     this.#busy = true;
     try {
@@ -205,7 +197,7 @@ export class NetstringReceiver extends Protocol {
    * ```
    */
   stringReceived(_s: Uint8Array): void {
-    throw new Error(`${this.constructor.name}.stringReceived is not implemented: override it`);
+    throw notImplemented(this, "stringReceived");
   }
 
   /**
@@ -225,25 +217,14 @@ export class NetstringReceiver extends Protocol {
    */
   sendString(s: Data): void {
     const payload = toBytes(s);
-    const header = String(payload.length) + ":";
-    if (payload.length >= 65536) {
-      this.transport.writeSequence([header, payload, ","]);
-      return;
-    }
-    const out = new Uint8Array(header.length + payload.length + 1);
-    for (let i = 0; i < header.length; i++) out[i] = header.charCodeAt(i);
-    out.set(payload, header.length);
-    out[out.length - 1] = COMMA;
-    this.transport.write(out);
+    writeFrame(this.transport, toBytes(`${payload.length}:`), payload, TRAILER);
   }
 
   /** Closes the connection for a malformed netstring and forgets what was buffered. */
   #handleParseError(): void {
     this.brokenPeer = true;
-    this.#buf = EMPTY;
-    this.#pos = 0;
-    this.#queue = [];
-    this.#payload = EMPTY;
+    this.#in.clear();
+    this.#payload.take();
     this.transport.loseConnection();
   }
 
@@ -260,15 +241,10 @@ export class NetstringReceiver extends Protocol {
    * @throws {NetstringParseError} at the first byte that breaks the format.
    */
   #parse(): void {
-    outer: for (;;) {
-      let buf = this.#buf;
-      let pos = this.#pos;
-      if (pos >= buf.length) {
-        const next = this.#queue.shift();
-        if (next === undefined) return;
-        this.#buf = buf = next;
-        this.#pos = pos = 0;
-      }
+    const input = this.#in;
+    outer: while (input.more()) {
+      const buf = input.buf;
+      let pos = input.pos;
       const end = buf.length;
 
       if (this.#state === PARSING_LENGTH) {
@@ -300,24 +276,21 @@ export class NetstringReceiver extends Protocol {
           const stop = pos + length;
           if (stop >= end) {
             // The payload runs past this chunk: allocate it once, fill it as data arrives.
-            const payload = new Uint8Array(length);
-            payload.set(buf.subarray(pos));
-            this.#payload = payload;
-            this.#have = end - pos;
-            this.#length = length;
+            this.#payload.start(length, buf, pos);
+            this.#length = 0;
             this.#digits = 0;
-            this.#state = this.#have === length ? EXPECTING_COMMA : PARSING_PAYLOAD;
-            this.#pos = end;
+            this.#state = this.#payload.full ? EXPECTING_COMMA : PARSING_PAYLOAD;
+            input.pos = end;
             continue outer;
           }
           // The whole netstring is in this chunk: deliver a view.
           if (buf[stop] !== COMMA) throw this.#raise(missingComma(length, buf[stop]));
           this.#length = 0;
           this.#digits = 0;
-          this.#pos = stop + 1;
+          input.pos = stop + 1;
           this.stringReceived(buf.subarray(pos, stop));
           if (this.brokenPeer) return;
-          if (this.#buf !== buf) continue outer;
+          if (input.buf !== buf) continue outer;
           pos = stop + 1;
           length = 0;
           digits = 0;
@@ -325,27 +298,21 @@ export class NetstringReceiver extends Protocol {
         }
         this.#length = length;
         this.#digits = digits;
-        this.#pos = pos;
+        input.pos = pos;
         continue;
       }
 
       if (this.#state === PARSING_PAYLOAD) {
-        const n = Math.min(this.#length - this.#have, end - pos);
-        this.#payload.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.#have);
-        this.#have += n;
-        this.#pos = pos + n;
-        if (this.#have === this.#length) this.#state = EXPECTING_COMMA;
+        input.pos = this.#payload.fill(buf, pos);
+        if (this.#payload.full) this.#state = EXPECTING_COMMA;
         continue;
       }
 
       // EXPECTING_COMMA
-      if (buf[pos] !== COMMA) throw this.#raise(missingComma(this.#length, buf[pos]));
-      this.#pos = pos + 1;
+      const payload = this.#payload.take();
+      if (buf[pos] !== COMMA) throw this.#raise(missingComma(payload.length, buf[pos]));
+      input.pos = pos + 1;
       this.#state = PARSING_LENGTH;
-      const payload = this.#payload;
-      this.#payload = EMPTY;
-      this.#length = 0;
-      this.#have = 0;
       this.stringReceived(payload);
       if (this.brokenPeer) return;
     }
