@@ -1,12 +1,197 @@
 /**
- * What the framing receivers share beyond byte helpers: how a frame is written to the
- * transport, and the error a callback raises when it must be overridden.
+ * What the framing receivers share beyond byte helpers: the line splitter behind
+ * `LineReceiver` and `LineOnlyReceiver`, how a line or a frame is written to the transport, and
+ * the error a callback raises when it must be overridden.
  *
  * @module
  */
 
-import type { Transport } from "./protocol.ts";
-import { EMPTY } from "./_bytes.ts";
+import type { Data, Transport } from "./protocol.ts";
+import {
+  Accumulator,
+  ChunkQueue,
+  concatBytes,
+  EMPTY,
+  findDelimiter,
+  straddlingDelimiter,
+  toBytes,
+} from "./_bytes.ts";
+
+/** The receiver a {@linkcode LineSplitter} reads its settings from and delivers to. */
+export interface LineTarget {
+  /** What ends a line; must not be empty. */
+  readonly delimiter: Uint8Array | string;
+  /** The longest line accepted, without its delimiter. */
+  readonly MAX_LENGTH: number;
+  /** Once it is disconnecting, the splitter stops delivering. */
+  readonly transport: Transport | undefined;
+  /** Called with each line. */
+  lineReceived(line: Uint8Array): void;
+  /** Called with everything buffered from the start of a line that is too long. */
+  lineLengthExceeded(line: Uint8Array): void;
+}
+
+/**
+ * The received data of a line receiver and the splitting of it into lines. Lines wholly inside
+ * a chunk are delivered as views; a line that spans chunks is gathered once in
+ * {@linkcode LineSplitter.partial}. Only bytes not searched before are searched, and no more
+ * than `MAX_LENGTH` plus a delimiter of one line is ever held.
+ */
+export class LineSplitter extends ChunkQueue {
+  /** The start of a line that is not complete yet (it holds no whole delimiter). */
+  partial: Accumulator = new Accumulator();
+  /** The delimiter `partial` was searched for. */
+  partialDelim: Uint8Array = EMPTY;
+  /**
+   * Bumped by every change a callback can make to what is delivered next (a mode switch, a
+   * pause, data given to `dataReceived`...): {@linkcode LineSplitter.lines} then stops.
+   */
+  epoch = 0;
+  #delimSource: Uint8Array | string | undefined = undefined;
+  #delim: Uint8Array = EMPTY;
+
+  /**
+   * Delivers lines from the current chunk, which must have bytes left; returns when the chunk
+   * is used up or something a callback did calls for a fresh look at the state. A line found
+   * too long goes, with everything buffered, to `target.lineLengthExceeded`.
+   *
+   * @throws {RangeError} if `target.delimiter` is empty.
+   */
+  lines(target: LineTarget): void {
+    const delimSource = target.delimiter;
+    const delim = this.#delimiterBytes(target);
+    const dlen = delim.length;
+    const max = target.MAX_LENGTH;
+    const buf = this.buf;
+    const end = buf.length;
+    let pos = this.pos;
+    const partial = this.partial;
+
+    if (partial.length > 0) {
+      if (this.partialDelim !== delim) {
+        this.#refeedPartial();
+        return;
+      }
+      const held = partial.length;
+      let line: Uint8Array;
+      const k = straddlingDelimiter(partial.bytes, held, buf, pos, delim, max);
+      if (k > 0) {
+        line = partial.take(held - k);
+        pos += dlen - k;
+      } else {
+        const i = findDelimiter(buf, delim, pos, pos + max - held);
+        if (i < 0) {
+          if (held + (end - pos) >= max + dlen) {
+            target.lineLengthExceeded(this.takeAll());
+          } else {
+            partial.append(buf, pos, end);
+            this.pos = end;
+          }
+          return;
+        }
+        partial.append(buf, pos, i);
+        line = partial.take();
+        pos = i + dlen;
+      }
+      this.pos = pos;
+      target.lineReceived(line);
+      return;
+    }
+
+    const epoch = this.epoch;
+    for (;;) {
+      const i = findDelimiter(buf, delim, pos, pos + max);
+      if (i < 0) {
+        if (end - pos >= max + dlen) {
+          target.lineLengthExceeded(this.takeAll());
+        } else {
+          if (pos < end) {
+            partial.append(buf, pos, end);
+            this.partialDelim = delim;
+          }
+          this.pos = end;
+        }
+        return;
+      }
+      const next = i + dlen;
+      this.pos = next;
+      target.lineReceived(buf.subarray(pos, i));
+      if (this.epoch !== epoch || target.delimiter !== delimSource || target.MAX_LENGTH !== max) {
+        return;
+      }
+      const transport = target.transport;
+      if (transport !== undefined && transport.disconnecting) return;
+      pos = next;
+    }
+  }
+
+  /** Removes and returns everything buffered (a partial line first), as one array. */
+  takeAll(): Uint8Array {
+    let out: Uint8Array;
+    const buf = this.buf;
+    const pos = this.pos;
+    if (this.partial.length === 0 && this.queue.length === 0) {
+      out = pos === 0 ? buf : buf.subarray(pos);
+    } else {
+      const pieces: Uint8Array[] = [];
+      if (this.partial.length > 0) pieces.push(this.partial.take());
+      if (pos < buf.length) pieces.push(buf.subarray(pos));
+      for (const chunk of this.queue) pieces.push(chunk);
+      this.queue = [];
+      out = concatBytes(pieces);
+    }
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.epoch++;
+    return out;
+  }
+
+  /** Forgets everything buffered, a partial line included. */
+  override clear(): void {
+    super.clear();
+    this.partial.take();
+    this.epoch++;
+  }
+
+  /** Puts a partial line kept for an older delimiter back in front of the data to split. */
+  #refeedPartial(): void {
+    const held = this.partial.take();
+    if (this.pos < this.buf.length) this.queue.unshift(this.buf.subarray(this.pos));
+    this.buf = held;
+    this.pos = 0;
+    this.epoch++;
+  }
+
+  /** `target.delimiter` as bytes (cached while the property is unchanged). */
+  #delimiterBytes(target: LineTarget): Uint8Array {
+    const source = target.delimiter;
+    if (source !== this.#delimSource) {
+      const bytes = toBytes(source);
+      if (bytes.length === 0) {
+        throw new RangeError(`${target.constructor.name}.delimiter must not be empty`);
+      }
+      this.#delimSource = source;
+      this.#delim = bytes;
+    }
+    return this.#delim;
+  }
+}
+
+/**
+ * Writes `line` then `delimiter` to `transport`, in one write: as one string when both are
+ * strings, else as bytes (a string as UTF-8).
+ */
+export function writeLine(
+  transport: Transport,
+  line: Data,
+  delimiter: Uint8Array | string,
+): void {
+  if (typeof line === "string" && typeof delimiter === "string") {
+    transport.write(line + delimiter);
+  } else {
+    transport.write(concatBytes([toBytes(line), toBytes(delimiter)]));
+  }
+}
 
 /**
  * Writes one frame — `header`, `payload`, then `trailer` — to `transport`: copied into a single

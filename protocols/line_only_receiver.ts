@@ -27,14 +27,7 @@
  */
 
 import { type Data, Protocol } from "./protocol.ts";
-import {
-  Accumulator,
-  concatBytes,
-  EMPTY,
-  findDelimiter,
-  straddlingDelimiter,
-  toBytes,
-} from "./_bytes.ts";
+import { LineSplitter, notImplemented, writeLine } from "./_framing.ts";
 
 /**
  * A protocol that splits what it receives into lines and calls
@@ -86,12 +79,9 @@ export class LineOnlyReceiver extends Protocol {
    */
   MAX_LENGTH: number = 16384;
 
-  #partial = new Accumulator();
-  #partialDelim: Uint8Array = EMPTY;
-  #queue: Uint8Array[] = [];
+  /** What was received and not delivered yet, and the splitting of it into lines. */
+  #in = new LineSplitter();
   #busy = false;
-  #delimSource: Uint8Array | string | undefined = undefined;
-  #delim: Uint8Array = EMPTY;
 
   /**
    * Splits `data` into lines and delivers them; a partial line is kept until the rest
@@ -116,17 +106,19 @@ export class LineOnlyReceiver extends Protocol {
    * ```
    */
   override dataReceived(data: Uint8Array): void {
+    const input = this.#in;
+    input.push(data);
     if (this.#busy) {
-      if (data.length !== 0) this.#queue.push(data);
+      input.epoch++;
       return;
     }
     this.#busy = true;
     try {
-      let chunk: Uint8Array | undefined = data;
-      while (chunk !== undefined) {
-        this.#split(chunk);
-        chunk = this.#queue.shift();
-      }
+      this.#deliver();
+    } catch (e) {
+      // As documented: the rest of the data being split is dropped.
+      input.pos = input.buf.length;
+      throw e;
     } finally {
       this.#busy = false;
     }
@@ -150,7 +142,7 @@ export class LineOnlyReceiver extends Protocol {
    * ```
    */
   lineReceived(_line: Uint8Array): void {
-    throw new Error(`${this.constructor.name}.lineReceived is not implemented: override it`);
+    throw notImplemented(this, "lineReceived");
   }
 
   /**
@@ -190,106 +182,20 @@ export class LineOnlyReceiver extends Protocol {
    * ```
    */
   sendLine(line: Data): void {
-    const delimiter = this.delimiter;
-    if (typeof line === "string" && typeof delimiter === "string") {
-      this.transport.write(line + delimiter);
-    } else {
-      this.transport.write(concatBytes([toBytes(line), toBytes(delimiter)]));
-    }
+    writeLine(this.transport, line, this.delimiter);
   }
 
-  /** Delivers the lines of one chunk, keeping a trailing partial line. */
-  #split(chunk: Uint8Array): void {
-    let buf = chunk;
-    let pos = 0;
-    const partial = this.#partial;
-    while (pos < buf.length) {
+  /** Delivers the lines buffered, keeping a trailing partial line; once closing, drops all. */
+  #deliver(): void {
+    const input = this.#in;
+    for (;;) {
       const transport = this.transport;
       if (transport !== undefined && transport.disconnecting) {
-        this.#drop();
+        input.clear();
         return;
       }
-      const delimSource = this.delimiter;
-      const delim = this.#delimiterBytes();
-      const dlen = delim.length;
-      const max = this.MAX_LENGTH;
-      const end = buf.length;
-
-      if (partial.length > 0) {
-        if (this.#partialDelim !== delim) {
-          // The partial line was kept for another delimiter: split it again.
-          buf = concatBytes([partial.take(), buf.subarray(pos)]);
-          pos = 0;
-          continue;
-        }
-        const held = partial.length;
-        let line: Uint8Array;
-        const k = straddlingDelimiter(partial.bytes, held, buf, pos, delim, max);
-        if (k > 0) {
-          line = partial.take(held - k);
-          pos += dlen - k;
-        } else {
-          const i = findDelimiter(buf, delim, pos, pos + max - held);
-          if (i < 0) {
-            if (held + (end - pos) >= max + dlen) this.#exceeded(buf, pos);
-            else partial.append(buf, pos, end);
-            return;
-          }
-          partial.append(buf, pos, i);
-          line = partial.take();
-          pos = i + dlen;
-        }
-        this.lineReceived(line);
-        continue;
-      }
-
-      for (;;) {
-        const i = findDelimiter(buf, delim, pos, pos + max);
-        if (i < 0) {
-          if (end - pos >= max + dlen) {
-            this.#exceeded(buf, pos);
-          } else if (pos < end) {
-            partial.append(buf, pos, end);
-            this.#partialDelim = delim;
-          }
-          return;
-        }
-        this.lineReceived(buf.subarray(pos, i));
-        pos = i + dlen;
-        if (
-          transport !== undefined && transport.disconnecting || this.delimiter !== delimSource ||
-          this.MAX_LENGTH !== max || pos >= end
-        ) {
-          break;
-        }
-      }
+      if (!input.more()) return;
+      input.lines(this);
     }
-  }
-
-  /** Hands everything buffered from `buf[pos]` on to `lineLengthExceeded`. */
-  #exceeded(buf: Uint8Array, pos: number): void {
-    const pieces = [this.#partial.take(), buf.subarray(pos), ...this.#queue];
-    this.#queue = [];
-    this.lineLengthExceeded(concatBytes(pieces));
-  }
-
-  /** Forgets everything buffered. */
-  #drop(): void {
-    this.#partial.take();
-    this.#queue = [];
-  }
-
-  /** {@linkcode LineOnlyReceiver.delimiter} as bytes (cached while unchanged). */
-  #delimiterBytes(): Uint8Array {
-    const source = this.delimiter;
-    if (source !== this.#delimSource) {
-      const bytes = toBytes(source);
-      if (bytes.length === 0) {
-        throw new RangeError(`${this.constructor.name}.delimiter must not be empty`);
-      }
-      this.#delimSource = source;
-      this.#delim = bytes;
-    }
-    return this.#delim;
   }
 }

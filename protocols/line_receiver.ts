@@ -34,14 +34,8 @@
  */
 
 import { type Data, Protocol, type PushProducer } from "./protocol.ts";
-import {
-  Accumulator,
-  concatBytes,
-  EMPTY,
-  findDelimiter,
-  straddlingDelimiter,
-  toBytes,
-} from "./_bytes.ts";
+import { toBytes } from "./_bytes.ts";
+import { LineSplitter, notImplemented, writeLine } from "./_framing.ts";
 
 /**
  * A protocol that splits what it receives into lines and calls
@@ -112,22 +106,11 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   MAX_LENGTH: number = 16384;
 
-  /** The chunk being split, and how far into it delivery has got. */
-  #buf: Uint8Array = EMPTY;
-  #pos = 0;
-  /** Chunks that arrived while a chunk was being split, or while paused. */
-  #queue: Uint8Array[] = [];
-  /** The start of a line that is not complete yet (it holds no whole delimiter). */
-  #partial = new Accumulator();
-  /** The delimiter `#partial` was searched for. */
-  #partialDelim: Uint8Array = EMPTY;
+  /** What was received and not delivered yet, and the splitting of it into lines. */
+  #in = new LineSplitter();
   #busy = false;
   #paused = false;
   #lineMode = true;
-  /** Bumped by every change a callback can make to what is delivered next. */
-  #epoch = 0;
-  #delimSource: Uint8Array | string | undefined = undefined;
-  #delim: Uint8Array = EMPTY;
 
   /**
    * `true` while paused by {@linkcode LineReceiver.pauseProducing} (or stopped by
@@ -185,25 +168,12 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   override dataReceived(data: Uint8Array): void {
-    if (data.length !== 0) {
-      if (this.#pos >= this.#buf.length && this.#queue.length === 0) {
-        this.#buf = data;
-        this.#pos = 0;
-      } else {
-        this.#queue.push(data);
-      }
-    }
+    this.#in.push(data);
     if (this.#busy) {
-      this.#epoch++;
+      this.#in.epoch++;
       return;
     }
-    if (this.#paused) return;
-    this.#busy = true;
-    try {
-      this.#deliver();
-    } finally {
-      this.#busy = false;
-    }
+    if (!this.#paused) this.#deliver();
   }
 
   /**
@@ -226,7 +196,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   lineReceived(_line: Uint8Array): void {
-    throw new Error(`${this.constructor.name}.lineReceived is not implemented: override it`);
+    throw notImplemented(this, "lineReceived");
   }
 
   /**
@@ -253,7 +223,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   rawDataReceived(_data: Uint8Array): void {
-    throw new Error(`${this.constructor.name}.rawDataReceived is not implemented: override it`);
+    throw notImplemented(this, "rawDataReceived");
   }
 
   /**
@@ -300,12 +270,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   sendLine(line: Data): void {
-    const delimiter = this.delimiter;
-    if (typeof line === "string" && typeof delimiter === "string") {
-      this.transport.write(line + delimiter);
-    } else {
-      this.transport.write(concatBytes([toBytes(line), toBytes(delimiter)]));
-    }
+    writeLine(this.transport, line, this.delimiter);
   }
 
   /**
@@ -331,7 +296,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   setRawMode(): void {
     this.#lineMode = false;
-    this.#epoch++;
+    this.#in.epoch++;
   }
 
   /**
@@ -357,7 +322,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   setLineMode(extra?: Data): void {
     this.#lineMode = true;
-    this.#epoch++;
+    this.#in.epoch++;
     if (extra !== undefined) {
       const bytes = toBytes(extra);
       if (bytes.length !== 0) this.dataReceived(bytes);
@@ -383,7 +348,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   clearLineBuffer(): Uint8Array {
-    return this.#takeAll();
+    return this.#in.takeAll();
   }
 
   /**
@@ -413,7 +378,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   pauseProducing(): void {
     this.#paused = true;
-    this.#epoch++;
+    this.#in.epoch++;
     this.transport.pauseProducing();
   }
 
@@ -442,15 +407,8 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   resumeProducing(): void {
     this.#paused = false;
-    this.#epoch++;
-    if (!this.#busy) {
-      this.#busy = true;
-      try {
-        this.#deliver();
-      } finally {
-        this.#busy = false;
-      }
-    }
+    this.#in.epoch++;
+    if (!this.#busy) this.#deliver();
     const transport = this.transport;
     if (!this.#paused && transport !== undefined && !transport.disconnecting) {
       transport.resumeProducing();
@@ -473,152 +431,34 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   stopProducing(): void {
     this.#paused = true;
-    this.#epoch++;
+    this.#in.epoch++;
     this.transport.stopProducing();
   }
 
-  /** Delivers what is buffered until it runs out, the receiver pauses or the transport closes. */
-  #deliver(): void {
-    for (;;) {
-      if (this.#paused) return;
-      const transport = this.transport;
-      if (transport !== undefined && transport.disconnecting) return;
-      if (this.#pos >= this.#buf.length) {
-        const next = this.#queue.shift();
-        if (next !== undefined) {
-          this.#buf = next;
-          this.#pos = 0;
-        } else if (!this.#lineMode && this.#partial.length > 0) {
-          // A partial line left from line mode, now raw.
-          this.rawDataReceived(this.#takeAll());
-          continue;
-        } else {
-          return;
-        }
-      }
-      if (this.#lineMode) this.#lines();
-      else this.rawDataReceived(this.#takeAll());
-    }
-  }
-
   /**
-   * Delivers lines from the current chunk; returns when the chunk is used up or something a
-   * callback did calls for a fresh look at the state.
+   * Delivers what is buffered until it runs out, the receiver pauses or the transport closes;
+   * marked busy meanwhile, so that data given by a callback is only queued.
    */
-  #lines(): void {
-    const delimSource = this.delimiter;
-    const delim = this.#delimiterBytes();
-    const dlen = delim.length;
-    const max = this.MAX_LENGTH;
-    const buf = this.#buf;
-    const end = buf.length;
-    let pos = this.#pos;
-    const partial = this.#partial;
-
-    if (partial.length > 0) {
-      if (this.#partialDelim !== delim) {
-        this.#refeedPartial();
-        return;
-      }
-      const held = partial.length;
-      let line: Uint8Array;
-      const k = straddlingDelimiter(partial.bytes, held, buf, pos, delim, max);
-      if (k > 0) {
-        line = partial.take(held - k);
-        pos += dlen - k;
-      } else {
-        const i = findDelimiter(buf, delim, pos, pos + max - held);
-        if (i < 0) {
-          if (held + (end - pos) >= max + dlen) {
-            this.#exceeded();
-          } else {
-            partial.append(buf, pos, end);
-            this.#pos = end;
-          }
-          return;
-        }
-        partial.append(buf, pos, i);
-        line = partial.take();
-        pos = i + dlen;
-      }
-      this.#pos = pos;
-      this.lineReceived(line);
-      return;
-    }
-
-    const epoch = this.#epoch;
-    for (;;) {
-      const i = findDelimiter(buf, delim, pos, pos + max);
-      if (i < 0) {
-        if (end - pos >= max + dlen) {
-          this.#exceeded();
+  #deliver(): void {
+    const input = this.#in;
+    this.#busy = true;
+    try {
+      for (;;) {
+        if (this.#paused) return;
+        const transport = this.transport;
+        if (transport !== undefined && transport.disconnecting) return;
+        if (!input.more()) {
+          // Nothing new; but a partial line left from line mode is raw data now.
+          if (this.#lineMode || input.partial.length === 0) return;
+          this.rawDataReceived(input.takeAll());
+        } else if (this.#lineMode) {
+          input.lines(this);
         } else {
-          if (pos < end) {
-            partial.append(buf, pos, end);
-            this.#partialDelim = delim;
-          }
-          this.#pos = end;
+          this.rawDataReceived(input.takeAll());
         }
-        return;
       }
-      const next = i + dlen;
-      this.#pos = next;
-      this.lineReceived(buf.subarray(pos, i));
-      if (this.#epoch !== epoch || this.delimiter !== delimSource || this.MAX_LENGTH !== max) {
-        return;
-      }
-      const transport = this.transport;
-      if (transport !== undefined && transport.disconnecting) return;
-      pos = next;
+    } finally {
+      this.#busy = false;
     }
-  }
-
-  /** Hands everything buffered to {@linkcode LineReceiver.lineLengthExceeded}. */
-  #exceeded(): void {
-    this.lineLengthExceeded(this.#takeAll());
-  }
-
-  /** Puts a partial line kept for an older delimiter back in front of the data to split. */
-  #refeedPartial(): void {
-    const held = this.#partial.take();
-    if (this.#pos < this.#buf.length) this.#queue.unshift(this.#buf.subarray(this.#pos));
-    this.#buf = held;
-    this.#pos = 0;
-    this.#epoch++;
-  }
-
-  /** Removes and returns everything buffered, as one array. */
-  #takeAll(): Uint8Array {
-    let out: Uint8Array;
-    const buf = this.#buf;
-    const pos = this.#pos;
-    if (this.#partial.length === 0 && this.#queue.length === 0) {
-      out = pos === 0 ? buf : buf.subarray(pos);
-    } else {
-      const pieces: Uint8Array[] = [];
-      if (this.#partial.length > 0) pieces.push(this.#partial.take());
-      if (pos < buf.length) pieces.push(buf.subarray(pos));
-      for (const chunk of this.#queue) pieces.push(chunk);
-      this.#queue = [];
-      out = concatBytes(pieces);
-    }
-    this.#buf = EMPTY;
-    this.#pos = 0;
-    this.#epoch++;
-    return out;
-  }
-
-  /** {@linkcode LineReceiver.delimiter} as bytes (cached while the property is unchanged). */
-  #delimiterBytes(): Uint8Array {
-    const source = this.delimiter;
-    if (source !== this.#delimSource) {
-      const bytes = toBytes(source);
-      if (bytes.length === 0) {
-        throw new RangeError(`${this.constructor.name}.delimiter must not be empty`);
-      }
-      this.#delimSource = source;
-      this.#delim = bytes;
-    }
-    return this.#delim;
   }
 }
