@@ -192,7 +192,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   override dataReceived(data: Uint8Array): void {
     if (this.#state === HALTED) return;
     this.#in.push(data);
-    if (!this.#busy && !this.#paused) this.#run();
+    if (!this.#busy && !this.#paused) this.#deliver();
   }
 
   /**
@@ -321,7 +321,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    */
   resumeProducing(): void {
     this.#paused = false;
-    if (!this.#busy) this.#run();
+    if (!this.#busy) this.#deliver();
     const transport = this.transport;
     if (!this.#paused && transport !== undefined && !transport.disconnecting) {
       transport.resumeProducing();
@@ -347,76 +347,74 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
     this.transport.stopProducing();
   }
 
-  /** Delivers what is buffered, marked busy so that data given meanwhile is only queued. */
-  #run(): void {
-    this.#busy = true;
-    try {
-      this.#deliver();
-    } finally {
-      this.#busy = false;
-    }
-  }
-
-  /** Delivers each complete string buffered, until the data runs out or delivery pauses. */
+  /**
+   * Delivers each complete string buffered, until the data runs out or delivery pauses; marked
+   * busy meanwhile, so that data given by a callback is only queued.
+   */
   #deliver(): void {
     const input = this.#in;
-    outer: while (!this.#paused && this.#state !== HALTED && input.more()) {
-      const buf = input.buf;
-      let pos = input.pos;
-      const end = buf.length;
+    this.#busy = true;
+    try {
+      outer: while (!this.#paused && this.#state !== HALTED && input.more()) {
+        const buf = input.buf;
+        let pos = input.pos;
+        const end = buf.length;
 
-      if (this.#state === PAYLOAD) {
-        input.pos = this.#payload.fill(buf, pos);
-        if (this.#payload.full) {
-          this.#state = PREFIX;
-          this.stringReceived(this.#payload.take());
-        }
-        continue;
-      }
-
-      // PREFIX
-      const n = this.prefixLength;
-      let length: number;
-      if (this.#prefixHave > 0 || end - pos < n) {
-        // A prefix split across chunks: gather it byte by byte.
-        length = this.#length;
-        let have = this.#prefixHave;
-        while (have < n && pos < end) {
-          length = length * 256 + buf[pos++];
-          have++;
-        }
-        input.pos = pos;
-        if (have < n) {
-          this.#length = length;
-          this.#prefixHave = have;
+        if (this.#state === PAYLOAD) {
+          input.pos = this.#payload.fill(buf, pos);
+          if (this.#payload.full) {
+            this.#state = PREFIX;
+            this.stringReceived(this.#payload.take());
+          }
           continue;
         }
-        this.#length = 0;
-        this.#prefixHave = 0;
-      } else {
-        length = readLength(buf, pos, n);
-        pos += n;
-      }
-      for (;;) {
-        if (length > this.MAX_LENGTH) {
-          this.#halt();
-          this.lengthLimitExceeded(length);
-          return;
+
+        // PREFIX
+        const n = this.prefixLength;
+        let length: number;
+        if (this.#prefixHave > 0 || end - pos < n) {
+          // A prefix split across chunks: gather it byte by byte.
+          length = this.#length;
+          let have = this.#prefixHave;
+          while (have < n && pos < end) {
+            length = length * 256 + buf[pos++];
+            have++;
+          }
+          input.pos = pos;
+          if (have < n) {
+            this.#length = length;
+            this.#prefixHave = have;
+            continue;
+          }
+          this.#length = 0;
+          this.#prefixHave = 0;
+        } else {
+          length = readLength(buf, pos, n);
+          pos += n;
         }
-        const stop = pos + length;
-        if (stop > end) {
-          // The string runs past this chunk: allocate it once, fill it as data arrives.
-          this.#payload.start(length, buf, pos);
-          this.#state = PAYLOAD;
-          input.pos = end;
-          continue outer;
+        for (;;) {
+          if (length > this.MAX_LENGTH) {
+            this.#halt();
+            this.lengthLimitExceeded(length);
+            return;
+          }
+          const stop = pos + length;
+          if (stop > end) {
+            // The string runs past this chunk: allocate it once, fill it as data arrives.
+            this.#payload.start(length, buf, pos);
+            this.#state = PAYLOAD;
+            input.pos = end;
+            continue outer;
+          }
+          input.pos = stop;
+          this.stringReceived(buf.subarray(pos, stop));
+          if (this.#paused || input.buf !== buf || end - stop < n) continue outer;
+          pos = stop + n;
+          length = readLength(buf, stop, n);
         }
-        input.pos = stop;
-        this.stringReceived(buf.subarray(pos, stop));
-        if (this.#paused || input.buf !== buf || end - stop < n) continue outer;
-        pos = stop + n;
-        length = readLength(buf, stop, n);
       }
+    } finally {
+      this.#busy = false;
     }
   }
 
