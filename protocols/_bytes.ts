@@ -197,42 +197,30 @@ export class ChunkQueue {
 }
 
 /**
- * The payload of a frame whose length is known and which runs past the chunk it starts in:
- * allocated once, at its full length, and filled as the chunks arrive.
+ * The payload of a frame whose length is known and which runs past the chunk it starts in: an
+ * {@linkcode Accumulator} whose storage is allocated once, at the payload's full length, and
+ * filled as the chunks arrive; {@linkcode Accumulator.take} hands it out whole.
  */
-export class Payload {
-  /** The payload's storage, at its full length; only the first `have` bytes have arrived. */
-  bytes: Uint8Array = EMPTY;
-  /** How many bytes have arrived. */
-  have = 0;
-
+export class Payload extends Accumulator {
   /** Starts a payload of `length` bytes with the rest of `buf` from `pos`, all of it payload. */
   start(length: number, buf: Uint8Array, pos: number): void {
     const bytes = new Uint8Array(length);
     bytes.set(buf.subarray(pos));
     this.bytes = bytes;
-    this.have = buf.length - pos;
+    this.length = buf.length - pos;
   }
 
   /** Copies what the payload still lacks from `buf` at `pos` on; returns where the rest starts. */
   fill(buf: Uint8Array, pos: number): number {
     const end = buf.length;
-    const n = Math.min(this.bytes.length - this.have, end - pos);
-    this.bytes.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.have);
-    this.have += n;
+    const n = Math.min(this.bytes.length - this.length, end - pos);
+    this.bytes.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.length);
+    this.length += n;
     return pos + n;
   }
 
   /** `true` once every byte of the payload has arrived. */
   get full(): boolean {
-    return this.have === this.bytes.length;
-  }
-
-  /** The payload, which the caller may keep; the buffer is then empty. */
-  take(): Uint8Array {
-    const out = this.bytes;
-    this.bytes = EMPTY;
-    this.have = 0;
-    return out;
+    return this.length === this.bytes.length;
   }
 }

@@ -217,6 +217,16 @@ export function writeFrame(
   transport.write(out);
 }
 
+/**
+ * The end of a receiver's `resumeProducing`, once it has delivered what it held: resumes
+ * `transport` unless a callback paused the receiver again or the connection is closing.
+ */
+export function resumeTransport(transport: Transport | undefined, paused: boolean): void {
+  if (!paused && transport !== undefined && !transport.disconnecting) {
+    transport.resumeProducing();
+  }
+}
+
 /** The error thrown by a callback of `receiver` that a subclass must override. */
 export function notImplemented(receiver: object, method: string): Error {
   return new Error(`${receiver.constructor.name}.${method} is not implemented: override it`);

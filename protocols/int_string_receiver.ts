@@ -31,7 +31,7 @@
 
 import { type Data, Protocol, type PushProducer } from "./protocol.ts";
 import { ChunkQueue, Payload, toBytes } from "./_bytes.ts";
-import { notImplemented, writeFrame } from "./_framing.ts";
+import { notImplemented, resumeTransport, writeFrame } from "./_framing.ts";
 
 /**
  * A string is too long to send with the receiver's length prefix (65,536 bytes or more with a
@@ -322,10 +322,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   resumeProducing(): void {
     this.#paused = false;
     if (!this.#busy) this.#deliver();
-    const transport = this.transport;
-    if (!this.#paused && transport !== undefined && !transport.disconnecting) {
-      transport.resumeProducing();
-    }
+    resumeTransport(this.transport, this.#paused);
   }
 
   /**

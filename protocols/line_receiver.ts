@@ -35,7 +35,7 @@
 
 import { type Data, Protocol, type PushProducer } from "./protocol.ts";
 import { toBytes } from "./_bytes.ts";
-import { LineSplitter, notImplemented, writeLine } from "./_framing.ts";
+import { LineSplitter, notImplemented, resumeTransport, writeLine } from "./_framing.ts";
 
 /**
  * A protocol that splits what it receives into lines and calls
@@ -409,10 +409,7 @@ export class LineReceiver extends Protocol implements PushProducer {
     this.#paused = false;
     this.#in.epoch++;
     if (!this.#busy) this.#deliver();
-    const transport = this.transport;
-    if (!this.#paused && transport !== undefined && !transport.disconnecting) {
-      transport.resumeProducing();
-    }
+    resumeTransport(this.transport, this.#paused);
   }
 
   /**
