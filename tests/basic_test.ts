@@ -1,6 +1,7 @@
 // Tests for the framing receivers: LineReceiver, LineOnlyReceiver, NetstringReceiver and the
 // IntNStringReceiver family. Every stream is fed whole, byte by byte and in seeded random
-// splits, and the callbacks must come out the same.
+// splits, and the callbacks must come out the same. Behaviour the receivers share is tested by
+// tables that run the same steps on each of them.
 
 import assert from "node:assert/strict";
 import { StringTransport } from "../testing.ts";
@@ -110,11 +111,13 @@ function forEachChunking<P extends Protocol>(
 // ---------------------------------------------------------------------------------------------
 // LineReceiver
 
-/** Records lines, raw data and over-long lines as strings. */
+/** Records lines as `line:<text>` and raw data as `raw:<data>`; `react` then sees each line. */
 class LineRecorder extends LineReceiver {
   events: string[] = [];
+  react: (line: string) => void = () => {};
   override lineReceived(line: Uint8Array): void {
     this.events.push(`line:${s(line)}`);
+    this.react(s(line));
   }
   override rawDataReceived(data: Uint8Array): void {
     this.events.push(`raw:${s(data)}`);
@@ -200,131 +203,6 @@ Deno.test("LineReceiver delivers lines, raw data and over-long lines the same fo
   forEachChunking(b(testerInput), () => new LineTester(), (p, _t, how) => {
     assert.deepEqual(p.received, testerOutput, how);
   });
-});
-
-Deno.test("LineReceiver splits lines on CRLF by default and keeps a partial line", () => {
-  const p = new LineRecorder();
-  connect(p);
-  p.dataReceived(b("roses are red\r\nviolets"));
-  assert.deepEqual(p.events, ["line:roses are red"]);
-  p.dataReceived(b(" are blue\r\n\r\n"));
-  assert.deepEqual(p.events, ["line:roses are red", "line:violets are blue", "line:"]);
-});
-
-Deno.test("LineReceiver finds a CRLF split across chunks", () => {
-  const p = new LineRecorder();
-  connect(p);
-  p.dataReceived(b("abc\r"));
-  assert.deepEqual(p.events, []);
-  p.dataReceived(b("\ndef\r"));
-  p.dataReceived(b("x\r\n"));
-  assert.deepEqual(p.events, ["line:abc", "line:def\rx"]);
-});
-
-Deno.test("LineReceiver finds a multi-byte, self-overlapping delimiter split across chunks", () => {
-  const input = b("xaaabyaabaab-aabzaab");
-  forEachChunking(input, () => {
-    const p = new LineRecorder();
-    p.delimiter = "aab";
-    return p;
-  }, (p, _t, how) => {
-    assert.deepEqual(p.events, ["line:xa", "line:y", "line:", "line:-", "line:z"], how);
-  });
-  // The earliest occurrence wins when two overlap across a chunk boundary.
-  forEachChunking(b("xabababyabab"), () => {
-    const p = new LineRecorder();
-    p.delimiter = b("abab");
-    return p;
-  }, (p, _t, how) => {
-    assert.deepEqual(p.events, ["line:x", "line:aby"], how);
-  });
-});
-
-Deno.test("LineReceiver takes its delimiter as a string or as bytes, per instance", () => {
-  const a = new LineRecorder();
-  a.delimiter = "\n";
-  connect(a);
-  a.dataReceived(b("one\ntwo\r\n"));
-  assert.deepEqual(a.events, ["line:one", "line:two\r"]);
-
-  const c = new LineRecorder();
-  c.delimiter = new Uint8Array([0]);
-  const t = connect(c);
-  c.dataReceived(b("x\0y\0"));
-  assert.deepEqual(c.events, ["line:x", "line:y"]);
-  c.sendLine("z");
-  assert.deepEqual(t.value(), b("z\0"));
-
-  const d = new LineRecorder();
-  assert.equal(d.delimiter, "\r\n");
-});
-
-Deno.test("LineReceiver honours a delimiter changed from inside lineReceived", () => {
-  class Switcher extends LineRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "SWITCH") this.delimiter = "\n";
-    }
-  }
-  forEachChunking(b("a\r\nSWITCH\r\nb\nc\r\nd"), () => new Switcher(), (p, _t, how) => {
-    assert.deepEqual(p.events, ["line:a", "line:SWITCH", "line:b", "line:c\r"], how);
-  });
-});
-
-Deno.test("LineReceiver re-splits a partial line after its delimiter changes", () => {
-  const p = new LineRecorder();
-  connect(p);
-  p.dataReceived(b("one\ntwo\nthr"));
-  assert.deepEqual(p.events, []);
-  p.delimiter = "\n";
-  p.dataReceived(b("ee\n"));
-  assert.deepEqual(p.events, ["line:one", "line:two", "line:three"]);
-});
-
-Deno.test("LineReceiver throws a RangeError for an empty delimiter", () => {
-  const p = new LineRecorder();
-  p.delimiter = "";
-  connect(p);
-  assert.throws(() => p.dataReceived(b("abc")), RangeError);
-});
-
-Deno.test("LineReceiver.sendLine writes the line and the delimiter in one write", () => {
-  const p = new LineRecorder();
-  const t = connect(p);
-  p.sendLine("héllo");
-  p.sendLine(b("bytes"));
-  p.delimiter = b("|");
-  p.sendLine("x");
-  p.sendLine("");
-  assert.equal(t.valueText(), "héllo\r\nbytes\r\nx||");
-});
-
-Deno.test("LineReceiver.lineReceived and rawDataReceived throw unless overridden", () => {
-  const p = new LineReceiver();
-  assert.throws(() => p.lineReceived(b("x")), /lineReceived is not implemented/);
-  assert.throws(() => p.rawDataReceived(b("x")), /rawDataReceived is not implemented/);
-  assert.throws(() => p.dataReceived(b("x\r\n")), /lineReceived is not implemented/);
-});
-
-Deno.test("LineReceiver delivers views into the received chunk and joins spanning lines once", () => {
-  const kept: Uint8Array[] = [];
-  class Keeper extends LineReceiver {
-    override lineReceived(line: Uint8Array): void {
-      kept.push(line);
-    }
-  }
-  const p = new Keeper();
-  connect(p);
-  const chunk = b("one\r\ntwo\r\nthr");
-  p.dataReceived(chunk);
-  assert.equal(kept[0].buffer, chunk.buffer);
-  assert.equal(kept[1].buffer, chunk.buffer);
-  p.dataReceived(b("ee\r\n"));
-  assert.notEqual(kept[2].buffer, chunk.buffer);
-  // Kept lines stay valid after more data arrives.
-  p.dataReceived(b("four\r\n".repeat(100)));
-  assert.deepEqual(kept.slice(0, 3).map(s), ["one", "two", "three"]);
-  assert.equal(kept.length, 103);
 });
 
 Deno.test("LineReceiver delivers the rest of a chunk raw after setRawMode", () => {
@@ -452,32 +330,6 @@ Deno.test("LineReceiver.clearLineBuffer returns a partial line from outside", ()
   assert.equal(p.clearLineBuffer().length, 0);
 });
 
-Deno.test("LineReceiver delivers data given to dataReceived from a callback after the current data", () => {
-  class Injector extends LineRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "inject") this.dataReceived(b("injected\r\n"));
-    }
-  }
-  const p = new Injector();
-  connect(p);
-  p.dataReceived(b("inject\r\nafter\r\n"));
-  assert.deepEqual(p.events, ["line:inject", "line:after", "line:injected"]);
-});
-
-Deno.test("LineReceiver delivers nothing more once the transport is disconnecting", () => {
-  class Quitter extends LineRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "quit") this.transport.loseConnection();
-    }
-  }
-  forEachChunking(b("a\r\nquit\r\nb\r\nc\r\n"), () => new Quitter(), (p, t, how) => {
-    assert.deepEqual(p.events, ["line:a", "line:quit"], how);
-    assert.ok(t.disconnecting);
-  });
-});
-
 Deno.test("LineReceiver pauses delivery in the middle of a chunk and resumes it", () => {
   const input = b("twiddle1\ntwiddle2\npause\ntwiddle3\n");
   forEachChunking(input, () => new LineTester(), (p, t, how) => {
@@ -583,27 +435,6 @@ class LongLineCatcher extends LineReceiver {
   }
 }
 
-Deno.test("LineReceiver closes the connection on a line longer than MAX_LENGTH", () => {
-  const p = new LineRecorder();
-  const input = concat(b("ok\r\n"), b("x".repeat(p.MAX_LENGTH + 1)), b("\r\nr\r\n"));
-  forEachChunking(input, () => new LineRecorder(), (p, t, how) => {
-    assert.ok(t.disconnecting, how);
-    assert.deepEqual(p.events, ["line:ok"], how);
-  });
-});
-
-Deno.test("LineReceiver accepts a line of exactly MAX_LENGTH bytes", () => {
-  const make = () => {
-    const p = new LineRecorder();
-    p.MAX_LENGTH = 10;
-    return p;
-  };
-  forEachChunking(b("0123456789\r\nnext\r\n"), make, (p, t, how) => {
-    assert.equal(t.disconnecting, false, how);
-    assert.deepEqual(p.events, ["line:0123456789", "line:next"], how);
-  });
-});
-
 Deno.test("LineReceiver accepts a MAX_LENGTH line whose delimiter arrives in pieces", () => {
   class Tester extends LineTester {
     override MAX_LENGTH = 4;
@@ -623,21 +454,6 @@ Deno.test("LineReceiver accepts a MAX_LENGTH line whose delimiter arrives in pie
   q.dataReceived(b("\nxxxx\r"));
   assert.equal(u.disconnecting, false);
   assert.deepEqual(q.events, ["line:xxxx"]);
-});
-
-Deno.test("LineReceiver keeps an unfinished line of MAX_LENGTH bytes plus part of a delimiter", () => {
-  const p = new LineRecorder();
-  const t = connect(p);
-  p.dataReceived(concat(b("x".repeat(p.MAX_LENGTH)), b("\r")));
-  assert.equal(t.disconnecting, false);
-});
-
-Deno.test("LineReceiver closes on an unfinished line of MAX_LENGTH plus delimiter bytes", () => {
-  const p = new LineRecorder();
-  const t = connect(p);
-  p.dataReceived(b("x".repeat(p.MAX_LENGTH + 2)));
-  assert.equal(t.disconnecting, true);
-  assert.deepEqual(p.events, []);
 });
 
 Deno.test("LineReceiver passes a long unended line whole to lineLengthExceeded", () => {
@@ -698,149 +514,254 @@ Deno.test("LineReceiver hands a large chunk with no delimiter to lineLengthExcee
 });
 
 // ---------------------------------------------------------------------------------------------
-// LineOnlyReceiver
+// LineReceiver and LineOnlyReceiver: what they share, each test run on both
 
+/** LineRecorder's counterpart: records lines as `line:<text>`; `react` then sees each line. */
 class LineOnlyRecorder extends LineOnlyReceiver {
-  lines: string[] = [];
+  events: string[] = [];
+  react: (line: string) => void = () => {};
   override lineReceived(line: Uint8Array): void {
-    this.lines.push(s(line));
+    this.events.push(`line:${s(line)}`);
+    this.react(s(line));
   }
 }
 
-Deno.test("LineOnlyReceiver delivers the same lines for every chunking", () => {
-  const text = "foo\n    bleakness\n    desolation\n    plastic forks\n    ";
-  const make = () => {
-    const p = new LineOnlyRecorder();
+type AnyLineRecorder = LineRecorder | LineOnlyRecorder;
+
+/** Each line receiver, and the seeded reference fuzz it gets (see the end of the file). */
+const lineKinds = [
+  {
+    name: "LineReceiver",
+    Recorder: LineRecorder,
+    fuzz: {
+      seed: 0x5eed,
+      delimiters: ["\r\n", "\n", "aab", "abab", "\0"],
+      alphabet: "ab\r\n\0x",
+      delimiterAsBytes: true,
+      wholeEveryOther: true,
+    },
+  },
+  {
+    name: "LineOnlyReceiver",
+    Recorder: LineOnlyRecorder,
+    fuzz: {
+      seed: 0xface,
+      delimiters: ["\r\n", "\n", "aab", "abab"],
+      alphabet: "ab\r\nx",
+      delimiterAsBytes: false,
+      wholeEveryOther: false,
+    },
+  },
+];
+
+/** A connected-later recorder of `Recorder` with the given settings. */
+function lineRecorder(
+  Recorder: typeof LineRecorder | typeof LineOnlyRecorder,
+  settings: { delimiter?: string | Uint8Array; max?: number } = {},
+): AnyLineRecorder {
+  const p = new Recorder();
+  if (settings.delimiter !== undefined) p.delimiter = settings.delimiter;
+  if (settings.max !== undefined) p.MAX_LENGTH = settings.max;
+  return p;
+}
+
+/** Each `[data, lines]` step: after `data` arrives, `p` has recorded exactly `lines`. */
+function playLines(p: AnyLineRecorder, steps: [string, string[]][]): void {
+  connect(p);
+  for (const [data, lines] of steps) {
+    p.dataReceived(b(data));
+    assert.deepEqual(p.events, lines.map((line) => `line:${line}`), JSON.stringify(data));
+  }
+}
+
+for (const { name, Recorder } of lineKinds) {
+  Deno.test(`${name} splits lines on CRLF by default, across chunks, and keeps a partial line`, () => {
+    playLines(new Recorder(), [
+      ["roses are red\r\nviolets", ["roses are red"]],
+      [" are blue\r\n\r\n", ["roses are red", "violets are blue", ""]],
+    ]);
+    playLines(new Recorder(), [
+      ["abc\r", []],
+      ["\ndef\r", ["abc"]],
+      ["x\r\n", ["abc", "def\rx"]],
+    ]);
+    playLines(new Recorder(), [["a\r", []], ["\nb\r\nc", ["a", "b"]]]);
+  });
+
+  Deno.test(`${name} delivers the same lines for every chunking`, () => {
+    const text = "foo\n    bleakness\n    desolation\n    plastic forks\n    ";
+    const make = () => lineRecorder(Recorder, { delimiter: "\n", max: 64 });
+    forEachChunking(b(text), make, (p, _t, how) => {
+      const lines = text.split("\n").slice(0, -1);
+      assert.deepEqual(p.events, lines.map((line) => `line:${line}`), how);
+    });
+  });
+
+  Deno.test(`${name} finds a multi-byte, self-overlapping delimiter split across chunks`, () => {
+    const make = () => lineRecorder(Recorder, { delimiter: "aab" });
+    forEachChunking(b("xaaabyaabaab-aabzaab"), make, (p, _t, how) => {
+      assert.deepEqual(p.events, ["line:xa", "line:y", "line:", "line:-", "line:z"], how);
+    });
+    // The earliest occurrence wins when two overlap across a chunk boundary.
+    const overlapping = () => lineRecorder(Recorder, { delimiter: b("abab") });
+    forEachChunking(b("xabababyabab"), overlapping, (p, _t, how) => {
+      assert.deepEqual(p.events, ["line:x", "line:aby"], how);
+    });
+  });
+
+  Deno.test(`${name} takes its delimiter as a string or as bytes, per instance`, () => {
+    const a = lineRecorder(Recorder, { delimiter: "\n" });
+    connect(a);
+    a.dataReceived(b("one\ntwo\r\n"));
+    assert.deepEqual(a.events, ["line:one", "line:two\r"]);
+
+    const c = lineRecorder(Recorder, { delimiter: new Uint8Array([0]) });
+    const t = connect(c);
+    c.dataReceived(b("x\0y\0"));
+    assert.deepEqual(c.events, ["line:x", "line:y"]);
+    c.sendLine("z");
+    assert.deepEqual(t.value(), b("z\0"));
+
+    assert.equal(new Recorder().delimiter, "\r\n");
+  });
+
+  Deno.test(`${name} honours a delimiter changed from inside lineReceived`, () => {
+    for (const delimiter of ["\n", b("\n")]) {
+      const make = () => {
+        const p = new Recorder();
+        p.react = (line) => {
+          if (line === "SWITCH") p.delimiter = delimiter;
+        };
+        return p;
+      };
+      forEachChunking(b("a\r\nSWITCH\r\nb\nc\r\nd"), make, (p, _t, how) => {
+        assert.deepEqual(p.events, ["line:a", "line:SWITCH", "line:b", "line:c\r"], how);
+      });
+    }
+  });
+
+  Deno.test(`${name} re-splits a partial line after its delimiter changes`, () => {
+    const p = new Recorder();
+    connect(p);
+    p.dataReceived(b("one\ntwo\nthr"));
+    assert.deepEqual(p.events, []);
     p.delimiter = "\n";
-    p.MAX_LENGTH = 64;
-    return p;
-  };
-  forEachChunking(b(text), make, (p, _t, how) => {
-    assert.deepEqual(p.lines, text.split("\n").slice(0, -1), how);
+    p.dataReceived(b("ee\n"));
+    assert.deepEqual(p.events, ["line:one", "line:two", "line:three"]);
   });
-});
 
-Deno.test("LineOnlyReceiver splits lines on CRLF split across chunks", () => {
-  const p = new LineOnlyRecorder();
-  connect(p);
-  p.dataReceived(b("a\r"));
-  p.dataReceived(b("\nb\r\nc"));
-  assert.deepEqual(p.lines, ["a", "b"]);
-});
-
-Deno.test("LineOnlyReceiver closes on a line longer than MAX_LENGTH plus a delimiter", () => {
-  const make = () => {
-    const p = new LineOnlyRecorder();
-    p.delimiter = "\n";
-    p.MAX_LENGTH = 64;
-    return p;
-  };
-  forEachChunking(b("ok\n" + "x".repeat(64 + 2) + "\r\nr\n"), make, (p, t, how) => {
-    assert.ok(t.disconnecting, how);
-    assert.deepEqual(p.lines, ["ok"], how);
+  Deno.test(`${name} throws a RangeError for an empty delimiter`, () => {
+    const p = lineRecorder(Recorder, { delimiter: "" });
+    connect(p);
+    assert.throws(() => p.dataReceived(b("abc")), RangeError);
   });
-});
 
-Deno.test("LineOnlyReceiver accepts a line of exactly MAX_LENGTH bytes however it is chunked", () => {
-  const make = () => {
-    const p = new LineOnlyRecorder();
-    p.MAX_LENGTH = 10;
-    return p;
-  };
-  forEachChunking(b("0123456789\r\n0123456789\r\n"), make, (p, t, how) => {
-    assert.equal(t.disconnecting, false, how);
-    assert.deepEqual(p.lines, ["0123456789", "0123456789"], how);
-  });
-  forEachChunking(b("0123456789x\r\n"), make, (p, t, how) => {
-    assert.equal(t.disconnecting, true, how);
-    assert.deepEqual(p.lines, [], how);
-  });
-});
+  Deno.test(`${name}.sendLine writes the line and the delimiter in one write`, () => {
+    const p = new Recorder();
+    const t = connect(p);
+    p.sendLine("héllo");
+    p.sendLine(b("bytes"));
+    p.delimiter = b("|");
+    p.sendLine("x");
+    p.sendLine("");
+    assert.equal(t.valueText(), "héllo\r\nbytes\r\nx||");
 
-Deno.test("LineOnlyReceiver drops the lines after the one that closed the connection", () => {
-  class Quitter extends LineOnlyRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "quit") this.transport.loseConnection();
+    const q = new Recorder();
+    const u = connect(q);
+    q.sendLine("a");
+    q.sendLine(b("b"));
+    assert.equal(u.valueText(), "a\r\nb\r\n");
+  });
+
+  Deno.test(`${name} delivers views into the received chunk and joins spanning lines once`, () => {
+    /** A connected receiver that keeps each line as given. */
+    const keeper = (): [AnyLineRecorder, Uint8Array[]] => {
+      const kept: Uint8Array[] = [];
+      const p = new Recorder();
+      p.lineReceived = (line) => void kept.push(line);
+      connect(p);
+      return [p, kept];
+    };
+    const [p, kept] = keeper();
+    const chunk = b("one\r\ntwo\r\nthr");
+    p.dataReceived(chunk);
+    assert.equal(kept[0].buffer, chunk.buffer);
+    assert.equal(kept[1].buffer, chunk.buffer);
+    p.dataReceived(b("ee\r\n"));
+    assert.notEqual(kept[2].buffer, chunk.buffer);
+    // Kept lines stay valid after more data arrives.
+    p.dataReceived(b("four\r\n".repeat(100)));
+    assert.deepEqual(kept.slice(0, 3).map(s), ["one", "two", "three"]);
+    assert.equal(kept.length, 103);
+
+    const [q, spanned] = keeper();
+    const first = b("one\r\ntw");
+    q.dataReceived(first);
+    q.dataReceived(b("o\r\n"));
+    assert.equal(spanned[0].buffer, first.buffer);
+    assert.deepEqual(spanned.map(s), ["one", "two"]);
+  });
+
+  Deno.test(`${name} closes the connection on a line longer than MAX_LENGTH`, () => {
+    const cases = [
+      // With the defaults: CRLF and the default MAX_LENGTH.
+      { input: concat(b("ok\r\n"), b("x".repeat(new Recorder().MAX_LENGTH + 1)), b("\r\nr\r\n")) },
+      // Longer than MAX_LENGTH plus a delimiter, with a different delimiter in it.
+      { delimiter: "\n", max: 64, input: b("ok\n" + "x".repeat(64 + 2) + "\r\nr\n") },
+    ];
+    for (const { input, ...settings } of cases) {
+      forEachChunking(input, () => lineRecorder(Recorder, settings), (p, t, how) => {
+        assert.ok(t.disconnecting, how);
+        assert.deepEqual(p.events, ["line:ok"], how);
+      });
     }
-  }
-  forEachChunking(b("a\r\nquit\r\nb\r\nc\r\n"), () => new Quitter(), (p, _t, how) => {
-    assert.deepEqual(p.lines, ["a", "quit"], how);
   });
-});
 
-Deno.test("LineOnlyReceiver passes the buffered bytes to lineLengthExceeded and drops them", () => {
-  class Catcher extends LineOnlyRecorder {
-    override MAX_LENGTH = 4;
-    long: string[] = [];
-    override lineLengthExceeded(line: Uint8Array): void {
-      this.long.push(s(line));
+  Deno.test(`${name} accepts a line of exactly MAX_LENGTH bytes however it is chunked`, () => {
+    const make = () => lineRecorder(Recorder, { max: 10 });
+    const cases: [string, string[], boolean][] = [
+      ["0123456789\r\nnext\r\n", ["0123456789", "next"], false],
+      ["0123456789\r\n0123456789\r\n", ["0123456789", "0123456789"], false],
+      ["0123456789x\r\n", [], true],
+    ];
+    for (const [input, lines, closed] of cases) {
+      forEachChunking(b(input), make, (p, t, how) => {
+        assert.equal(t.disconnecting, closed, how);
+        assert.deepEqual(p.events, lines.map((line) => `line:${line}`), how);
+      });
     }
-  }
-  const p = new Catcher();
-  connect(p);
-  p.dataReceived(b("ab\r\nlonglonglong\r\ncd\r\n"));
-  assert.deepEqual(p.lines, ["ab"]);
-  assert.deepEqual(p.long, ["longlonglong\r\ncd\r\n"]);
-  p.dataReceived(b("xyz"));
-  p.dataReceived(b("abc"));
-  assert.deepEqual(p.long, ["longlonglong\r\ncd\r\n", "xyzabc"]);
-  p.dataReceived(b("ok\r\n"));
-  assert.deepEqual(p.lines, ["ab", "ok"]);
-});
-
-Deno.test("LineOnlyReceiver delivers views and keeps lines valid", () => {
-  const kept: Uint8Array[] = [];
-  class Keeper extends LineOnlyReceiver {
-    override lineReceived(line: Uint8Array): void {
-      kept.push(line);
-    }
-  }
-  const p = new Keeper();
-  connect(p);
-  const chunk = b("one\r\ntw");
-  p.dataReceived(chunk);
-  p.dataReceived(b("o\r\n"));
-  assert.equal(kept[0].buffer, chunk.buffer);
-  assert.deepEqual(kept.map(s), ["one", "two"]);
-});
-
-Deno.test("LineOnlyReceiver honours a delimiter changed from inside lineReceived", () => {
-  class Switcher extends LineOnlyRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "SWITCH") this.delimiter = b("\n");
-    }
-  }
-  forEachChunking(b("a\r\nSWITCH\r\nb\nc\r\nd"), () => new Switcher(), (p, _t, how) => {
-    assert.deepEqual(p.lines, ["a", "SWITCH", "b", "c\r"], how);
   });
-});
 
-Deno.test("LineOnlyReceiver delivers data given from a callback after the current data", () => {
-  class Injector extends LineOnlyRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "inject") this.dataReceived(b("injected\r\n"));
-    }
-  }
-  const p = new Injector();
-  connect(p);
-  p.dataReceived(b("inject\r\nafter\r\n"));
-  assert.deepEqual(p.lines, ["inject", "after", "injected"]);
-});
+  Deno.test(`${name} keeps an unfinished line of MAX_LENGTH bytes plus part of a delimiter`, () => {
+    const p = new Recorder();
+    const t = connect(p);
+    p.dataReceived(concat(b("x".repeat(p.MAX_LENGTH)), b("\r")));
+    assert.equal(t.disconnecting, false);
+  });
 
-Deno.test("LineOnlyReceiver.sendLine writes the line and the delimiter", () => {
-  const p = new LineOnlyRecorder();
-  const t = connect(p);
-  p.sendLine("a");
-  p.sendLine(b("b"));
-  assert.equal(t.valueText(), "a\r\nb\r\n");
-});
+  Deno.test(`${name} closes on an unfinished line of MAX_LENGTH plus delimiter bytes`, () => {
+    const p = new Recorder();
+    const t = connect(p);
+    p.dataReceived(b("x".repeat(p.MAX_LENGTH + 2)));
+    assert.equal(t.disconnecting, true);
+    assert.deepEqual(p.events, []);
+  });
 
-Deno.test("LineOnlyReceiver.lineReceived throws unless overridden", () => {
-  assert.throws(() => new LineOnlyReceiver().lineReceived(b("x")), /not implemented/);
-});
+  Deno.test(`${name} passes the buffered bytes to lineLengthExceeded and drops them`, () => {
+    const long: string[] = [];
+    const p = lineRecorder(Recorder, { max: 4 });
+    p.lineLengthExceeded = (line) => void long.push(s(line));
+    connect(p);
+    p.dataReceived(b("ab\r\nlonglonglong\r\ncd\r\n"));
+    assert.deepEqual(p.events, ["line:ab"]);
+    assert.deepEqual(long, ["longlonglong\r\ncd\r\n"]);
+    p.dataReceived(b("xyz"));
+    p.dataReceived(b("abc"));
+    assert.deepEqual(long, ["longlonglong\r\ncd\r\n", "xyzabc"]);
+    p.dataReceived(b("ok\r\n"));
+    assert.deepEqual(p.events, ["line:ab", "line:ok"]);
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // NetstringReceiver
@@ -849,9 +770,11 @@ Deno.test("LineOnlyReceiver.lineReceived throws unless overridden", () => {
 class NetstringRecorder extends NetstringReceiver {
   override MAX_LENGTH = 50;
   received: string[] = [];
+  react: (str: string) => void = () => {};
   override stringReceived(str: Uint8Array): void {
     this.received.push(s(str));
     this.transport.write(str);
+    this.react(s(str));
   }
 }
 
@@ -1026,10 +949,6 @@ Deno.test("NetstringReceiver lets errors from stringReceived propagate", () => {
   assert.equal(p.brokenPeer, false);
 });
 
-Deno.test("NetstringReceiver.stringReceived throws unless overridden", () => {
-  assert.throws(() => new NetstringReceiver().stringReceived(b("foo")), /not implemented/);
-});
-
 Deno.test("NetstringReceiver.sendString frames bytes and UTF-8 strings", () => {
   const p = new NetstringReceiver();
   const t = connect(p);
@@ -1067,43 +986,19 @@ Deno.test("NetstringReceiver delivers views for whole netstrings and one array f
   assert.equal(kept[2].byteLength, kept[2].buffer.byteLength);
 });
 
-Deno.test("NetstringReceiver keeps delivering after the protocol calls loseConnection, as Twisted", () => {
-  class Quitter extends NetstringRecorder {
-    override stringReceived(str: Uint8Array): void {
-      super.stringReceived(str);
-      this.transport.loseConnection();
-    }
-  }
-  forEachChunking(b("1:a,1:b,"), () => new Quitter(), (p, _t, how) => {
-    assert.deepEqual(p.received, ["a", "b"], how);
-    assert.equal(p.brokenPeer, false);
-  });
-});
-
-Deno.test("NetstringReceiver parses data given from a callback after the current data", () => {
-  class Injector extends NetstringRecorder {
-    override stringReceived(str: Uint8Array): void {
-      super.stringReceived(str);
-      if (s(str) === "inject") this.dataReceived(b("8:injected,"));
-    }
-  }
-  const p = new Injector();
-  connect(p);
-  p.dataReceived(b("6:inject,5:after,"));
-  assert.deepEqual(p.received, ["inject", "after", "injected"]);
-});
-
 // ---------------------------------------------------------------------------------------------
 // Int32StringReceiver, Int16StringReceiver, Int8StringReceiver
 
-type IntN = IntNStringReceiver & { received: string[] };
+type IntN = IntNStringReceiver & { received: string[]; react: (str: string) => void };
 
 function recorder(kind: typeof Int32StringReceiver): IntN {
   const p = new (class extends kind {
     override MAX_LENGTH = 50;
     received: string[] = [];
+    react: (str: string) => void = () => {};
     override stringReceived(str: Uint8Array): void {
       this.received.push(s(str));
+      this.react(s(str));
     }
   })();
   return p;
@@ -1125,12 +1020,28 @@ const intKinds = [
     kind: Int32StringReceiver,
     n: 4,
     illegal: "\x10\x00\x00\x00aaaaaa",
+    foo: "\x00\x00\x00\x03foo",
+    ubar: "\x00\x00\x00\x04ubar",
   },
-  { name: "Int16StringReceiver", kind: Int16StringReceiver, n: 2, illegal: "\x10\x00aaaaaa" },
-  { name: "Int8StringReceiver", kind: Int8StringReceiver, n: 1, illegal: "\x40aaaaaa" },
+  {
+    name: "Int16StringReceiver",
+    kind: Int16StringReceiver,
+    n: 2,
+    illegal: "\x10\x00aaaaaa",
+    foo: "\x00\x03foo",
+    ubar: "\x00\x04ubar",
+  },
+  {
+    name: "Int8StringReceiver",
+    kind: Int8StringReceiver,
+    n: 1,
+    illegal: "\x40aaaaaa",
+    foo: "\x03foo",
+    ubar: "\x04ubar",
+  },
 ];
 
-for (const { name, kind, n, illegal } of intKinds) {
+for (const { name, kind, n, illegal, foo, ubar } of intKinds) {
   Deno.test(`${name} receives strings however they are chunked`, () => {
     const strings = ["a", "b".repeat(16), "", "c".repeat(50)];
     const wire = concat(...strings.map((x) => prefixed(n, b(x))));
@@ -1190,10 +1101,6 @@ for (const { name, kind, n, illegal } of intKinds) {
     assert.deepEqual(lengths, [51]);
   });
 
-  Deno.test(`${name}.stringReceived throws unless overridden`, () => {
-    assert.throws(() => new kind().stringReceived(b("foo")), /not implemented/);
-  });
-
   Deno.test(`${name} delivers views into the received chunk`, () => {
     const kept: Uint8Array[] = [];
     const p = new (class extends kind {
@@ -1229,16 +1136,16 @@ for (const { name, kind, n, illegal } of intKinds) {
     p.stopProducing();
     assert.equal(t.producerState, "stopped");
   });
-}
 
-Deno.test("Int32StringReceiver sends and receives 4-byte prefixes", () => {
-  const p = recorder(Int32StringReceiver);
-  const t = connect(p);
-  p.sendString(b("foo"));
-  assert.deepEqual(t.value(), b("\x00\x00\x00\x03foo"));
-  p.dataReceived(b("\x00\x00\x00\x04ubar"));
-  assert.deepEqual(p.received, ["ubar"]);
-});
+  Deno.test(`${name} sends and receives ${n}-byte prefixes`, () => {
+    const p = recorder(kind);
+    const t = connect(p);
+    p.sendString(b("foo"));
+    assert.deepEqual(t.value(), b(foo));
+    p.dataReceived(b(ubar));
+    assert.deepEqual(p.received, ["ubar"]);
+  });
+}
 
 Deno.test("Int32StringReceiver reads lengths of 2^31 and over as unsigned", () => {
   const lengths: number[] = [];
@@ -1247,24 +1154,6 @@ Deno.test("Int32StringReceiver reads lengths of 2^31 and over as unsigned", () =
   connect(p);
   p.dataReceived(b("\xff\xff\xff\xfe"));
   assert.deepEqual(lengths, [0xfffffffe]);
-});
-
-Deno.test("Int16StringReceiver sends and receives 2-byte prefixes", () => {
-  const p = recorder(Int16StringReceiver);
-  const t = connect(p);
-  p.sendString(b("foo"));
-  assert.deepEqual(t.value(), b("\x00\x03foo"));
-  p.dataReceived(b("\x00\x04ubar"));
-  assert.deepEqual(p.received, ["ubar"]);
-});
-
-Deno.test("Int8StringReceiver sends and receives 1-byte prefixes", () => {
-  const p = recorder(Int8StringReceiver);
-  const t = connect(p);
-  p.sendString(b("foo"));
-  assert.deepEqual(t.value(), b("\x03foo"));
-  p.dataReceived(b("\x04ubar"));
-  assert.deepEqual(p.received, ["ubar"]);
 });
 
 Deno.test("IntNStringReceiver.sendString throws StringTooLongError for a string too long for its prefix", () => {
@@ -1307,6 +1196,170 @@ Deno.test("IntNStringReceiver supports other prefix sizes in a subclass", () => 
   p.dataReceived(t.value());
   assert.deepEqual(p.got, [70000]);
 });
+
+Deno.test("Int16StringReceiver parses data given from a callback, mid-chunk and at its end", () => {
+  const p = new (class extends Int16StringReceiver {
+    got: string[] = [];
+    override stringReceived(str: Uint8Array): void {
+      this.got.push(s(str));
+      if (s(str) === "inject") this.dataReceived(concat(prefixed(2, b("injected")), b("\x00")));
+    }
+  })();
+  connect(p);
+  p.dataReceived(concat(prefixed(2, b("inject")), prefixed(2, b("after"))));
+  assert.deepEqual(p.got, ["inject", "after", "injected"]);
+  p.dataReceived(b("\x01z"));
+  p.dataReceived(prefixed(2, b("inject")));
+  assert.deepEqual(p.got, ["inject", "after", "injected", "z", "inject", "injected"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Every receiver: what they share, each test run on all of them
+
+/** A recorder of any receiver, with a hook that sees each message after it is recorded. */
+type Recorder = Protocol & { react: (text: string) => void };
+
+/** A receiver as the shared tests see it. */
+interface Framing {
+  name: string;
+  /** The wire form of one message. */
+  frame(text: string): Uint8Array;
+  /** A fresh recorder. */
+  make(): Recorder;
+  /** What the recorder recorded... */
+  seen(p: Recorder): string[];
+  /** ...in which a message `text` shows as this. */
+  shown(text: string): string;
+  /**
+   * Whether data already received is still delivered once the protocol closes, as Twisted's
+   * string receivers do; the line receivers stop.
+   */
+  deliversAfterClose: boolean;
+}
+
+const framings: Framing[] = [
+  ...lineKinds.map(({ name, Recorder }): Framing => ({
+    name,
+    frame: (text) => b(`${text}\r\n`),
+    make: () => new Recorder(),
+    seen: (p) => (p as AnyLineRecorder).events,
+    shown: (text) => `line:${text}`,
+    deliversAfterClose: false,
+  })),
+  {
+    name: "NetstringReceiver",
+    frame: (text) => b(`${text.length}:${text},`),
+    make: () => new NetstringRecorder(),
+    seen: (p) => (p as NetstringRecorder).received,
+    shown: (text) => text,
+    deliversAfterClose: true,
+  },
+  ...intKinds.map(({ name, kind, n }): Framing => ({
+    name,
+    frame: (text) => prefixed(n, b(text)),
+    make: () => recorder(kind),
+    seen: (p) => (p as IntN).received,
+    shown: (text) => text,
+    deliversAfterClose: true,
+  })),
+];
+
+for (const f of framings) {
+  Deno.test(`${f.name} delivers data given to dataReceived from a callback after the current data`, () => {
+    const p = f.make();
+    connect(p);
+    p.react = (text) => {
+      if (text === "inject") p.dataReceived(f.frame("injected"));
+    };
+    p.dataReceived(concat(f.frame("inject"), f.frame("after")));
+    assert.deepEqual(f.seen(p), ["inject", "after", "injected"].map(f.shown));
+  });
+
+  Deno.test(`${f.name} delivers data given from a callback at the end of a chunk`, () => {
+    // The data given ends with a whole message, or with the start of one the next data completes.
+    const partial = f.frame("partial");
+    const cases: [Uint8Array, Uint8Array, string[], string[]][] = [
+      [f.frame("x"), f.frame("y"), ["x"], ["y"]],
+      [partial.subarray(0, 4), partial.subarray(4), [], ["partial"]],
+    ];
+    for (const [tail, next, early, late] of cases) {
+      const p = f.make();
+      connect(p);
+      p.react = (text) => {
+        if (text === "inject") p.dataReceived(concat(f.frame("injected"), tail));
+      };
+      p.dataReceived(f.frame("inject"));
+      assert.deepEqual(f.seen(p), ["inject", "injected", ...early].map(f.shown));
+      p.dataReceived(next);
+      assert.deepEqual(f.seen(p), ["inject", "injected", ...early, ...late].map(f.shown));
+    }
+  });
+
+  Deno.test(`${f.name} keeps data given from callbacks in the order given`, () => {
+    // "B" is given once the current data is used up, while "A" is still waiting.
+    const p = f.make();
+    connect(p);
+    p.react = (text) => {
+      if (text === "one") p.dataReceived(f.frame("A"));
+      if (text === "two") p.dataReceived(f.frame("B"));
+    };
+    p.dataReceived(concat(f.frame("one"), f.frame("two")));
+    assert.deepEqual(f.seen(p), ["one", "two", "A", "B"].map(f.shown));
+  });
+
+  const afterClose = f.deliversAfterClose
+    ? "keeps delivering after the protocol calls loseConnection, as Twisted"
+    : "delivers nothing more once the transport is disconnecting";
+  Deno.test(`${f.name} ${afterClose}`, () => {
+    // Closing on one message, then on every message.
+    const cases: [string[], string | undefined][] = [
+      [["a", "quit", "b", "c"], "quit"],
+      [["a", "b"], undefined],
+    ];
+    for (const [texts, closeOn] of cases) {
+      const make = () => {
+        const p = f.make();
+        p.react = (text) => {
+          if (closeOn === undefined || text === closeOn) p.transport.loseConnection();
+        };
+        return p;
+      };
+      const upTo = closeOn === undefined ? 1 : texts.indexOf(closeOn) + 1;
+      const want = f.deliversAfterClose ? texts : texts.slice(0, upTo);
+      forEachChunking(concat(...texts.map(f.frame)), make, (p, t, how) => {
+        assert.deepEqual(f.seen(p), want.map(f.shown), how);
+        assert.ok(t.disconnecting, how);
+        if (p instanceof NetstringReceiver) assert.equal(p.brokenPeer, false, how);
+      });
+    }
+  });
+}
+
+/** Each callback a subclass must override: its class and name, a maker, a message reaching it. */
+const mustOverride: [string, string, () => Protocol, Uint8Array | undefined][] = [
+  ["LineReceiver", "lineReceived", () => new LineReceiver(), b("x\r\n")],
+  ["LineReceiver", "rawDataReceived", () => new LineReceiver(), undefined],
+  ["LineOnlyReceiver", "lineReceived", () => new LineOnlyReceiver(), b("x\r\n")],
+  ["NetstringReceiver", "stringReceived", () => new NetstringReceiver(), b("3:foo,")],
+  ...intKinds.map(({ name, kind, n }): [string, string, () => Protocol, Uint8Array] => [
+    name,
+    "stringReceived",
+    () => new kind(),
+    prefixed(n, b("foo")),
+  ]),
+];
+
+for (const [name, method, make, message] of mustOverride) {
+  Deno.test(`${name}.${method} throws unless overridden`, () => {
+    const notImplemented = new RegExp(
+      `^Error: ${name}\\.${method} is not implemented: override it$`,
+    );
+    const receiver = make() as unknown as Record<string, (data: Uint8Array) => void>;
+    assert.throws(() => receiver[method](b("foo")), notImplemented);
+    // The same error reaches whoever feeds the receiver.
+    if (message !== undefined) assert.throws(() => make().dataReceived(message), notImplemented);
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Reference models and fuzzing
@@ -1414,46 +1467,29 @@ function feed(p: Protocol, pieces: Uint8Array[], what: string): void {
   }
 }
 
-Deno.test("LineReceiver matches the reference splitter on 2,000 random inputs and chunkings", () => {
-  const rand = prng(0x5eed);
-  const delimiters = ["\r\n", "\n", "aab", "abab", "\0"];
-  for (let k = 0; k < 2000; k++) {
-    const delimiter = b(delimiters[k % delimiters.length]);
-    const max = 1 + Math.floor(rand() * 12);
-    const input = garbage(rand, "ab\r\n\0x", 120);
-    const want = referenceLines(input, delimiter, max);
-    const pieces = k % 2 === 0 ? randomSplit(input, rand, 1 + Math.floor(rand() * 20)) : [input];
-    const p = new LineRecorder();
-    p.delimiter = delimiter;
-    p.MAX_LENGTH = max;
-    const t = connect(p);
-    const what = `input ${k} ${JSON.stringify(s(input))} delimiter ${
-      JSON.stringify(s(delimiter))
-    } max ${max}`;
-    feed(p, pieces, what);
-    assert.deepEqual(p.events, want.lines.map((line) => `line:${line}`), what);
-    assert.equal(t.disconnecting, want.closed, what);
-  }
-});
-
-Deno.test("LineOnlyReceiver matches the reference splitter on 2,000 random inputs and chunkings", () => {
-  const rand = prng(0xface);
-  const delimiters = ["\r\n", "\n", "aab", "abab"];
-  for (let k = 0; k < 2000; k++) {
-    const delimiter = delimiters[k % delimiters.length];
-    const max = 1 + Math.floor(rand() * 12);
-    const input = garbage(rand, "ab\r\nx", 120);
-    const want = referenceLines(input, b(delimiter), max);
-    const p = new LineOnlyRecorder();
-    p.delimiter = delimiter;
-    p.MAX_LENGTH = max;
-    const t = connect(p);
-    const what = `input ${k} ${JSON.stringify(s(input))}`;
-    feed(p, randomSplit(input, rand, 1 + Math.floor(rand() * 20)), what);
-    assert.deepEqual(p.lines, want.lines, what);
-    assert.equal(t.disconnecting, want.closed, what);
-  }
-});
+/** Checks a line receiver against referenceLines on 2,000 seeded random inputs. */
+for (const { name, Recorder, fuzz } of lineKinds) {
+  Deno.test(`${name} matches the reference splitter on 2,000 random inputs and chunkings`, () => {
+    const rand = prng(fuzz.seed);
+    const { delimiters } = fuzz;
+    for (let k = 0; k < 2000; k++) {
+      const text = delimiters[k % delimiters.length];
+      const max = 1 + Math.floor(rand() * 12);
+      const input = garbage(rand, fuzz.alphabet, 120);
+      const want = referenceLines(input, b(text), max);
+      const whole = fuzz.wholeEveryOther && k % 2 === 1;
+      const pieces = whole ? [input] : randomSplit(input, rand, 1 + Math.floor(rand() * 20));
+      const p = lineRecorder(Recorder, { delimiter: fuzz.delimiterAsBytes ? b(text) : text, max });
+      const t = connect(p);
+      const what = `input ${k} ${JSON.stringify(s(input))} delimiter ${
+        JSON.stringify(text)
+      } max ${max}`;
+      feed(p, pieces, what);
+      assert.deepEqual(p.events, want.lines.map((line) => `line:${line}`), what);
+      assert.equal(t.disconnecting, want.closed, what);
+    }
+  });
+}
 
 Deno.test("NetstringReceiver closes on every malformed input among 2,000 random ones", () => {
   const rand = prng(0xbad);
@@ -1497,64 +1533,4 @@ Deno.test("IntNStringReceivers match the reference on 2,000 random inputs", () =
     assert.deepEqual(p.received, want.strings, what);
     assert.equal(t.disconnecting, want.exceeded, what);
   }
-});
-
-Deno.test("NetstringReceiver parses data given from a callback at the end of a chunk", () => {
-  class Injector extends NetstringRecorder {
-    override stringReceived(str: Uint8Array): void {
-      super.stringReceived(str);
-      if (s(str) === "inject") this.dataReceived(b("8:injected,1:x,"));
-    }
-  }
-  const p = new Injector();
-  connect(p);
-  p.dataReceived(b("6:inject,"));
-  assert.deepEqual(p.received, ["inject", "injected", "x"]);
-  p.dataReceived(b("1:y,"));
-  assert.deepEqual(p.received, ["inject", "injected", "x", "y"]);
-});
-
-Deno.test("LineReceiver delivers data given from a callback at the end of a chunk", () => {
-  class Injector extends LineRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "inject") this.dataReceived(b("injected\r\npart"));
-    }
-  }
-  const p = new Injector();
-  connect(p);
-  p.dataReceived(b("inject\r\n"));
-  assert.deepEqual(p.events, ["line:inject", "line:injected"]);
-  p.dataReceived(b("ial\r\n"));
-  assert.deepEqual(p.events, ["line:inject", "line:injected", "line:partial"]);
-});
-
-Deno.test("LineOnlyReceiver delivers data given from a callback at the end of a chunk", () => {
-  class Injector extends LineOnlyRecorder {
-    override lineReceived(line: Uint8Array): void {
-      super.lineReceived(line);
-      if (s(line) === "inject") this.dataReceived(b("injected\r\npart"));
-    }
-  }
-  const p = new Injector();
-  connect(p);
-  p.dataReceived(b("inject\r\n"));
-  p.dataReceived(b("ial\r\n"));
-  assert.deepEqual(p.lines, ["inject", "injected", "partial"]);
-});
-
-Deno.test("Int16StringReceiver parses data given from a callback, mid-chunk and at its end", () => {
-  const p = new (class extends Int16StringReceiver {
-    got: string[] = [];
-    override stringReceived(str: Uint8Array): void {
-      this.got.push(s(str));
-      if (s(str) === "inject") this.dataReceived(concat(prefixed(2, b("injected")), b("\x00")));
-    }
-  })();
-  connect(p);
-  p.dataReceived(concat(prefixed(2, b("inject")), prefixed(2, b("after"))));
-  assert.deepEqual(p.got, ["inject", "after", "injected"]);
-  p.dataReceived(b("\x01z"));
-  p.dataReceived(prefixed(2, b("inject")));
-  assert.deepEqual(p.got, ["inject", "after", "injected", "z", "inject", "injected"]);
 });
