@@ -104,17 +104,21 @@ const int32Chunks = chunksOf(int32Data);
 
 // Raw baselines --------------------------------------------------------------------------------
 
+/** `chunk` with the bytes carried over from the chunk before in front of it, joined once. */
+function afterCarry(carry: Uint8Array | null, chunk: Uint8Array): Uint8Array {
+  if (carry === null) return chunk;
+  const joined = new Uint8Array(carry.length + chunk.length);
+  joined.set(carry);
+  joined.set(chunk, carry.length);
+  return joined;
+}
+
 /** A plain CRLF splitter: indexOf over each chunk, views for whole lines, a tail carried over. */
 function rawLines(chunks: Uint8Array[], onLine: (line: Uint8Array) => void): void {
   let tail: Uint8Array | null = null;
   for (let chunk of chunks) {
-    if (tail !== null) {
-      const joined = new Uint8Array(tail.length + chunk.length);
-      joined.set(tail);
-      joined.set(chunk, tail.length);
-      chunk = joined;
-      tail = null;
-    }
+    chunk = afterCarry(tail, chunk);
+    tail = null;
     let pos = 0;
     for (;;) {
       let i = chunk.indexOf(13, pos);
@@ -175,13 +179,8 @@ function rawNetstrings(chunks: Uint8Array[], onString: (s: Uint8Array) => void):
 function rawInt32(chunks: Uint8Array[], onString: (s: Uint8Array) => void): void {
   let rest: Uint8Array | null = null;
   for (let chunk of chunks) {
-    if (rest !== null) {
-      const joined = new Uint8Array(rest.length + chunk.length);
-      joined.set(rest);
-      joined.set(chunk, rest.length);
-      chunk = joined;
-      rest = null;
-    }
+    chunk = afterCarry(rest, chunk);
+    rest = null;
     let pos = 0;
     while (chunk.length - pos >= 4) {
       const length = chunk[pos] * 0x1000000 +
