@@ -8,7 +8,6 @@
  */
 
 import { Deferred } from "./defer.ts";
-import { err } from "./log.ts";
 import { Clock } from "./task.ts";
 import type { DelayedCall } from "./_timers.ts";
 import type { ClientFactory, Factory } from "./protocols/factory.ts";
@@ -32,6 +31,9 @@ import type {
   SystemEventType,
 } from "./reactor.ts";
 import { StringTransportWithDisconnection } from "./_testing_string_transport.ts";
+import { SystemEventTriggers, type TriggerRecord } from "./_system_events.ts";
+
+export type { TriggerRecord };
 
 /**
  * Everything a program may ask of its reactor: life cycle, time, TCP, UNIX sockets and TLS.
@@ -356,22 +358,6 @@ export interface UNIXClientRecord {
   connector: MemoryConnector;
 }
 
-/** A recorded system event trigger (from `addSystemEventTrigger` or `callWhenRunning`). */
-export interface TriggerRecord {
-  /** The id returned, for `removeSystemEventTrigger`. */
-  id: SystemEventTriggerID;
-  /** The phase: `"before"`, `"during"` or `"after"`. */
-  phase: SystemEventPhase;
-  /** The event, e.g. `"startup"` or `"shutdown"`. */
-  eventType: string;
-  /** The function to call. */
-  fn: (...args: never[]) => unknown;
-  /** Its arguments. */
-  args: unknown[];
-  /** `true` for a `callWhenRunning` call, which is made once. */
-  once: boolean;
-}
-
 /** Options for {@linkcode MemoryReactor}. */
 export interface MemoryReactorOptions {
   /**
@@ -380,13 +366,6 @@ export interface MemoryReactorOptions {
    * @default {new Clock()}
    */
   clock?: Clock;
-}
-
-const PHASES: readonly SystemEventPhase[] = ["before", "during", "after"];
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
 }
 
 function tcpAddress(host: string, port: number): Address {
@@ -452,8 +431,12 @@ export class MemoryReactor implements ReactorLike {
   readonly unixClients: UNIXClientRecord[] = [];
   /** Every connector returned (TCP, TLS and UNIX), in order. */
   readonly connectors: MemoryConnector[] = [];
+  #events = new SystemEventTriggers();
+
   /** The triggers and `callWhenRunning` calls not yet removed (or made, for the latter). */
-  readonly triggers: TriggerRecord[] = [];
+  get triggers(): TriggerRecord[] {
+    return this.#events.records;
+  }
   /** `true` once {@linkcode MemoryReactor.run} has been called. */
   hasRun = false;
   /** `true` once {@linkcode MemoryReactor.stop} has been called. */
@@ -762,7 +745,7 @@ export class MemoryReactor implements ReactorLike {
       fn(...args);
       return undefined;
     }
-    return this.#addTrigger("during", "startup", fn, args, true);
+    return this.#events.add("during", "startup", fn, args, true);
   }
 
   /**
@@ -782,10 +765,7 @@ export class MemoryReactor implements ReactorLike {
     fn: (...args: A) => unknown,
     ...args: A
   ): SystemEventTriggerID {
-    if (!PHASES.includes(phase)) {
-      throw new TypeError(`unknown system event phase: ${JSON.stringify(phase)}`);
-    }
-    return this.#addTrigger(phase, eventType, fn, args, false);
+    return this.#events.add(phase, eventType, fn, args, false);
   }
 
   /**
@@ -803,9 +783,7 @@ export class MemoryReactor implements ReactorLike {
    * ```
    */
   removeSystemEventTrigger(id: SystemEventTriggerID): void {
-    const i = this.triggers.findIndex((trigger) => trigger.id === id);
-    if (i < 0) throw new Error(`no system event trigger has the id ${id}`);
-    this.triggers.splice(i, 1);
+    this.#events.remove(id);
   }
 
   /**
@@ -825,55 +803,8 @@ export class MemoryReactor implements ReactorLike {
    * ```
    */
   fireSystemEvent(eventType: string): Deferred<void> {
-    const done = new Deferred<void>();
-    const runPhase = (index: number): void => {
-      while (index < PHASES.length) {
-        const phase = PHASES[index++];
-        const waits = this.#runPhase(phase, eventType);
-        if (waits.length > 0) {
-          Promise.all(waits).then(() => runPhase(index));
-          return;
-        }
-      }
-      done.callback(undefined);
-    };
-    runPhase(0);
-    return done;
+    return this.#events.fire(eventType);
   }
-
-  #runPhase(phase: SystemEventPhase, eventType: string): Promise<void>[] {
-    const due = this.triggers.filter((t) => t.phase === phase && t.eventType === eventType);
-    const waits: Promise<void>[] = [];
-    for (const trigger of due) {
-      if (trigger.once) this.triggers.splice(this.triggers.indexOf(trigger), 1);
-      try {
-        const result = (trigger.fn as (...args: unknown[]) => unknown)(...trigger.args);
-        if (isThenable(result)) {
-          waits.push(Promise.resolve(result).then(() => {}, (e) => err(e, triggerWhy(trigger))));
-        }
-      } catch (e) {
-        err(e, triggerWhy(trigger));
-      }
-    }
-    return waits;
-  }
-
-  #addTrigger(
-    phase: SystemEventPhase,
-    eventType: string,
-    // deno-lint-ignore no-explicit-any
-    fn: (...args: any[]) => unknown,
-    args: unknown[],
-    once: boolean,
-  ): SystemEventTriggerID {
-    const id = this.#nextTriggerId++;
-    this.triggers.push({ id, phase, eventType, fn, args, once });
-    return id;
-  }
-}
-
-function triggerWhy(trigger: TriggerRecord): string {
-  return `error in a ${trigger.phase} ${trigger.eventType} trigger:`;
 }
 
 /** What {@linkcode connectProtocol} returns: the connected protocol and its transport. */

@@ -50,7 +50,7 @@
  * @module
  */
 
-import { Deferred } from "./defer.ts";
+import type { Deferred } from "./defer.ts";
 import { ReactorAlreadyRunning, ReactorNotRunning } from "./error.ts";
 import { err, msg } from "./log.ts";
 import { type DelayedCall, type ReactorTime, realTime } from "./_timers.ts";
@@ -59,6 +59,7 @@ import type { Address } from "./protocols/protocol.ts";
 import { ClientConnector, type ConnectorHooks } from "./protocols/_connector.ts";
 import { Port, type PortHooks } from "./protocols/_port.ts";
 import type { StreamTransport } from "./protocols/_transport.ts";
+import { SystemEventTriggers } from "./_system_events.ts";
 
 export type { ReactorTime } from "./_timers.ts";
 
@@ -230,22 +231,6 @@ export interface ReactorOptions {
   clock?: ReactorTime;
 }
 
-interface Trigger {
-  phase: SystemEventPhase;
-  eventType: string;
-  // deno-lint-ignore no-explicit-any
-  fn: (...args: any[]) => unknown;
-  args: unknown[];
-  once: boolean;
-}
-
-const PHASES: readonly SystemEventPhase[] = ["before", "during", "after"];
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
 /**
  * The reactor. Use the shared {@linkcode reactor} instance; construct another only to give it
  * a test clock (`new Reactor({ clock })`).
@@ -265,8 +250,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
   #emptyWaiters: (() => void)[] = [];
   #hooks: PortHooks & ConnectorHooks;
 
-  #triggers = new Map<SystemEventTriggerID, Trigger>();
-  #nextTriggerId = 1;
+  #events = new SystemEventTriggers();
   #started = false;
   #stopping = false;
   #running = false;
@@ -720,7 +704,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
       fn(...args);
       return undefined;
     }
-    return this.#addTrigger("after", "startup", fn, args, true);
+    return this.#events.add("after", "startup", fn, args, true);
   }
 
   /**
@@ -746,23 +730,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     fn: (...args: A) => unknown,
     ...args: A
   ): SystemEventTriggerID {
-    if (!PHASES.includes(phase)) {
-      throw new TypeError(`system event phase must be "before", "during" or "after", not ${phase}`);
-    }
-    return this.#addTrigger(phase, eventType, fn, args, false);
-  }
-
-  #addTrigger(
-    phase: SystemEventPhase,
-    eventType: string,
-    // deno-lint-ignore no-explicit-any
-    fn: (...args: any[]) => unknown,
-    args: unknown[],
-    once: boolean,
-  ): SystemEventTriggerID {
-    const id = this.#nextTriggerId++;
-    this.#triggers.set(id, { phase, eventType, fn, args, once });
-    return id;
+    return this.#events.add(phase, eventType, fn, args, false);
   }
 
   /**
@@ -779,7 +747,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * ```
    */
   removeSystemEventTrigger(id: SystemEventTriggerID): void {
-    if (!this.#triggers.delete(id)) throw new Error(`no system event trigger with id ${id}`);
+    this.#events.remove(id);
   }
 
   /**
@@ -795,43 +763,12 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * ```
    */
   fireSystemEvent(eventType: string): Deferred<void> {
-    return Deferred.fromPromise(this.#fire(eventType));
+    return this.#events.fire(eventType);
   }
 
   /** The phases of `eventType`; `during` (the reactor's own part) runs before the triggers. */
-  async #fire(eventType: string, during?: () => unknown): Promise<void> {
-    for (const phase of PHASES) {
-      const waits: Promise<unknown>[] = [];
-      if (phase === "during" && during !== undefined) {
-        const result = during();
-        if (isThenable(result)) {
-          waits.push(Promise.resolve(result).catch((e) => err(e, "Error during " + eventType)));
-        }
-      }
-      const ids: SystemEventTriggerID[] = [];
-      for (const [id, trigger] of this.#triggers) {
-        if (trigger.phase === phase && trigger.eventType === eventType) ids.push(id);
-      }
-      for (const id of ids) {
-        const trigger = this.#triggers.get(id);
-        if (trigger === undefined) continue; // removed by an earlier trigger
-        if (trigger.once) this.#triggers.delete(id);
-        try {
-          const result = trigger.fn(...trigger.args);
-          if (isThenable(result)) {
-            waits.push(
-              Promise.resolve(result).then(
-                undefined,
-                (e) => err(e, `Error in ${phase} ${eventType} trigger`),
-              ),
-            );
-          }
-        } catch (e) {
-          err(e, `Error in ${phase} ${eventType} trigger`);
-        }
-      }
-      if (waits.length > 0) await Promise.all(waits);
-    }
+  #fire(eventType: string, during: () => unknown): Promise<void> {
+    return this.#events.fire(eventType, during).asPromise();
   }
 }
 
