@@ -40,6 +40,7 @@ import { Factory } from "../protocols/factory.ts";
 import { Protocol, type PushProducer } from "../protocols/protocol.ts";
 import { type ListeningPort, reactor } from "../reactor.ts";
 import { poems } from "../poetry/poems.ts";
+import { rawServer } from "./fixtures/loopback.ts";
 
 const HOST = "127.0.0.1";
 const POEM = new TextEncoder().encode(poems.keeper);
@@ -80,35 +81,6 @@ async function readCount(conn: Deno.Conn): Promise<number> {
   let n: number | null;
   while ((n = await conn.read(buf)) !== null) total += n;
   return total;
-}
-
-/**
- * A plain listener that hands each accepted connection to `serve` (which must not throw) and
- * does nothing more, as the least plain code does; `close()` stops accepting.
- */
-function rawServer(serve: (conn: Deno.Conn) => Promise<void>): {
-  port: number;
-  close(): Promise<void>;
-} {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      serve(conn);
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async close() {
-      listener.close();
-      await accepting;
-    },
-  };
 }
 
 // ---- connections ----
