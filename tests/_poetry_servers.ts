@@ -263,3 +263,16 @@ export async function logged(fn: () => unknown): Promise<string[]> {
   }
   return lines;
 }
+
+/** Log lines written while `fn` runs, for code that logs synchronously. */
+export function loggedSync(fn: () => void): string[] {
+  const lines: string[] = [];
+  const observer = (event: LogEvent) => lines.push(textFromEvent(event));
+  addObserver(observer);
+  try {
+    fn();
+  } finally {
+    removeObserver(observer);
+  }
+  return lines;
+}

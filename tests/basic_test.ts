@@ -16,6 +16,7 @@ import {
   StringTooLongError,
 } from "../protocols/int_string_receiver.ts";
 import type { Protocol } from "../protocols/protocol.ts";
+import { concat as concatChunks } from "./fixtures/loopback.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -34,15 +35,7 @@ function s(bytes: Uint8Array): string {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatChunks(parts);
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same sequence on every run. */
 function prng(seed: number): () => number {

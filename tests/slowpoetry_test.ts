@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
+import { loggedSync } from "./_poetry_servers.ts";
 import { parseOptions, UsageError } from "../_options.ts";
 import { reactor } from "../reactor.ts";
 import { Clock } from "../task.ts";
@@ -22,19 +22,6 @@ function startedService(poem = "hours"): PoetryService {
   const service = new PoetryService(poem);
   service.startService();
   return service;
-}
-
-/** Log lines written while `fn` runs. */
-function logged(fn: () => void): string[] {
-  const lines: string[] = [];
-  const observer = (event: LogEvent) => lines.push(textFromEvent(event));
-  addObserver(observer);
-  try {
-    fn();
-  } finally {
-    removeObserver(observer);
-  }
-  return lines;
 }
 
 Deno.test("SlowPoetryProtocol sends numBytes at once, then numBytes per tick of delay", () => {
@@ -91,7 +78,7 @@ Deno.test("SlowPoetryProtocol stops its timer at once when the client hangs up m
   clock.advance(0.7);
   assert.equal(transport.value().length, 30);
   assert.equal(clock.getDelayedCalls().length, 1);
-  const lines = logged(() => transport.loseConnection()); // the peer went away
+  const lines = loggedSync(() => transport.loseConnection()); // the peer went away
   assert.equal(clock.getDelayedCalls().length, 0, "no timer left");
   assert.deepEqual(lines, [`client hung up after 30 of ${service.poem!.length} bytes`]);
   clock.advance(100);
@@ -113,7 +100,7 @@ Deno.test("SlowPoetryProtocol closes at once for an empty poem and when the serv
 
     const unstarted = new SlowPoetryFactory(new PoetryService("tide"), { clock });
     const t2 = new StringTransport();
-    logged(() => unstarted.buildProtocol(t2.getPeer())!.makeConnection(t2));
+    loggedSync(() => unstarted.buildProtocol(t2.getPeer())!.makeConnection(t2));
     assert.equal(t2.value().length, 0);
     assert.ok(t2.disconnecting);
     assert.equal(clock.getDelayedCalls().length, 0);
@@ -127,7 +114,9 @@ Deno.test("SlowPoetryProtocol logs the poem's size, the pace and the peer", () =
   const clock = new Clock();
   const factory = new SlowPoetryFactory(service, { numBytes: 10, delay: 0.7, clock });
   const transport = new StringTransport();
-  const lines = logged(() => factory.buildProtocol(transport.getPeer())!.makeConnection(transport));
+  const lines = loggedSync(() =>
+    factory.buildProtocol(transport.getPeer())!.makeConnection(transport)
+  );
   assert.deepEqual(lines, [
     `sending ${service.poem!.length} bytes of poetry, 10 bytes every 0.7 seconds, to ` +
     `{ type: "TCP", host: "192.168.1.1", port: 54321 }`,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { addObserver, removeObserver, textFromEvent } from "../log.ts";
+import { loggedSync } from "./_poetry_servers.ts";
 import { parseOptions } from "../_options.ts";
 import { reactor } from "../reactor.ts";
 import { StringTransport } from "../testing.ts";
@@ -20,20 +21,6 @@ function netstring(payload: string | Uint8Array): Uint8Array {
   const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
   const out = new Uint8Array([...encoder.encode(`${bytes.length}:`), ...bytes, 0x2c]);
   return out;
-}
-
-/** Log lines written while `fn` runs. */
-function logged(fn: () => void): string[] {
-  const lines: string[] = [];
-  const observer = (event: Parameters<Parameters<typeof addObserver>[0]>[0]) =>
-    lines.push(textFromEvent(event));
-  addObserver(observer);
-  try {
-    fn();
-  } finally {
-    removeObserver(observer);
-  }
-  return lines;
 }
 
 /** A protocol from `factory` connected to a fresh StringTransport. */
@@ -129,7 +116,7 @@ Deno.test("TransformProtocol transforms an empty poem", () => {
 
 Deno.test("TransformProtocol closes with no reply for a request without a dot", () => {
   const { protocol, transport } = connect();
-  const lines = logged(() => protocol.dataReceived(netstring("cummingsify")));
+  const lines = loggedSync(() => protocol.dataReceived(netstring("cummingsify")));
   assert.equal(transport.value().length, 0);
   assert.ok(transport.disconnecting);
   assert.ok(lines.some((line) => line.includes("bad request")), lines.join("\n"));
@@ -137,7 +124,7 @@ Deno.test("TransformProtocol closes with no reply for a request without a dot", 
 
 Deno.test("TransformProtocol closes with no reply for an unknown transform", () => {
   const { protocol, transport } = connect();
-  const lines = logged(() => protocol.dataReceived(netstring("sonnetify.a poem")));
+  const lines = loggedSync(() => protocol.dataReceived(netstring("sonnetify.a poem")));
   assert.equal(transport.value().length, 0);
   assert.ok(transport.disconnecting);
   assert.deepEqual(lines, ['"sonnetify" no such transform']);
@@ -146,7 +133,7 @@ Deno.test("TransformProtocol closes with no reply for an unknown transform", () 
 Deno.test("TransformProtocol closes with no reply for a request that is not UTF-8", () => {
   const { protocol, transport } = connect();
   const request = new Uint8Array([...encoder.encode("cummingsify."), 0xff, 0xfe]);
-  const lines = logged(() => protocol.dataReceived(netstring(request)));
+  const lines = loggedSync(() => protocol.dataReceived(netstring(request)));
   assert.equal(transport.value().length, 0);
   assert.ok(transport.disconnecting);
   assert.ok(lines.some((line) => line.includes("not UTF-8")), lines.join("\n"));
@@ -159,7 +146,7 @@ Deno.test("TransformProtocol closes with no reply when the transform throws", ()
     }
   }
   const { protocol, transport } = connect(new Failing(new TransformService()));
-  const lines = logged(() => protocol.dataReceived(netstring("boom.a poem")));
+  const lines = loggedSync(() => protocol.dataReceived(netstring("boom.a poem")));
   assert.equal(transport.value().length, 0);
   assert.ok(transport.disconnecting);
   assert.ok(lines.some((line) => line.includes('transform "boom" failed')), lines.join("\n"));
@@ -190,7 +177,7 @@ Deno.test("TransformFactory.transform refuses every name that is not an xform_ m
     "prototype",
   ];
   for (const name of names) {
-    const lines = logged(() => {
+    const lines = loggedSync(() => {
       assert.equal(factory.transform(name, "A POEM"), undefined, `transform(${name})`);
     });
     assert.deepEqual(lines, [`${JSON.stringify(name)} no such transform`]);
@@ -200,7 +187,7 @@ Deno.test("TransformFactory.transform refuses every name that is not an xform_ m
 Deno.test("TransformFactory.transform refuses an xform_ property that is not a method", () => {
   const factory = new TransformFactory(new TransformService());
   Object.assign(factory, { xform_data: "not a function" });
-  logged(() => assert.equal(factory.transform("data", "x"), undefined));
+  loggedSync(() => assert.equal(factory.transform("data", "x"), undefined));
 });
 
 Deno.test("TransformFactory.transform refuses a transform that returns no string", () => {
@@ -209,7 +196,7 @@ Deno.test("TransformFactory.transform refuses a transform that returns no string
       return poem.length as unknown as string;
     }
   }
-  const lines = logged(() => {
+  const lines = loggedSync(() => {
     assert.equal(new Odd(new TransformService()).transform("count", "abc"), undefined);
   });
   assert.ok(lines[0].includes("not a poem"), lines.join("\n"));
@@ -218,7 +205,7 @@ Deno.test("TransformFactory.transform refuses a transform that returns no string
 Deno.test("TransformProtocol refuses names like constructor over the wire", () => {
   for (const name of ["constructor", "toString", "__proto__", "startService", "xform_uppercase"]) {
     const { protocol, transport } = connect();
-    logged(() => protocol.dataReceived(netstring(`${name}.a poem`)));
+    loggedSync(() => protocol.dataReceived(netstring(`${name}.a poem`)));
     assert.equal(transport.value().length, 0, name);
     assert.ok(transport.disconnecting, name);
   }
