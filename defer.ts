@@ -1092,6 +1092,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           } catch (e) {
             result = Failure.from(e);
           }
+          // Primitives go straight on. Numbers and undefined are tested first: V8 compiles those
+          // two tests to a few instructions, far cheaper than the general one.
+          if (typeof result === "number" || result === undefined) continue;
           if (result === null || (typeof result !== "object" && typeof result !== "function")) {
             continue;
           }
@@ -1237,7 +1240,11 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             result = Failure.from(e);
           }
           // Only objects need a second look (Deferreds, thenables); plain values go straight on.
-          if (result !== null && (typeof result === "object" || typeof result === "function")) {
+          // Numbers and undefined are ruled out first, as in #runFast.
+          if (
+            typeof result !== "number" && result !== undefined && result !== null &&
+            (typeof result === "object" || typeof result === "function")
+          ) {
             result = Deferred.#adopt(current, result);
             if (result === WAITING) break; // #adopt has made current wait
           }
