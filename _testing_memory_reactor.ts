@@ -11,7 +11,13 @@ import { Deferred } from "./defer.ts";
 import { Clock } from "./task.ts";
 import type { DelayedCall } from "./_timers.ts";
 import type { ClientFactory, Factory } from "./protocols/factory.ts";
-import type { Address, Protocol, Transport } from "./protocols/protocol.ts";
+import type {
+  Address,
+  Protocol,
+  TCPAddress,
+  Transport,
+  UNIXAddress,
+} from "./protocols/protocol.ts";
 import type {
   ConnectSSLOptions,
   ConnectTCPOptions,
@@ -55,10 +61,10 @@ export type ReactorLike = ReactorCore & ReactorTime & ReactorTCP & ReactorUNIX &
  * console.log(port.getHost()); // { type: "TCP", host: "0.0.0.0", port: 10000 }
  * ```
  */
-export class MemoryPort implements ListeningPort {
+export class MemoryPort<A extends Address = Address> implements ListeningPort<A> {
   /** `true` until {@linkcode MemoryPort.stopListening} is called. */
   listening = true;
-  #host: Address;
+  #host: A;
 
   /**
    * A port bound to `host`.
@@ -70,7 +76,7 @@ export class MemoryPort implements ListeningPort {
    * console.log(port.listening); // true
    * ```
    */
-  constructor(host: Address) {
+  constructor(host: A) {
     this.#host = host;
   }
 
@@ -85,7 +91,7 @@ export class MemoryPort implements ListeningPort {
    * // { type: "TCP", host: "127.0.0.1", port: 0 }
    * ```
    */
-  getHost(): Address {
+  getHost(): A {
     return this.#host;
   }
 
@@ -368,7 +374,7 @@ export interface MemoryReactorOptions {
   clock?: Clock;
 }
 
-function tcpAddress(host: string, port: number): Address {
+function tcpAddress(host: string, port: number): TCPAddress {
   return { type: "TCP", host, port };
 }
 
@@ -548,7 +554,11 @@ export class MemoryReactor implements ReactorLike {
    * console.log(port.getHost()); // { type: "TCP", host: "127.0.0.1", port: 10000 }
    * ```
    */
-  listenTCP(port: number, factory: Factory, options: ListenTCPOptions = {}): MemoryPort {
+  listenTCP(
+    port: number,
+    factory: Factory,
+    options: ListenTCPOptions = {},
+  ): MemoryPort<TCPAddress> {
     const listeningPort = new MemoryPort(tcpAddress(options.interface || "0.0.0.0", port));
     this.tcpServers.push({ port, factory, options, listeningPort });
     return listeningPort;
@@ -590,8 +600,12 @@ export class MemoryReactor implements ReactorLike {
    * console.log(reactor.unixServers[0].options.mode === 0o600); // true
    * ```
    */
-  listenUNIX(path: string, factory: Factory, options: ListenUNIXOptions = {}): MemoryPort {
-    const listeningPort = new MemoryPort({ type: "UNIX", path });
+  listenUNIX(
+    path: string,
+    factory: Factory,
+    options: ListenUNIXOptions = {},
+  ): MemoryPort<UNIXAddress> {
+    const listeningPort = new MemoryPort<UNIXAddress>({ type: "UNIX", path });
     this.unixServers.push({ path, factory, options, listeningPort });
     return listeningPort;
   }
@@ -632,7 +646,7 @@ export class MemoryReactor implements ReactorLike {
    * console.log(reactor.sslServers[0].options.cert); // cert.pem
    * ```
    */
-  listenSSL(port: number, factory: Factory, options: ListenSSLOptions): MemoryPort {
+  listenSSL(port: number, factory: Factory, options: ListenSSLOptions): MemoryPort<TCPAddress> {
     const listeningPort = new MemoryPort(tcpAddress(options.interface || "0.0.0.0", port));
     this.sslServers.push({ port, factory, options, listeningPort });
     return listeningPort;

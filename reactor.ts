@@ -38,11 +38,8 @@
  * }
  *
  * const port = reactor.listenTCP(0, Factory.forProtocol(PoetryProtocol), { interface: "127.0.0.1" });
- * const address = port.getHost();
  * reactor.callWhenRunning(() => {
- *   if (address.type === "TCP") {
- *     reactor.connectTCP("127.0.0.1", address.port, new PoetryClientFactory());
- *   }
+ *   reactor.connectTCP("127.0.0.1", port.getHost().port, new PoetryClientFactory());
  * });
  * await reactor.run(); // resolves once stop() has shut everything down
  * ```
@@ -55,7 +52,7 @@ import { ReactorAlreadyRunning, ReactorNotRunning } from "./error.ts";
 import { err, msg } from "./log.ts";
 import { type DelayedCall, type ReactorTime, realTime } from "./_timers.ts";
 import type { ClientFactory, Connector, Factory } from "./protocols/factory.ts";
-import type { Address } from "./protocols/protocol.ts";
+import type { Address, TCPAddress, UNIXAddress } from "./protocols/protocol.ts";
 import { ClientConnector, type ConnectorHooks } from "./protocols/_connector.ts";
 import { Port, type PortHooks } from "./protocols/_port.ts";
 import type { StreamTransport } from "./protocols/_transport.ts";
@@ -63,13 +60,17 @@ import { SystemEventTriggers } from "./_system_events.ts";
 
 export type { ReactorTime } from "./_timers.ts";
 
-/** A port listening for connections, as `listenTCP`, `listenUNIX` and `listenSSL` return. */
-export interface ListeningPort extends AsyncDisposable {
+/**
+ * A port listening for connections, as `listenTCP`, `listenUNIX` and `listenSSL` return. `A` is
+ * the kind of address it has: `listenTCP` and `listenSSL` give a `ListeningPort<TCPAddress>`,
+ * so `port.getHost().port` needs no check of the address's type.
+ */
+export interface ListeningPort<A extends Address = Address> extends AsyncDisposable {
   /**
    * The address the port is bound to: for TCP, `{ type: "TCP", host, port }` with the real
    * port number even when port 0 was asked for; for UNIX, `{ type: "UNIX", path }`.
    */
-  getHost(): Address;
+  getHost(): A;
   /**
    * Stops accepting connections; connections already accepted stay open. The Deferred fires
    * once the socket is closed, `(TCP Port <n> Closed)` logged and the factory's `doStop()`
@@ -151,7 +152,11 @@ export interface ConnectSSLOptions extends ConnectTCPOptions {
 /** Listening and connecting over TCP, as Twisted's `IReactorTCP`. */
 export interface ReactorTCP {
   /** Listens on TCP `port` (0 for any free port) with `factory` building each protocol. */
-  listenTCP(port: number, factory: Factory, options?: ListenTCPOptions): ListeningPort;
+  listenTCP(
+    port: number,
+    factory: Factory,
+    options?: ListenTCPOptions,
+  ): ListeningPort<TCPAddress>;
   /** Connects to `host`:`port`, telling `factory` how the attempt goes. */
   connectTCP(
     host: string,
@@ -164,7 +169,11 @@ export interface ReactorTCP {
 /** Listening and connecting over UNIX domain sockets, as Twisted's `IReactorUNIX`. */
 export interface ReactorUNIX {
   /** Listens on the UNIX socket at `path`. */
-  listenUNIX(path: string, factory: Factory, options?: ListenUNIXOptions): ListeningPort;
+  listenUNIX(
+    path: string,
+    factory: Factory,
+    options?: ListenUNIXOptions,
+  ): ListeningPort<UNIXAddress>;
   /** Connects to the UNIX socket at `path`. */
   connectUNIX(
     path: string,
@@ -176,7 +185,7 @@ export interface ReactorUNIX {
 /** Listening and connecting over TLS, as Twisted's `IReactorSSL`. */
 export interface ReactorSSL {
   /** Listens on TCP `port` for TLS connections, with the given certificate and key. */
-  listenSSL(port: number, factory: Factory, options: ListenSSLOptions): ListeningPort;
+  listenSSL(port: number, factory: Factory, options: ListenSSLOptions): ListeningPort<TCPAddress>;
   /** Connects over TLS to `host`:`port`. */
   connectSSL(
     host: string,
@@ -366,15 +375,19 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * import { Protocol } from "@poetry/serve/protocol";
    * const port = reactor.listenTCP(0, Factory.forProtocol(Protocol), { interface: "127.0.0.1" });
    * const address = port.getHost(); // { type: "TCP", host: "127.0.0.1", port: <the port> }
-   * console.log(address.type === "TCP" && address.port > 0); // true
+   * console.log(address.port > 0); // true
    * await port.stopListening();
    * ```
    */
-  listenTCP(port: number, factory: Factory, options: ListenTCPOptions = {}): ListeningPort {
+  listenTCP(
+    port: number,
+    factory: Factory,
+    options: ListenTCPOptions = {},
+  ): ListeningPort<TCPAddress> {
     return this.#listen(
       { kind: "TCP", port, interface: options.interface || "0.0.0.0", backlog: options.backlog },
       factory,
-    );
+    ) as ListeningPort<TCPAddress>;
   }
 
   /**
@@ -394,7 +407,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * import { Factory } from "@poetry/serve/factory";
    *
    * const port = reactor.listenTCP(0, new Factory(), { interface: "127.0.0.1" });
-   * const free = port.getHost();
+   * const free = port.getHost().port;
    * await port.stopListening(); // now nothing listens there
    * const { promise, resolve } = Promise.withResolvers<string>();
    * class Reporter extends ClientFactory {
@@ -402,10 +415,8 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    *     resolve(reason.type?.name ?? "");
    *   }
    * }
-   * if (free.type === "TCP") {
-   *   await using _connector = reactor.connectTCP("127.0.0.1", free.port, new Reporter());
-   *   console.log(await promise); // ConnectionRefusedError
-   * }
+   * await using _connector = reactor.connectTCP("127.0.0.1", free, new Reporter());
+   * console.log(await promise); // ConnectionRefusedError
    * ```
    */
   connectTCP(
@@ -434,8 +445,15 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * await port.stopListening();
    * ```
    */
-  listenUNIX(path: string, factory: Factory, options: ListenUNIXOptions = {}): ListeningPort {
-    return this.#listen({ kind: "UNIX", path, mode: options.mode }, factory);
+  listenUNIX(
+    path: string,
+    factory: Factory,
+    options: ListenUNIXOptions = {},
+  ): ListeningPort<UNIXAddress> {
+    return this.#listen(
+      { kind: "UNIX", path, mode: options.mode },
+      factory,
+    ) as ListeningPort<UNIXAddress>;
   }
 
   /**
@@ -482,7 +500,11 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * await port.stopListening();
    * ```
    */
-  listenSSL(port: number, factory: Factory, options: ListenSSLOptions): ListeningPort {
+  listenSSL(
+    port: number,
+    factory: Factory,
+    options: ListenSSLOptions,
+  ): ListeningPort<TCPAddress> {
     return this.#listen(
       {
         kind: "TLS",
@@ -493,7 +515,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
         key: options.key,
       },
       factory,
-    );
+    ) as ListeningPort<TCPAddress>;
   }
 
   /**

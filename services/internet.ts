@@ -62,7 +62,7 @@ import { Deferred } from "../defer.ts";
 import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
 import type { ClientFactory, Factory } from "../protocols/factory.ts";
-import type { Address } from "../protocols/protocol.ts";
+import type { Address, TCPAddress, UNIXAddress } from "../protocols/protocol.ts";
 import {
   type DisposableConnector,
   type ListeningPort,
@@ -131,15 +131,15 @@ export class NotListeningError extends Error {
  * console.log(server.port); // undefined
  * ```
  */
-export abstract class ListeningService extends Service {
-  #port: ListeningPort | undefined = undefined;
+export abstract class ListeningService<A extends Address = Address> extends Service {
+  #port: ListeningPort<A> | undefined = undefined;
 
   /**
    * Opens the listening port. Called once per start.
    *
    * @throws {CannotListenError} (from `error.ts`) if the port cannot be opened.
    */
-  abstract listen(): ListeningPort;
+  abstract listen(): ListeningPort<A>;
 
   /**
    * The listening port while the service listens, else `undefined`.
@@ -151,7 +151,7 @@ export abstract class ListeningService extends Service {
    * console.log(new TCPServer(0, new Factory()).port); // undefined
    * ```
    */
-  get port(): ListeningPort | undefined {
+  get port(): ListeningPort<A> | undefined {
     return this.#port;
   }
 
@@ -166,12 +166,11 @@ export abstract class ListeningService extends Service {
    * import { TCPServer } from "@poetry/serve/internet";
    * const server = new TCPServer(0, new Factory(), { interface: "127.0.0.1" });
    * server.startService();
-   * const address = server.getHost();
-   * console.log(address.type === "TCP" && address.port > 0); // true
+   * console.log(server.getHost().port > 0); // true
    * await server.stopService();
    * ```
    */
-  getHost(): Address {
+  getHost(): A {
     if (this.#port === undefined) throw new NotListeningError(this.toString());
     return this.#port.getHost();
   }
@@ -291,7 +290,7 @@ export interface TCPServerOptions {
  * await server.stopService();
  * ```
  */
-export class TCPServer extends ListeningService {
+export class TCPServer extends ListeningService<TCPAddress> {
   /** The port number asked for (0 for any free port). */
   readonly portNumber: number;
   /** The factory that builds a protocol for each connection. */
@@ -328,7 +327,7 @@ export class TCPServer extends ListeningService {
    * await port.stopListening();
    * ```
    */
-  listen(): ListeningPort {
+  listen(): ListeningPort<TCPAddress> {
     const { reactor = globalReactor, interface: iface, backlog } = this.#options;
     return reactor.listenTCP(this.portNumber, this.factory, { interface: iface, backlog });
   }
@@ -374,7 +373,7 @@ export interface UNIXServerOptions {
  * console.log(server.path); // /run/poetry.sock
  * ```
  */
-export class UNIXServer extends ListeningService {
+export class UNIXServer extends ListeningService<UNIXAddress> {
   /** The path of the socket. */
   readonly path: string;
   /** The factory that builds a protocol for each connection. */
@@ -411,7 +410,7 @@ export class UNIXServer extends ListeningService {
    * console.log(typeof server.listen); // function
    * ```
    */
-  listen(): ListeningPort {
+  listen(): ListeningPort<UNIXAddress> {
     const { reactor = globalReactor, mode } = this.#options;
     return reactor.listenUNIX(this.path, this.factory, { mode });
   }
@@ -469,7 +468,7 @@ export interface SSLServerOptions {
  * console.log(String(server)); // SSLServer on 10443
  * ```
  */
-export class SSLServer extends ListeningService {
+export class SSLServer extends ListeningService<TCPAddress> {
   /** The port number asked for (0 for any free port). */
   readonly portNumber: number;
   /** The factory that builds a protocol for each connection. */
@@ -508,7 +507,7 @@ export class SSLServer extends ListeningService {
    * console.log(typeof server.listen); // function
    * ```
    */
-  listen(): ListeningPort {
+  listen(): ListeningPort<TCPAddress> {
     const { reactor = globalReactor, cert, key, interface: iface, backlog } = this.#options;
     return reactor.listenSSL(this.portNumber, this.factory, {
       cert,

@@ -354,6 +354,9 @@ Deno.test("MemoryReactor records listenTCP, listenUNIX and listenSSL and returns
   assert.equal(r.unixServers[0].path, "/tmp/poetry.sock");
   assert.equal(r.unixServers[0].options.mode, 0o600);
   assert.deepEqual(unix.getHost(), { type: "UNIX", path: "/tmp/poetry.sock" });
+  // Typed by kind, as the real reactor's ports are.
+  assert.equal(tcp.getHost().port + ssl.getHost().port, 20443);
+  assert.equal(unix.getHost().path, "/tmp/poetry.sock");
   assert.equal(r.sslServers[0].port, 10443);
   assert.equal(r.sslServers[0].options.key, "k.pem");
   assert.deepEqual(ssl.getHost(), { type: "TCP", host: "0.0.0.0", port: 10443 });
