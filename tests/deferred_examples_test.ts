@@ -11,14 +11,24 @@ const ROOT = new URL("../", import.meta.url);
 /** How long any one example may take before it is killed and its test fails. */
 const LIMIT_MS = 20_000;
 
-/** The examples that wait on the reactor's clock (seconds each), run side by side. */
-const TIMED = ["countdown", "defer_cancel_9", "defer_cancel_10", "defer_cancel_11"];
+/** The examples that take seconds of real time (the reactor's clock, or a sleep), side by side. */
+const TIMED = [
+  "countdown",
+  "defer_block",
+  "defer_cancel_9",
+  "defer_cancel_10",
+  "defer_cancel_11",
+  "inline_callbacks_1",
+  "inline_callbacks_2",
+];
 
 interface Expected {
   /** Everything the program writes to stdout. */
   stdout: string;
-  /** A line or lines that stderr holds in a row; stderr is empty when not given. */
+  /** A line or lines that stderr holds in a row; stderr is empty when neither is given. */
   stderr?: string;
+  /** Text that stderr holds, each somewhere, for output (a stack) whose lines vary. */
+  stderrIncludes?: string[];
   /** @default {0} */
   code?: number;
 }
@@ -129,6 +139,26 @@ const EXPECTED: Record<string, Expected> = {
       "callback_1 got 0",
       "callback_2 got 1",
       "callback_3 got 2",
+    ),
+  },
+  defer_block: {
+    stdout: lines(
+      "Starting reactor.",
+      "Firing deferred.",
+      "The start of the callback chain.",
+      "",
+      "I sleep",
+      "  inside the chain",
+      "and no one else",
+      "  can run;",
+      "the reactor",
+      "  waits with me",
+      "until",
+      "  my work is done",
+      "",
+      "The end of the callback chain.",
+      "Firing finished.",
+      "Done.",
     ),
   },
   defer_cancel_1: {
@@ -246,6 +276,38 @@ const EXPECTED: Record<string, Expected> = {
       'We got: [ [ true, "d1 result" ], [ false, "[Failure Error: d2 failure]" ] ]',
     ),
   },
+  inline_callbacks_1: {
+    stdout: lines(
+      "first callback",
+      "second callback got 1",
+      "third callback got 2",
+      "fourth callback got Error: 3",
+    ),
+  },
+  inline_callbacks_2: {
+    stdout: lines(
+      "my_callbacks_1 first callback",
+      "my_callbacks_err first callback",
+      "my_callbacks_1 second callback",
+      "my_callbacks_err second callback",
+      "my_callbacks_1 third callback",
+      "got result: 1",
+      "my_callbacks_err third callback",
+      "got error: [Failure Error: uh oh]",
+      "all done",
+    ),
+  },
+  inline_callbacks_tb: {
+    stdout: "",
+    // The generator, resumed by inlineCallbacks, called when the reactor starts running.
+    stderrIncludes: [
+      "Trace\n",
+      "myCallbacks",
+      "/examples/deferred/inline_callbacks_tb.ts:",
+      "/defer.ts:",
+      "/reactor.ts:",
+    ],
+  },
 };
 
 /** The tutorial program an example retells: `defer_cancel_9` → `defer-cancel-9.py`. */
@@ -297,8 +359,16 @@ function check(name: string, outcome: Outcome): void {
   const expected = EXPECTED[name];
   const path = `examples/deferred/${name}.ts`;
   assert.equal(outcome.stdout, expected.stdout, `${path}: stdout`);
+  if (expected.stderrIncludes !== undefined) {
+    for (const text of expected.stderrIncludes) {
+      assert.ok(
+        outcome.stderr.includes(text),
+        `${path}: stderr lacks ${JSON.stringify(text)}:\n${outcome.stderr}`,
+      );
+    }
+  }
   if (expected.stderr === undefined) {
-    assert.equal(outcome.stderr, "", `${path}: stderr`);
+    if (expected.stderrIncludes === undefined) assert.equal(outcome.stderr, "", `${path}: stderr`);
   } else {
     assert.ok(
       `\n${outcome.stderr}`.includes(`\n${expected.stderr}\n`),
@@ -324,9 +394,9 @@ for (const name of Object.keys(EXPECTED)) {
 }
 
 Deno.test(
-  "examples/deferred countdown and defer_cancel_9 to 11 print what the tutorial's do with reactor.callLater",
+  "examples/deferred that take seconds (the reactor's clock, or a blocking callback) print what the tutorial's do",
   async () => {
-    // Each waits 5 to 10 seconds of real time; running them together keeps this to about 10.
+    // Each takes 1 to 10 seconds of real time; running them together keeps this to about 10.
     const settled = await Promise.allSettled(TIMED.map((name) => runExample(name)));
     settled.forEach((outcome, i) => {
       if (outcome.status === "rejected") throw outcome.reason;
