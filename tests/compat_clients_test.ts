@@ -1,9 +1,11 @@
 // Byte-for-byte checks of the poetry client and proxy against the tutorial's own Python
 // programs, run with Twisted: our client reading their fastpoetry.py, our get program printing
 // what their clients print, their client 6 going through our transformation proxy, their
-// proxy in front of our server and ours in front of theirs. (Their client 6 against our
-// fastpoetry and transformation server is in compat_test.ts.) Skipped, with a line saying why,
-// where Python with Twisted or the tutorial's programs are missing.
+// proxy in front of our server and ours in front of theirs, their Proxy 1.0 and 3.0 programs
+// next to ours, and a client that leaves early stopping the upstream fetch in their Proxy 3.0
+// and in ours. (Their client 6 against our fastpoetry and transformation server is in
+// compat_test.ts.) Skipped, with a line saying why, where Python with Twisted or the
+// tutorial's programs are missing.
 
 import assert from "node:assert/strict";
 import { reactor } from "../reactor.ts";
@@ -23,6 +25,7 @@ import {
   runToEnd,
   transformServer,
 } from "./_poetry_servers.ts";
+import { type ListeningProgram, startProgram } from "./_server_program.ts";
 import {
   type PythonServer,
   runPython,
@@ -33,7 +36,9 @@ import {
 const PROGRAMS = [
   "twisted-server-1/fastpoetry.py",
   "twisted-server-1/transformedpoetry.py",
+  "twisted-server-1/poetry-proxy.py",
   "twisted-server-2/poetry-proxy.py",
+  "twisted-server-4/poetry-proxy.py",
   "twisted-client-4/get-poetry.py",
   "twisted-client-6/get-poetry.py",
 ];
@@ -43,10 +48,36 @@ const compatTest = tutorialTests("compat_clients_test", PROGRAMS);
 const decoder = new TextDecoder();
 const GET = new URL("../services/get.ts", import.meta.url);
 const NET = ["--allow-net=127.0.0.1"];
+/** Our Proxy 1.0, the example program. */
+const PROXY_1 = new URL("../examples/servers/poetry_proxy_1.ts", import.meta.url);
+/** Our proxy as a program (the `proxy` plugin): it cancels a fetch no client waits for. */
+const PROXY = new URL("../services/proxy.ts", import.meta.url);
 
 /** One of the tutorial's servers in `dir`, listening on loopback. */
 function theirServer(dir: string, program: string, ...args: string[]) {
   return startPythonServer(dir, [program, "--iface", "127.0.0.1", ...args]);
+}
+
+/** One of our proxy programs (`module`) in front of the poetry server on `upstream`. */
+function ourProxy(module: URL, upstream: number): Promise<ListeningProgram> {
+  return startProgram(
+    Deno.execPath(),
+    ["run", ...NET, module.href, "--port", "0", "--iface", "127.0.0.1", String(upstream)],
+    { ready: /starting on (\d+)/ },
+  );
+}
+
+/** `promise`, or a rejection saying that `what` did not happen within `seconds`. */
+async function within<T>(promise: Promise<T>, what: string, seconds = 10): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${seconds} s`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -188,5 +219,77 @@ compatTest(
     } finally {
       await ourProxy.stopListening();
     }
+  },
+);
+
+compatTest(
+  "our Proxy 1.0 in front of the tutorial's fastpoetry.py sends the bytes their Proxy 1.0 sends",
+  async (dir) => {
+    await using poetry = await theirFastpoetry(dir);
+    const upstream = String(poetry.port);
+    await using theirProxy = await theirServer(dir, "twisted-server-1/poetry-proxy.py", upstream);
+    await using ourProgram = await ourProxy(PROXY_1, poetry.port);
+    const theirs = [await readAll(theirProxy.port), await readAll(theirProxy.port)];
+    const ours = [await readAll(ourProgram.port), await readAll(ourProgram.port)];
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(theirs, [Deno.readFileSync(poetry.file), Deno.readFileSync(poetry.file)]);
+    const theirLog = (await theirProxy.stop()).stdout;
+    const ourLog = (await ourProgram.stop()).stdout;
+    assert.match(theirLog, /Fetching poem from server\.\nUsing cached poem\.\n/);
+    assert.match(ourLog, /Fetching poem from server\.\n.*Using cached poem\.\n/);
+  },
+);
+
+compatTest(
+  "our proxy in front of the tutorial's fastpoetry.py sends the bytes their Proxy 3.0 sends",
+  async (dir) => {
+    await using poetry = await theirFastpoetry(dir);
+    const upstream = String(poetry.port);
+    await using theirProxy = await theirServer(dir, "twisted-server-4/poetry-proxy.py", upstream);
+    await using ourProgram = await ourProxy(PROXY, poetry.port);
+    const theirs = [await readAll(theirProxy.port), await readAll(theirProxy.port)];
+    const ours = [await readAll(ourProgram.port), await readAll(ourProgram.port)];
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(theirs, [Deno.readFileSync(poetry.file), Deno.readFileSync(poetry.file)]);
+    const theirLog = (await theirProxy.stop()).stdout;
+    const ourLog = (await ourProgram.stop()).stdout;
+    assert.match(theirLog, /Fetching poem from server\.\nUsing cached poem\.\n/);
+    assert.match(ourLog, /Fetching poem from [^\n]+\n.*Using cached poem from /);
+  },
+);
+
+compatTest(
+  "a client that leaves early stops the upstream fetch in their Proxy 3.0 and in ours",
+  async (dir) => {
+    // The upstream server holds the poem back until `send()`, so a client that connects and
+    // closes is sure to leave before the poem comes, however slow the machine.
+    await using poetry = poetryServer(poems.hours);
+    const send = poetry.factory.close();
+    const upstream = String(poetry.port);
+    await using theirProxy = await theirServer(dir, "twisted-server-4/poetry-proxy.py", upstream);
+    await using ourProgram = await ourProxy(PROXY, poetry.port);
+    const { accepted, ended } = poetry.factory;
+    for (const [i, port] of [theirProxy.port, ourProgram.port].entries()) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await within(accepted.reached(i + 1), `the proxy on ${port} fetching the poem`);
+      } finally {
+        conn.close();
+      }
+      await within(ended.reached(i + 1), `the proxy on ${port} stopping its fetch`);
+    }
+    send();
+    const theirs = [await readAll(theirProxy.port), await readAll(theirProxy.port)];
+    const ours = [await readAll(ourProgram.port), await readAll(ourProgram.port)];
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(theirs.map((poem) => decoder.decode(poem)), [poems.hours, poems.hours]);
+    assert.equal(poetry.factory.connections, 4, "one fetch stopped and one made by each proxy");
+    const theirLog = (await theirProxy.stop()).stdout;
+    const ourLog = (await ourProgram.stop()).stdout;
+    assert.match(
+      theirLog,
+      /Fetching poem from server\.\nCanceling poem download\.\nFetching poem from server\.\n/,
+    );
+    assert.match(ourLog, /Stopped fetching poem from [^\n]+: no client is waiting for it\./);
   },
 );
