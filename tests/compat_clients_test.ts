@@ -222,40 +222,51 @@ compatTest(
   },
 );
 
+/**
+ * Puts the tutorial's `theirProgram` and our `ourModule` in front of the tutorial's
+ * fastpoetry.py and reads each twice (a fetch, then the cache): the bytes must be the same,
+ * and the poem's, and each log must show the fetch and then the cache hit (`ourLog`).
+ */
+async function compareProxies(
+  dir: string,
+  theirProgram: string,
+  ourModule: URL,
+  ourLog: RegExp,
+): Promise<void> {
+  await using poetry = await theirFastpoetry(dir);
+  await using theirProxy = await theirServer(dir, theirProgram, String(poetry.port));
+  await using ourProgram = await ourProxy(ourModule, poetry.port);
+  const theirs = [await readAll(theirProxy.port), await readAll(theirProxy.port)];
+  const ours = [await readAll(ourProgram.port), await readAll(ourProgram.port)];
+  assert.deepEqual(ours, theirs);
+  assert.deepEqual(theirs, [Deno.readFileSync(poetry.file), Deno.readFileSync(poetry.file)]);
+  assert.match(
+    (await theirProxy.stop()).stdout,
+    /Fetching poem from server\.\nUsing cached poem\.\n/,
+  );
+  assert.match((await ourProgram.stop()).stdout, ourLog);
+}
+
 compatTest(
   "our Proxy 1.0 in front of the tutorial's fastpoetry.py sends the bytes their Proxy 1.0 sends",
-  async (dir) => {
-    await using poetry = await theirFastpoetry(dir);
-    const upstream = String(poetry.port);
-    await using theirProxy = await theirServer(dir, "twisted-server-1/poetry-proxy.py", upstream);
-    await using ourProgram = await ourProxy(PROXY_1, poetry.port);
-    const theirs = [await readAll(theirProxy.port), await readAll(theirProxy.port)];
-    const ours = [await readAll(ourProgram.port), await readAll(ourProgram.port)];
-    assert.deepEqual(ours, theirs);
-    assert.deepEqual(theirs, [Deno.readFileSync(poetry.file), Deno.readFileSync(poetry.file)]);
-    const theirLog = (await theirProxy.stop()).stdout;
-    const ourLog = (await ourProgram.stop()).stdout;
-    assert.match(theirLog, /Fetching poem from server\.\nUsing cached poem\.\n/);
-    assert.match(ourLog, /Fetching poem from server\.\n.*Using cached poem\.\n/);
-  },
+  (dir) =>
+    compareProxies(
+      dir,
+      "twisted-server-1/poetry-proxy.py",
+      PROXY_1,
+      /Fetching poem from server\.\n.*Using cached poem\.\n/,
+    ),
 );
 
 compatTest(
   "our proxy in front of the tutorial's fastpoetry.py sends the bytes their Proxy 3.0 sends",
-  async (dir) => {
-    await using poetry = await theirFastpoetry(dir);
-    const upstream = String(poetry.port);
-    await using theirProxy = await theirServer(dir, "twisted-server-4/poetry-proxy.py", upstream);
-    await using ourProgram = await ourProxy(PROXY, poetry.port);
-    const theirs = [await readAll(theirProxy.port), await readAll(theirProxy.port)];
-    const ours = [await readAll(ourProgram.port), await readAll(ourProgram.port)];
-    assert.deepEqual(ours, theirs);
-    assert.deepEqual(theirs, [Deno.readFileSync(poetry.file), Deno.readFileSync(poetry.file)]);
-    const theirLog = (await theirProxy.stop()).stdout;
-    const ourLog = (await ourProgram.stop()).stdout;
-    assert.match(theirLog, /Fetching poem from server\.\nUsing cached poem\.\n/);
-    assert.match(ourLog, /Fetching poem from [^\n]+\n.*Using cached poem from /);
-  },
+  (dir) =>
+    compareProxies(
+      dir,
+      "twisted-server-4/poetry-proxy.py",
+      PROXY,
+      /Fetching poem from [^\n]+\n.*Using cached poem from /,
+    ),
 );
 
 compatTest(
