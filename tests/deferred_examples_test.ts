@@ -3,13 +3,14 @@
 // (in JavaScript's notation for data and failures). The interactive simulator has its own test.
 
 import assert from "node:assert/strict";
-
-const decoder = new TextDecoder();
-const DIR = new URL("../examples/deferred/", import.meta.url);
-const ROOT = new URL("../", import.meta.url);
-
-/** How long any one example may take before it is killed and its test fails. */
-const LIMIT_MS = 20_000;
+import {
+  check as checkIn,
+  exampleNames,
+  type Expected,
+  lines,
+  type Outcome,
+  runExample as runIn,
+} from "./_examples.ts";
 
 /** The examples that take seconds of real time (the reactor's clock, or a sleep), side by side. */
 const TIMED = [
@@ -21,19 +22,6 @@ const TIMED = [
   "inline_callbacks_1",
   "inline_callbacks_2",
 ];
-
-interface Expected {
-  /** Everything the program writes to stdout. */
-  stdout: string;
-  /** A line or lines that stderr holds in a row; stderr is empty when neither is given. */
-  stderr?: string;
-  /** Text that stderr holds, each somewhere, for output (a stack) whose lines vary. */
-  stderrIncludes?: string[];
-  /** @default {0} */
-  code?: number;
-}
-
-const lines = (...text: string[]): string => text.map((line) => `${line}\n`).join("");
 
 /** Deno's report of the error thrown at the top level by a second callback or errback. */
 const alreadyCalled = (what: string): string =>
@@ -313,76 +301,15 @@ const EXPECTED: Record<string, Expected> = {
 /** The tutorial program an example retells: `defer_cancel_9` → `defer-cancel-9.py`. */
 const tutorialName = (name: string): string => `${name.replaceAll("_", "-")}.py`;
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+/** Runs `examples/deferred/<name>.ts` as its first line says. */
+const runExample = (name: string): Promise<Outcome> => runIn("deferred", name);
 
-/**
- * Runs `examples/deferred/<name>.ts` as its first line (`// deno run [flags] <path>`) says,
- * killing it after {@linkcode LIMIT_MS}.
- */
-async function runExample(name: string): Promise<Outcome> {
-  const path = `examples/deferred/${name}.ts`;
-  const first = Deno.readTextFileSync(new URL(`${name}.ts`, DIR)).split("\n")[0];
-  const words = first.split(/\s+/);
-  assert.deepEqual(words.slice(0, 3), ["//", "deno", "run"], `${path}: first line ${first}`);
-  assert.equal(words.at(-1), path, `${path}: its first line runs another file: ${first}`);
-  const flags = words.slice(3, -1);
-  assert.ok(flags.every((flag) => flag.startsWith("--")), `${path}: ${first}`);
-
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), LIMIT_MS);
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags, path],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: abort.signal,
-    }).output();
-    assert.ok(!abort.signal.aborted, `${path} still ran after ${LIMIT_MS / 1000} s`);
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function check(name: string, outcome: Outcome): void {
-  const expected = EXPECTED[name];
-  const path = `examples/deferred/${name}.ts`;
-  assert.equal(outcome.stdout, expected.stdout, `${path}: stdout`);
-  if (expected.stderrIncludes !== undefined) {
-    for (const text of expected.stderrIncludes) {
-      assert.ok(
-        outcome.stderr.includes(text),
-        `${path}: stderr lacks ${JSON.stringify(text)}:\n${outcome.stderr}`,
-      );
-    }
-  }
-  if (expected.stderr === undefined) {
-    if (expected.stderrIncludes === undefined) assert.equal(outcome.stderr, "", `${path}: stderr`);
-  } else {
-    assert.ok(
-      `\n${outcome.stderr}`.includes(`\n${expected.stderr}\n`),
-      `${path}: stderr lacks ${JSON.stringify(expected.stderr)}:\n${outcome.stderr}`,
-    );
-  }
-  assert.equal(outcome.code, expected.code ?? 0, `${path}: exit code\n${outcome.stderr}`);
-}
+/** Asserts that the example printed what {@linkcode EXPECTED} says. */
+const check = (name: string, outcome: Outcome): void =>
+  checkIn("deferred", name, EXPECTED[name], outcome);
 
 Deno.test("examples/deferred: every program but the simulator has its expected output here", () => {
-  const names = [...Deno.readDirSync(DIR)]
-    .map((entry) => entry.name)
-    .filter((file) => file.endsWith(".ts") && !file.startsWith("_") && file !== "simulator.ts")
-    .map((file) => file.slice(0, -".ts".length));
+  const names = exampleNames("deferred", ["simulator.ts"]);
   assert.deepEqual(names.sort(), Object.keys(EXPECTED).sort());
 });
 
