@@ -113,7 +113,7 @@ export class SystemEventTriggers {
       const i = this.records.indexOf(record);
       if (i < 0) continue; // removed by an earlier trigger
       if (record.once) this.records.splice(i, 1);
-      const why = `Error in a ${phase} ${eventType} trigger:`;
+      const why = `Error in a ${eventType} trigger (${phase}):`;
       try {
         const result = (record.fn as (...args: unknown[]) => unknown)(...record.args);
         if (isThenable(result)) waits.push(settle(result, why));

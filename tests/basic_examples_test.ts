@@ -30,7 +30,7 @@ const EXPECTED: Record<string, Expected> = {
   exception: {
     stdout: lines("Starting the reactor.", "And up I come again."),
     // What the reactor logs (to stderr, with no observer) for a callWhenRunning call that throws.
-    stderr: "Error in a after startup trigger:\nError: Down I go.",
+    stderr: "Error in a startup trigger (after):\nError: Down I go.",
     stderrIncludes: ["at Object.fall ", "/examples/basic/exception.ts:", "/reactor.ts:"],
   },
   simple: {
