@@ -740,8 +740,9 @@ export class MemoryReactor implements ReactorLike {
   }
 
   /**
-   * Calls `fn(...args)` at once if the reactor is running; otherwise records it as a `during
-   * startup` trigger made once by {@linkcode MemoryReactor.run}, and returns its id.
+   * Calls `fn(...args)` at once if the reactor is running; otherwise records it as an `after
+   * startup` trigger made once by {@linkcode MemoryReactor.run}, and returns its id — as the
+   * real reactor does, so the calls run in the same order relative to other triggers.
    *
    * @example
    * ```ts
@@ -759,7 +760,7 @@ export class MemoryReactor implements ReactorLike {
       fn(...args);
       return undefined;
     }
-    return this.#events.add("during", "startup", fn, args, true);
+    return this.#events.add("after", "startup", fn, args, true);
   }
 
   /**
