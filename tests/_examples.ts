@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
+import { type ProgramOutput, runToEnd } from "./_server_program.ts";
 
-const decoder = new TextDecoder();
 const ROOT = new URL("../", import.meta.url);
 
 /** How long any one example may take before it is killed and its test fails. */
@@ -27,11 +27,7 @@ export interface Expected {
 }
 
 /** How an example ended. */
-export interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type Outcome = ProgramOutput;
 
 /** The lines, each ended by a newline. */
 export const lines = (...text: string[]): string => text.map((line) => `${line}\n`).join("");
@@ -57,27 +53,12 @@ export async function runExample(dir: string, name: string): Promise<Outcome> {
   const flags = words.slice(3, -1);
   assert.ok(flags.every((flag) => flag.startsWith("--")), `${path}: ${first}`);
 
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), LIMIT_MS);
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags, path],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: abort.signal,
-    }).output();
-    assert.ok(!abort.signal.aborted, `${path} still ran after ${LIMIT_MS / 1000} s`);
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const out = await runToEnd(new URL(path, ROOT), flags, [], {
+    env: { NO_COLOR: "1" },
+    limitMs: LIMIT_MS,
+  });
+  assert.ok(!out.timedOut, `${path} still ran after ${LIMIT_MS / 1000} s`);
+  return out;
 }
 
 /** Asserts that `examples/<dir>/<name>.ts` printed what `expected` says and exited with its code. */

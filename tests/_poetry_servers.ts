@@ -214,43 +214,6 @@ export async function readAll(port: number, request?: Uint8Array): Promise<Uint8
   return concat(chunks);
 }
 
-/** What a program printed, and how it ended. */
-export interface ProgramOutput {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs the module at `module` (a URL) with `deno run`, the `permissions` given and `args`, to
- * its end; killed after 20 seconds.
- */
-export async function runToEnd(
-  module: URL,
-  permissions: string[],
-  args: string[],
-): Promise<ProgramOutput> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), 20_000);
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, module.href, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: ac.signal,
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Log lines written while `fn` runs (awaited). */
 export async function logged(fn: () => unknown): Promise<string[]> {
   const lines: string[] = [];

@@ -1,5 +1,6 @@
 /**
- * Test helper: runs a server as a program, as a user would — one of the poetry server modules
+ * Test helper: runs programs as a user would. {@linkcode runToEnd} runs one to its end;
+ * {@linkcode startProgram} starts a server — one of the poetry server modules
  * (`deno run ... module`) or any program that prints the port it listens on — and stops it
  * again.
  *
@@ -126,5 +127,52 @@ export async function runServerModule(
   } finally {
     clearTimeout(timer);
     await program.stop("SIGKILL"); // at once if it has stopped
+  }
+}
+
+/** How a program run by {@linkcode runToEnd} ended. */
+export interface ProgramOutput extends ProgramEnd {
+  /** It was still running after the time limit, and was killed. */
+  timedOut: boolean;
+}
+
+/** Options of {@linkcode runToEnd}. */
+export interface RunOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** @default {20_000} */
+  limitMs?: number;
+}
+
+/**
+ * Runs the module at `module` (a URL) with `deno run`, the `permissions` given and `args`, to
+ * its end; killed after `limitMs`.
+ */
+export async function runToEnd(
+  module: URL,
+  permissions: string[],
+  args: string[],
+  { env, limitMs = 20_000 }: RunOptions = {},
+): Promise<ProgramOutput> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), limitMs);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, module.href, ...args],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: ac.signal,
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+      timedOut: ac.signal.aborted,
+    };
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -17,15 +17,8 @@ import {
   TransformProxyFactory,
   TransformProxyService,
 } from "../services/proxy.ts";
-import {
-  closedPort,
-  poetryServer,
-  portOf,
-  readAll,
-  runToEnd,
-  transformServer,
-} from "./_poetry_servers.ts";
-import { type ListeningProgram, startProgram } from "./_server_program.ts";
+import { closedPort, poetryServer, portOf, readAll, transformServer } from "./_poetry_servers.ts";
+import { type ListeningProgram, runToEnd, startProgram } from "./_server_program.ts";
 import {
   type PythonServer,
   runPython,

@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { poems } from "../poetry/poems.ts";
-import { runServerModule } from "./_server_program.ts";
-import { closedPort, poetryServer, readAll, runToEnd } from "./_poetry_servers.ts";
+import { runServerModule, runToEnd } from "./_server_program.ts";
+import { closedPort, poetryServer, readAll } from "./_poetry_servers.ts";
 
 const decoder = new TextDecoder();
 const NET = ["--allow-net=127.0.0.1"];

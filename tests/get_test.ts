@@ -10,11 +10,10 @@ import {
   closedPort,
   poetryServer,
   portOf,
-  type ProgramOutput,
-  runToEnd,
   silentServer,
   transformServer,
 } from "./_poetry_servers.ts";
+import { type ProgramOutput, runToEnd } from "./_server_program.ts";
 
 const GET = new URL("../services/get.ts", import.meta.url);
 
