@@ -15,19 +15,12 @@ import { concat } from "./fixtures/loopback.ts";
 
 const encoder = new TextEncoder();
 
-/** The port number of a listening port's address. */
-export function portOf(listening: { getHost(): Address }): number {
-  const address = listening.getHost();
-  if (address.type !== "TCP") throw new Error(`not a TCP port: ${JSON.stringify(address)}`);
-  return address.port;
-}
-
 /** A loopback port where nothing listens (it listened a moment ago). */
 export async function closedPort(): Promise<number> {
   const listening = reactor.listenTCP(0, new PoetryFactory(new PoetryService("tide")), {
     interface: "127.0.0.1",
   });
-  const port = portOf(listening);
+  const port = listening.getHost().port;
   await listening.stopListening();
   return port;
 }
@@ -140,7 +133,7 @@ export function transformServer(): TestServer<CountingTransformFactory> {
 export function listening<F extends PoetryFactory | TransformFactory>(factory: F): TestServer<F> {
   const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   return {
-    port: portOf(port),
+    port: port.getHost().port,
     factory,
     [Symbol.asyncDispose]: async () => await port.stopListening(),
   };

@@ -17,7 +17,7 @@ import {
   TransformProxyFactory,
   TransformProxyService,
 } from "../services/proxy.ts";
-import { closedPort, poetryServer, portOf, readAll, transformServer } from "./_poetry_servers.ts";
+import { closedPort, poetryServer, readAll, transformServer } from "./_poetry_servers.ts";
 import { type ListeningProgram, runToEnd, startProgram } from "./_server_program.ts";
 import {
   type PythonServer,
@@ -157,7 +157,7 @@ compatTest(
       for (let i = 0; i < 2; i++) {
         const out = await runPython(dir, [
           "twisted-client-6/get-poetry.py",
-          String(portOf(proxy)),
+          String(proxy.getHost().port),
           String(poetry.port),
         ]);
         assert.equal(decoder.decode(out.stderr), "");
@@ -206,8 +206,8 @@ compatTest(
     });
     try {
       const theirs = await readAll(theirProxy.port);
-      assert.deepEqual(await readAll(portOf(ourProxy)), theirs);
-      assert.deepEqual(await readAll(portOf(ourProxy)), theirs);
+      assert.deepEqual(await readAll(ourProxy.getHost().port), theirs);
+      assert.deepEqual(await readAll(ourProxy.getHost().port), theirs);
       assert.deepEqual(theirs, Deno.readFileSync(file));
     } finally {
       await ourProxy.stopListening();

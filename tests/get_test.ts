@@ -6,13 +6,7 @@ import { reactor } from "../reactor.ts";
 import { poems } from "../poetry/poems.ts";
 import { PoetryService } from "../services/fastpoetry.ts";
 import { SlowPoetryFactory } from "../services/slowpoetry.ts";
-import {
-  closedPort,
-  poetryServer,
-  portOf,
-  silentServer,
-  transformServer,
-} from "./_poetry_servers.ts";
+import { closedPort, poetryServer, silentServer, transformServer } from "./_poetry_servers.ts";
 import { type ProgramOutput, runToEnd } from "./_server_program.ts";
 
 const GET = new URL("../services/get.ts", import.meta.url);
@@ -33,7 +27,7 @@ Deno.test("get prints each poem in the order of the addresses, whichever comes f
   );
   await using fast = poetryServer(poems.telegram);
   try {
-    const out = await get(String(portOf(slow)), `127.0.0.1:${fast.port}`, String(fast.port));
+    const out = await get(String(slow.getHost().port), `127.0.0.1:${fast.port}`, String(fast.port));
     assert.equal(out.stderr, "");
     assert.equal(out.code, 0);
     assert.equal(out.stdout, `${poems.kettle}\n${poems.telegram}\n${poems.telegram}\n`);

@@ -30,7 +30,6 @@ import {
   CountingPoetryFactory,
   logged,
   poetryServer,
-  portOf,
   readAll,
   transformServer,
 } from "./_poetry_servers.ts";
@@ -61,7 +60,7 @@ function proxyServer(
   const factory = new CountingProxyFactory(service);
   const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   return {
-    port: portOf(port),
+    port: port.getHost().port,
     factory,
     [Symbol.asyncDispose]: async () => {
       await port.stopListening();
@@ -76,7 +75,7 @@ function transformProxyServer(service: TransformProxyService): { port: number } 
     interface: "127.0.0.1",
   });
   return {
-    port: portOf(port),
+    port: port.getHost().port,
     [Symbol.asyncDispose]: async () => await port.stopListening(),
   };
 }
@@ -160,7 +159,10 @@ Deno.test("ProxyService makes one upstream connection for 200 concurrent cold re
   const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   try {
     const results = await Promise.all(
-      Array.from({ length: 200 }, () => getPoetry("127.0.0.1", portOf(port), { timeout: 30 })),
+      Array.from(
+        { length: 200 },
+        () => getPoetry("127.0.0.1", port.getHost().port, { timeout: 30 }),
+      ),
     );
     assert.equal(factory.clients, 200);
     assert.equal(upstream.factory.connections, 1);

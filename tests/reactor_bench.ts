@@ -39,7 +39,7 @@
 
 import { Factory } from "../protocols/factory.ts";
 import { Protocol, type PushProducer } from "../protocols/protocol.ts";
-import { type ListeningPort, reactor } from "../reactor.ts";
+import { reactor } from "../reactor.ts";
 import { poems } from "../poetry/poems.ts";
 import { rawServer } from "./fixtures/loopback.ts";
 
@@ -54,12 +54,6 @@ const IDLE_CONNECTIONS = 5000;
 
 function assertEqual(actual: number, expected: number, what: string): void {
   if (actual !== expected) throw new Error(`${what}: got ${actual}, expected ${expected}`);
-}
-
-function portOf(port: ListeningPort): number {
-  const host = port.getHost();
-  if (host.type !== "TCP") throw new Error("not a TCP port");
-  return host.port;
 }
 
 /** Writes `total` bytes of `chunk` (repeated) to `conn`, as plain Deno code does. */
@@ -142,7 +136,7 @@ Deno.bench({
   async fn(b) {
     const port = reactor.listenTCP(0, Factory.forProtocol(PoemServer), { interface: HOST });
     b.start();
-    await fetchPoems(portOf(port));
+    await fetchPoems(port.getHost().port);
     b.end();
     await port.stopListening();
   },
@@ -216,7 +210,7 @@ Deno.bench({
   async fn(b) {
     const port = reactor.listenTCP(0, Factory.forProtocol(StreamingServer), { interface: HOST });
     b.start();
-    const conn = await Deno.connect({ hostname: HOST, port: portOf(port) });
+    const conn = await Deno.connect({ hostname: HOST, port: port.getHost().port });
     const got = await readCount(conn);
     b.end();
     conn.close();
@@ -309,7 +303,7 @@ Deno.bench({
     Counter.done = Promise.withResolvers<number>();
     const port = reactor.listenTCP(0, Factory.forProtocol(Counter), { interface: HOST });
     b.start();
-    await sendStream(portOf(port));
+    await sendStream(port.getHost().port);
     const got = await Counter.done.promise;
     b.end();
     await port.stopListening();

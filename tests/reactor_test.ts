@@ -17,7 +17,7 @@ import {
 import type { Failure } from "../failure.ts";
 import { textFromEvent } from "../log.ts";
 import { ClientFactory, type Connector, Factory } from "../protocols/factory.ts";
-import type { Address, Protocol } from "../protocols/protocol.ts";
+import type { Protocol } from "../protocols/protocol.ts";
 import { connectErrorFor } from "../protocols/_transport.ts";
 import { Reactor, reactor } from "../reactor.ts";
 import { Clock, realTime } from "../task.ts";
@@ -35,12 +35,6 @@ const keyPath = new URL("tls_key.pem", fixtures).pathname;
 
 function turn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-function portOf(port: { getHost(): Address }): number {
-  const host = port.getHost();
-  if (host.type !== "TCP") throw new TypeError(`not a TCP port: ${host.path}`);
-  return host.port;
 }
 
 /** Echoes each chunk back. */
@@ -106,7 +100,7 @@ Deno.test("Reactor.listenTCP starts a factory for its first port and stops it af
   const factory = new Counting();
   const a = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   const b = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
-  assert.notEqual(portOf(a), portOf(b));
+  assert.notEqual(a.getHost().port, b.getHost().port);
   assert.deepEqual([factory.starts, factory.stops, factory.numPorts], [1, 0, 2]);
   await a.stopListening();
   assert.deepEqual([factory.starts, factory.stops, factory.numPorts], [1, 0, 1]);
@@ -116,7 +110,7 @@ Deno.test("Reactor.listenTCP starts a factory for its first port and stops it af
 
 Deno.test("Reactor.listenTCP throws CannotListenError naming the address for a port in use", async () => {
   await using port = reactor.listenTCP(0, new Factory(), { interface: "127.0.0.1" });
-  const number = portOf(port);
+  const number = port.getHost().port;
   const factory = new Factory();
   assert.throws(
     () => reactor.listenTCP(number, factory, { interface: "127.0.0.1" }),
@@ -137,7 +131,7 @@ Deno.test("Reactor.listenTCP keeps accepting while connections come and go", asy
   await using port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   const clients = Array.from({ length: 20 }, (_, i) => new Greeter(`poem ${i}`));
   for (const client of clients) {
-    reactor.connectTCP("127.0.0.1", portOf(port), new OneClientFactory(client));
+    reactor.connectTCP("127.0.0.1", port.getHost().port, new OneClientFactory(client));
   }
   await Promise.all(clients.map((c) => c.lost.promise));
   for (const [i, client] of clients.entries()) assert.equal(client.text(), `poem ${i}`);
@@ -150,7 +144,7 @@ Deno.test("Reactor.listenTCP keeps accepting while connections come and go", asy
 /** A port number where nothing listens (it was just released). */
 async function freePort(): Promise<number> {
   const port = reactor.listenTCP(0, new Factory(), { interface: "127.0.0.1" });
-  const number = portOf(port);
+  const number = port.getHost().port;
   await port.stopListening();
   return number;
 }
@@ -253,7 +247,7 @@ Deno.test("Reactor.connectTCP cancels its timeout once connected", async () => {
   const client = new Greeter("on time");
   await using _connector = testReactor.connectTCP(
     "127.0.0.1",
-    portOf(port),
+    port.getHost().port,
     new OneClientFactory(client),
   );
   await client.made.promise;
@@ -266,7 +260,7 @@ Deno.test("Connector.disconnect closes an established connection", async () => {
   const serverFactory = new CollectingFactory(() => new Recorder());
   await using port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
   const factory = new OneClientFactory(new Recorder());
-  const connector = reactor.connectTCP("127.0.0.1", portOf(port), factory);
+  const connector = reactor.connectTCP("127.0.0.1", port.getHost().port, factory);
   await factory.protocolInstance.made.promise;
   assert.throws(() => connector.connect(), /connector is connected/);
   connector.disconnect();
@@ -413,7 +407,7 @@ Deno.test("Reactor.stop closes the reactor's ports, connection attempts and conn
     const r = new Reactor();
     const serverFactory = new CollectingFactory(() => new Recorder());
     const port = r.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
-    const number = portOf(port);
+    const number = port.getHost().port;
     const client = new Recorder();
     const clientFactory = new OneClientFactory(client);
     r.connectTCP("127.0.0.1", number, clientFactory);
@@ -484,7 +478,7 @@ Deno.test("Reactor.listenSSL and connectSSL carry data over TLS with a self-sign
   const client = new Greeter(message);
   await using _connector = reactor.connectSSL(
     "127.0.0.1",
-    portOf(port),
+    port.getHost().port,
     new OneClientFactory(client),
     { caCerts: [certPath], hostname: "localhost" },
   );
@@ -492,7 +486,7 @@ Deno.test("Reactor.listenSSL and connectSSL carry data over TLS with a self-sign
   assert.deepEqual(client.transport.getPeer(), {
     type: "TCP",
     host: "127.0.0.1",
-    port: portOf(port),
+    port: port.getHost().port,
   });
   const reason = await client.lost.promise;
   assert.equal(client.text(), message);
@@ -509,7 +503,7 @@ Deno.test("Reactor.listenSSL takes file paths; connectSSL fails an unverified ce
     interface: "127.0.0.1",
   });
   const factory = new OneClientFactory(new Recorder());
-  await using _connector = reactor.connectSSL("127.0.0.1", portOf(port), factory);
+  await using _connector = reactor.connectSSL("127.0.0.1", port.getHost().port, factory);
   const reason = await factory.failed.promise;
   assert.ok(reason.check(ConnectError));
   assert.match(reason.getErrorMessage(), /certificate/i);

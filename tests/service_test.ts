@@ -327,7 +327,7 @@ Deno.test("TCPServer listens on a free port when started and closes it when stop
   server.startService();
   assert.equal(server.running, true);
   const address = server.getHost();
-  assert.ok(address.type === "TCP");
+  assert.equal(address.type, "TCP");
   assert.equal(address.host, "127.0.0.1");
   assert.ok(address.port > 0);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: address.port });
