@@ -63,6 +63,22 @@ export class SystemEventTriggers {
     return id;
   }
 
+  /**
+   * `callWhenRunning`: calls `fn(...args)` now if the owner is `running`, else adds it as an
+   * "after startup" trigger made once (as Twisted does), and returns its id.
+   */
+  whenRunning<A extends unknown[]>(
+    running: boolean,
+    fn: (...args: A) => unknown,
+    args: A,
+  ): SystemEventTriggerID | undefined {
+    if (running) {
+      fn(...args);
+      return undefined;
+    }
+    return this.add("after", "startup", fn, args, true);
+  }
+
   /** Removes a trigger; throws if none has that id. */
   remove(id: SystemEventTriggerID): void {
     const i = this.records.findIndex((record) => record.id === id);

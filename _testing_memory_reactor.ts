@@ -756,11 +756,7 @@ export class MemoryReactor implements ReactorLike {
     fn: (...args: A) => unknown,
     ...args: A
   ): SystemEventTriggerID | undefined {
-    if (this.#running) {
-      fn(...args);
-      return undefined;
-    }
-    return this.#events.add("after", "startup", fn, args, true);
+    return this.#events.whenRunning(this.#running, fn, args);
   }
 
   /**

@@ -722,11 +722,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     fn: (...args: A) => unknown,
     ...args: A
   ): SystemEventTriggerID | undefined {
-    if (this.#running) {
-      fn(...args);
-      return undefined;
-    }
-    return this.#events.add("after", "startup", fn, args, true);
+    return this.#events.whenRunning(this.#running, fn, args);
   }
 
   /**
