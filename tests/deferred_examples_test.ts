@@ -264,6 +264,18 @@ const EXPECTED: Record<string, Expected> = {
       'We got: [ [ true, "d1 result" ], [ false, "[Failure Error: d2 failure]" ] ]',
     ),
   },
+  gen_1: {
+    stdout: lines("starting up", "1", "workin'", "2", "still workin'", "3", "done"),
+  },
+  gen_2: {
+    stdout: lines("starting up", "1", "workin'", "2", "still workin'", "3", "done"),
+  },
+  gen_3: {
+    stdout: lines("1", "10", "2", "20", "3", "30", "40"),
+  },
+  gen_4: {
+    stdout: lines("starting up", "1", "got: 10", "2", "got: 20", "3", "malfunction!", "4", "done"),
+  },
   inline_callbacks_1: {
     stdout: lines(
       "first callback",
