@@ -708,6 +708,8 @@ export class TimerService<A extends unknown[] = []> extends Service {
   clock: ReactorTime = realTime;
   #loop: LoopingCall<A> | undefined = undefined;
   #finished: Deferred<unknown> | undefined = undefined;
+  // The Deferreds handed out by stop calls made while a call was still under way.
+  #stopWaiters: Deferred<void>[] | undefined = undefined;
 
   /**
    * A timer that will call `fn(...args)` every `step` seconds once started.
@@ -744,6 +746,8 @@ export class TimerService<A extends unknown[] = []> extends Service {
    */
   override startService(): void {
     super.startService();
+    // A stop still waiting on the old loop's call concerns that loop only.
+    this.#stopWaiters = undefined;
     const loop = new LoopingCall<A>(this.fn, ...this.args);
     loop.clock = this.clock;
     let finished;
@@ -761,7 +765,8 @@ export class TimerService<A extends unknown[] = []> extends Service {
 
   /**
    * Stops the calls. Returns a Deferred that fires once the call under way (one whose
-   * Deferred has not fired yet) has finished; the service is marked stopped then. Returns
+   * Deferred has not fired yet) has finished; the service is marked stopped then. Called
+   * again before then, it returns another Deferred that fires at the same moment. Returns
    * nothing if it was not started.
    *
    * @example
@@ -780,6 +785,14 @@ export class TimerService<A extends unknown[] = []> extends Service {
    * ```
    */
   override stopService(): Deferred<void> | void {
+    const waiters = this.#stopWaiters;
+    if (waiters !== undefined) {
+      // Already stopping: the service is still running until the call finishes, so this
+      // caller must wait as well rather than see a stop that has not happened.
+      const stopped = new Deferred<void>();
+      waiters.push(stopped);
+      return stopped;
+    }
     const loop = this.#loop;
     const finished = this.#finished;
     if (loop === undefined || finished === undefined) {
@@ -790,9 +803,14 @@ export class TimerService<A extends unknown[] = []> extends Service {
     this.#finished = undefined;
     if (loop.running) loop.stop();
     const stopped = new Deferred<void>();
+    const mine = [stopped];
+    this.#stopWaiters = mine;
     finished.addBoth(() => {
-      super.stopService();
-      stopped.callback(undefined);
+      if (this.#stopWaiters === mine) {
+        this.#stopWaiters = undefined;
+        super.stopService();
+      }
+      for (const d of mine) d.callback(undefined);
     });
     return stopped;
   }

@@ -515,6 +515,25 @@ Deno.test("TimerService stop waits for the call whose Deferred is pending", () =
   assert.equal(pending.length, 2);
 });
 
+Deno.test("TimerService.stopService called again while a call is pending waits for it too", () => {
+  const clock = new Clock();
+  const pending = new Deferred<void>();
+  const timer = new TimerService(5, () => pending);
+  timer.clock = clock;
+  timer.startService();
+  const first = timer.stopService();
+  const second = timer.stopService();
+  assert.ok(second instanceof Deferred, "the second stop also returns a Deferred");
+  assert.equal(second.called, false);
+  assert.equal(timer.running, true, "still running until the call has finished");
+  pending.callback(undefined);
+  assert.equal(first?.called, true);
+  assert.equal(second.called, true);
+  assert.equal(timer.running, false);
+  // Once stopped, stopping again has nothing to wait for.
+  assert.equal(timer.stopService(), undefined);
+});
+
 Deno.test("TimerService logs a failing call and stops calling", async () => {
   using log = captureLog();
   const clock = new Clock();
