@@ -21,8 +21,8 @@
  * @module
  */
 
-import { Deferred } from "../defer.ts";
-import { Failure } from "../failure.ts";
+import { type Deferred, DeferredList, maybeDeferred } from "../defer.ts";
+import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
 import { describeService } from "./_names.ts";
 import {
@@ -115,10 +115,12 @@ export class MultiService extends Service implements ServiceCollection {
   }
 
   /**
-   * Marks this service stopped and stops every child, last-added first. Returns a Deferred
-   * that fires (with `undefined`) once every child's stop has finished. A child whose
-   * `stopService` throws or whose Deferred fails is logged with `log.err` and does not keep
-   * the others from stopping or the returned Deferred from firing.
+   * Marks this service stopped and stops every child, last-added first, without waiting for
+   * one before stopping the next. Returns a Deferred that fires (with `undefined`) once every
+   * child has finished stopping. A child whose `stopService` throws or whose Deferred fails is
+   * logged with `log.err` and does not keep the others from stopping or the returned Deferred
+   * from firing. Cancelling the returned Deferred cancels the children's stops still under
+   * way (each such child is then logged as failing with `CancelledError`).
    *
    * @example
    * ```ts
@@ -144,39 +146,13 @@ export class MultiService extends Service implements ServiceCollection {
    */
   override stopService(): Deferred<void> {
     super.stopService();
-    const done = new Deferred<void>();
-    const children = [...this.#services].reverse();
-    let pending = children.length + 1;
-    const settle = (): void => {
-      pending -= 1;
-      if (pending === 0) done.callback(undefined);
-    };
-    for (const child of children) {
+    const stops = [...this.#services].reverse().map((child) => {
       const why = `Error stopping service ${describeService(child)}:`;
-      let result: unknown;
-      try {
-        result = child.stopService();
-      } catch (e) {
-        err(e, why);
-        settle();
-        continue;
-      }
-      if (result instanceof Deferred) {
-        result.addBoth((outcome: unknown) => {
-          if (outcome instanceof Failure) err(outcome, why);
-          settle();
-        });
-      } else if (isThenable(result)) {
-        result.then(settle, (e: unknown) => {
-          err(e, why);
-          settle();
-        });
-      } else {
-        settle();
-      }
-    }
-    settle();
-    return done;
+      const stopped: Deferred<unknown> = maybeDeferred(() => child.stopService());
+      return stopped.addErrback((failure: Failure) => void err(failure, why));
+    });
+    // A DeferredList, so that cancelling what is returned reaches every child's stop.
+    return new DeferredList(stops).addCallback((): void => {});
   }
 
   /**
@@ -300,9 +276,4 @@ export class MultiService extends Service implements ServiceCollection {
     if (service.parent === this) service.parent = undefined;
     if (this.running) return service.stopService();
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as { then?: unknown }).then === "function";
 }

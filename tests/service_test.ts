@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Deferred } from "../defer.ts";
+import { CancelledError, Deferred } from "../defer.ts";
 import { addObserver, type LogEvent, removeObserver } from "../log.ts";
 import { CannotListenError } from "../error.ts";
 import type { Failure } from "../failure.ts";
@@ -132,6 +132,32 @@ Deno.test("MultiService.stopService logs a failing child and still stops the oth
     ['Error stopping service "broken":', "disk on fire"],
     ['Error stopping service "failing":', "could not flush"],
   ]);
+});
+
+Deno.test("MultiService.stopService cancelled cancels the children's pending stops", async () => {
+  using log = captureLog();
+  const top = new MultiService();
+  const quick = new Service();
+  let cancelled = 0;
+  const slow = new (class extends Service {
+    override stopService(): Deferred<void> {
+      super.stopService();
+      return new Deferred<void>(() => void cancelled++);
+    }
+  })();
+  slow.setName("slow");
+  quick.setServiceParent(top);
+  slow.setServiceParent(top);
+  top.startService();
+  const done = top.stopService();
+  assert.equal(done.called, false);
+  done.cancel();
+  assert.equal(cancelled, 1, "the child's stop was cancelled");
+  await done;
+  const errors = log.events.filter((e) => e.isError);
+  assert.deepEqual(errors.map((e) => e.why), ['Error stopping service "slow":']);
+  assert.equal(errors[0].failure?.type, CancelledError);
+  assert.equal(quick.running, false);
 });
 
 Deno.test("MultiService.stopService with no children fires at once", () => {
