@@ -199,8 +199,9 @@ export class MultiService extends Service implements ServiceCollection {
 
   /**
    * Adds `service` as a child and sets its `parent`; if this collection is running, runs the
-   * child's `privilegedStartService` and `startService` at once. Prefer
-   * `service.setServiceParent(collection)`, which calls this.
+   * child's `privilegedStartService` and `startService` at once; an error they throw
+   * propagates, and the child stays added. Prefer `service.setServiceParent(collection)`,
+   * which calls this.
    *
    * @throws {DuplicateServiceNameError} if another child has the same name.
    * @throws {ServiceParentError} if `service` is already a child here or has another parent.

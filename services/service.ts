@@ -247,6 +247,8 @@ export class Service implements AsyncDisposable {
    * {@linkcode Service.disownServiceParent} first).
    * @throws {DuplicateServiceNameError} if `parent` already has a child with this name; the
    * service is then left without a parent.
+   * @throws what this service's start methods throw, when `parent` is running; the service
+   * then stays `parent`'s child (disown it to take it out).
    * @example
    * ```ts
    * import { MultiService } from "@poetry/serve/multi-service";
@@ -271,7 +273,9 @@ export class Service implements AsyncDisposable {
     try {
       parent.addService(this);
     } catch (e) {
-      this.parent = undefined;
+      // Refused (a duplicate name): no parent. Added but failed to start in a running
+      // parent: the parent holds it and will stop it, so it keeps that parent.
+      if (![...parent].includes(this)) this.parent = undefined;
       throw e;
     }
   }

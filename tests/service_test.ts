@@ -258,6 +258,26 @@ Deno.test("MultiService starts a child added while it runs", () => {
   assert.deepEqual(journal, ["privileged late", "start late"]);
 });
 
+Deno.test("Service.setServiceParent keeps the parent of a child whose start throws", () => {
+  const top = new MultiService();
+  top.startService();
+  const broken = new (class extends Service {
+    override startService(): void {
+      super.startService();
+      throw new Error("poem file missing");
+    }
+  })();
+  broken.setName("broken");
+  assert.throws(() => broken.setServiceParent(top), /poem file missing/);
+  // The collection holds it (and will stop it), so the child must say so too.
+  assert.equal(broken.parent, top);
+  assert.equal(top.getServiceNamed("broken"), broken);
+  broken.disownServiceParent();
+  assert.equal(broken.parent, undefined);
+  assert.deepEqual([...top], []);
+  assert.equal(broken.running, false, "disowned from a running parent, it is stopped");
+});
+
 Deno.test("MultiService stops a child removed while it runs and returns its Deferred", () => {
   const journal: string[] = [];
   const top = new MultiService();
