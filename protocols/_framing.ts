@@ -146,6 +146,24 @@ export class LineSplitter extends ChunkQueue {
     return out;
   }
 
+  /**
+   * Drops the whole lines left in the current chunk and keeps what follows the last delimiter
+   * in it, to be completed by later data: what is left of a chunk whose `lineReceived` threw.
+   */
+  dropLines(): void {
+    const delim = this.#delim;
+    const dlen = delim.length;
+    const buf = this.buf;
+    let pos = this.pos;
+    if (dlen > 0) {
+      for (let i = findDelimiter(buf, delim, pos, buf.length); i >= 0;) {
+        pos = i + dlen;
+        i = findDelimiter(buf, delim, pos, buf.length);
+      }
+    }
+    this.pos = pos;
+  }
+
   /** Forgets everything buffered, a partial line included. */
   override clear(): void {
     super.clear();
@@ -153,11 +171,13 @@ export class LineSplitter extends ChunkQueue {
     this.epoch++;
   }
 
-  /** Puts a partial line kept for an older delimiter back in front of the data to split. */
+  /**
+   * Joins a partial line kept for an older delimiter with the rest of the current chunk, to be
+   * split again as one piece of data (so that {@linkcode LineSplitter.dropLines} sees it all).
+   * Delimiter changes are rare enough for the copy not to matter.
+   */
   #refeedPartial(): void {
-    const held = this.partial.take();
-    if (this.pos < this.buf.length) this.queue.unshift(this.buf.subarray(this.pos));
-    this.buf = held;
+    this.buf = concatBytes([this.partial.take(), this.buf.subarray(this.pos)]);
     this.pos = 0;
     this.epoch++;
   }

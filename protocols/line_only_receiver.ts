@@ -89,7 +89,8 @@ export class LineOnlyReceiver extends Protocol {
    * current data.
    *
    * @throws {RangeError} if {@linkcode LineOnlyReceiver.delimiter} is empty. Whatever
-   * `lineReceived` throws propagates (and the rest of that data is dropped).
+   * `lineReceived` throws propagates; the whole lines left in that data are then dropped,
+   * and a partial line at its end is kept for the data that completes it.
    *
    * @example
    * ```ts
@@ -116,8 +117,9 @@ export class LineOnlyReceiver extends Protocol {
     try {
       this.#deliver();
     } catch (e) {
-      // As documented: the rest of the data being split is dropped.
-      input.pos = input.buf.length;
+      // As in Twisted: the other whole lines of the data are lost, but a partial line at its
+      // end is kept, so the line it starts is not delivered cut short later.
+      input.dropLines();
       throw e;
     } finally {
       this.#busy = false;

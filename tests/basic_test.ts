@@ -756,6 +756,49 @@ for (const { name, Recorder } of lineKinds) {
   });
 }
 
+Deno.test("LineOnlyReceiver keeps the partial line ending data whose lineReceived threw", () => {
+  // As Twisted: the other whole lines of that data are lost, the unfinished one is completed.
+  // Each step: the delimiter to set, the data, whether lineReceived throws on it.
+  const cases: [[string, string, boolean][], string[]][] = [
+    [[["\r\n", "bad\r\nlost\r\npar", true], ["\r\n", "tial\r\n", false]], ["bad", "partial"]],
+    [[["\r\n", "bad\r\nnext\r", true], ["\r\n", "\nmore\r\n", false]], ["bad", "next", "more"]],
+    [
+      [["\r\n", "ba", false], ["\r\n", "d\r\nlost\r\nend", true], ["\r\n", "ing\r\n", false]],
+      ["bad", "ending"],
+    ],
+    // The data split with a new delimiter includes what was kept under the old one.
+    [[["\r\n", "bad\nlo", false], ["\n", "st\npar", true], ["\n", "tial\n", false]], [
+      "bad",
+      "partial",
+    ]],
+  ];
+  for (const [steps, lines] of cases) {
+    const p = new LineOnlyRecorder();
+    p.react = (line) => {
+      if (line === "bad") throw new Error("lineReceived failed");
+    };
+    connect(p);
+    for (const [delimiter, data, throws] of steps) {
+      p.delimiter = delimiter;
+      if (throws) assert.throws(() => p.dataReceived(b(data)), /lineReceived failed/);
+      else p.dataReceived(b(data));
+    }
+    assert.deepEqual(p.events, lines.map((line) => `line:${line}`), JSON.stringify(steps));
+  }
+});
+
+Deno.test("LineReceiver delivers the rest of the data after lineReceived threw", () => {
+  const p = new LineRecorder();
+  p.react = (line) => {
+    if (line === "bad") throw new Error("lineReceived failed");
+  };
+  connect(p);
+  assert.throws(() => p.dataReceived(b("bad\r\nnext\r\npar")), /lineReceived failed/);
+  assert.deepEqual(p.events, ["line:bad"]);
+  p.dataReceived(b("tial\r\n"));
+  assert.deepEqual(p.events, ["line:bad", "line:next", "line:partial"]);
+});
+
 // ---------------------------------------------------------------------------------------------
 // NetstringReceiver
 
