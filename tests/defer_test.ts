@@ -539,6 +539,43 @@ Deno.test("Deferred.addTimeout leaves a result the canceller supplied alone", ()
   assert.equal(outcomeOf(d).value, "canceller's result");
 });
 
+Deno.test("Deferred.addTimeout times out a fired Deferred still waiting on an inner one", () => {
+  const clock = new FakeClock();
+  let innerCancelled = false;
+  const inner = new Deferred<string>(() => void (innerCancelled = true));
+  const d = new Deferred<null>();
+  d.addCallback(() => inner);
+  d.callback(null);
+  d.addTimeout(1, clock);
+  const seen = outcomeOf(d);
+  clock.advance(1);
+  assert.ok(innerCancelled);
+  assert.ok(seen.failure?.value instanceof TimeoutError);
+  assert.equal(clock.pending, 0);
+  swallow(d);
+});
+
+Deno.test("Deferred.addTimeout running out while the Deferred is paused keeps its result", () => {
+  const clock = new FakeClock();
+  const plain = new Deferred<string>();
+  plain.pause();
+  plain.callback("v");
+  plain.addTimeout(1, clock);
+  clock.advance(1);
+  const seen = outcomeOf(plain);
+  assert.equal(seen.fired, false);
+  plain.unpause();
+  assert.equal(seen.value, "v");
+  // onTimeoutCancel still runs, and gets the result rather than a CancelledError.
+  const converted = new Deferred<string>();
+  converted.pause();
+  converted.callback("v");
+  converted.addTimeout(1, clock, (outcome, seconds) => ["late", outcome, seconds]);
+  clock.advance(1);
+  converted.unpause();
+  assert.deepEqual(outcomeOf(converted).value, ["late", "v", 1]);
+});
+
 Deno.test("Deferred.addTimeout works with the default timer clock without leaking it", async () => {
   const slow = new Deferred<string>().addTimeout(0.01);
   await assert.rejects(() => slow.asPromise(), TimeoutError);
@@ -721,6 +758,16 @@ Deno.test("DeferredList.cancel cancels the Deferreds it waits for", () => {
   assert.ok(outcomes.every(([ok, f]) => !ok && (f as Failure).check(CancelledError)));
 });
 
+Deno.test("DeferredList.cancel after fireOnOneCallback fired leaves the other Deferreds alone", () => {
+  const a = new Deferred<string>();
+  const b = new Deferred<string>();
+  const list = new DeferredList([a, b], { fireOnOneCallback: true });
+  a.callback("hello");
+  list.cancel();
+  assert.equal(b.called, false);
+  assert.deepEqual(outcomeOf(list).value, ["hello", 0]);
+});
+
 Deno.test("gatherResults gives the results in order, or FirstError", async () => {
   const late = new Deferred<number>();
   const all = gatherResults([late, succeed("b")]);
@@ -746,6 +793,17 @@ Deno.test("gatherResults.cancel cancels every Deferred", () => {
   swallow(all);
 });
 
+Deno.test("gatherResults.cancel after a failure fired it leaves the other Deferreds alone", () => {
+  const a = new Deferred<number>();
+  const b = new Deferred<number>();
+  const all = gatherResults([a, b], { consumeErrors: true });
+  a.errback(new Error("a failed"));
+  all.cancel();
+  assert.equal(b.called, false);
+  assert.equal((outcomeOf(all).failure?.value as FirstError).index, 0);
+  swallow(all);
+});
+
 // --- inlineCallbacks ---------------------------------------------------------------------
 
 Deno.test("inlineCallbacks resumes the generator with Deferred, Promise and plain results", async () => {
@@ -768,6 +826,19 @@ Deno.test("inlineCallbacks throws a failed Deferred's error into the generator",
   const run = inlineCallbacks(function* () {
     try {
       yield fail(error);
+    } catch (e) {
+      return e === error ? "caught it" : "wrong error";
+    }
+    return "not thrown";
+  });
+  assert.equal(outcomeOf(run()).value, "caught it");
+});
+
+Deno.test("inlineCallbacks throws a yielded Failure's error into the generator", () => {
+  const error = new RangeError("yielded");
+  const run = inlineCallbacks(function* () {
+    try {
+      yield new Failure(error);
     } catch (e) {
       return e === error ? "caught it" : "wrong error";
     }
@@ -907,6 +978,32 @@ Deno.test("DeferredSemaphore admits at most its limit", () => {
   assert.throws(() => semaphore.release(), Error);
 });
 
+Deno.test("DeferredSemaphore.run runs at most limit calls at once and never calls a cancelled one", () => {
+  const semaphore = new DeferredSemaphore(2);
+  const calls: number[] = [];
+  const holds: Deferred<string>[] = [];
+  const work = (i: number) => {
+    calls.push(i);
+    const hold = new Deferred<string>();
+    holds.push(hold);
+    return hold;
+  };
+  const runs = [0, 1, 2].map((i) => semaphore.run(work, i));
+  assert.deepEqual(calls, [0, 1]);
+  assert.equal(semaphore.tokens, 0);
+  assert.equal(semaphore.limit, 2);
+  const cancelled = outcomeOf(runs[2]);
+  runs[2].cancel();
+  assert.ok(cancelled.failure?.check(CancelledError));
+  swallow(runs[2]);
+  holds[0].callback("first");
+  assert.equal(outcomeOf(runs[0]).value, "first");
+  assert.deepEqual(calls, [0, 1], "the cancelled run is not called");
+  assert.equal(semaphore.tokens, 1);
+  holds[1].callback("second");
+  assert.equal(semaphore.tokens, 2);
+});
+
 Deno.test("DeferredQueue gives items to gets in order, waiting or not", () => {
   const queue = new DeferredQueue<string>();
   const first = outcomeOf(queue.get());
@@ -931,6 +1028,18 @@ Deno.test("DeferredQueue.put beyond size throws QueueOverflow, get beyond backlo
   assert.throws(() => new DeferredQueue(-1), RangeError);
 });
 
+Deno.test("DeferredQueue of size 0 holds nothing, and of backlog 0 lets no get wait", () => {
+  const unheld = new DeferredQueue<number>(0);
+  assert.throws(() => unheld.put(1), QueueOverflow);
+  const waiting = outcomeOf(unheld.get());
+  unheld.put(2); // a waiting get takes it, so the size does not matter
+  assert.equal(waiting.value, 2);
+  const impatient = new DeferredQueue<number>(Infinity, 0);
+  assert.throws(() => impatient.get(), QueueUnderflow);
+  impatient.put(3);
+  assert.equal(outcomeOf(impatient.get()).value, 3);
+});
+
 Deno.test("DeferredQueue.get cancelled while waiting is removed from the line", () => {
   const queue = new DeferredQueue<string>();
   const cancelled = queue.get();
@@ -940,6 +1049,36 @@ Deno.test("DeferredQueue.get cancelled while waiting is removed from the line", 
   assert.equal(queue.waiting, 1);
   queue.put("x");
   assert.equal(kept.value, "x");
+});
+
+// --- Failure ---------------------------------------------------------------------------
+
+Deno.test("Failure.check returns the first matching type in the order given, or null", () => {
+  const failure = new Failure(new RangeError("r"));
+  assert.equal(failure.check(Error, RangeError), Error);
+  assert.equal(failure.check(TypeError, RangeError), RangeError);
+  assert.equal(failure.check(TypeError), null);
+  assert.equal(new Failure("a string").check(Error), null);
+});
+
+Deno.test("Failure.trap and raiseException throw the original error object", () => {
+  const error = new RangeError("r");
+  const failure = new Failure(error);
+  assert.equal(failure.trap(TypeError, RangeError), RangeError);
+  assert.throws(() => failure.trap(TypeError), (e: unknown) => e === error);
+  assert.throws(() => failure.raiseException(), (e: unknown) => e === error);
+  // In an errback, a trap that misses passes the same error on down the chain.
+  const d = fail<string>(error);
+  d.addErrback((f) => f.trap(TypeError));
+  assert.equal(outcomeOf(d).failure?.value, error);
+  swallow(d);
+});
+
+Deno.test("Failure.getErrorMessage gives an error's message, or the value as a string", () => {
+  assert.equal(new Failure(new Error("boom")).getErrorMessage(), "boom");
+  assert.equal(new Failure(new Error()).getErrorMessage(), "");
+  assert.equal(new Failure(42).getErrorMessage(), "42");
+  assert.equal(new Failure(new Failure(new Error("inner"))).getErrorMessage(), "inner");
 });
 
 // --- unhandled errors --------------------------------------------------------------------
