@@ -1703,7 +1703,8 @@ export function gatherResults<T>(
  * result. The generator runs synchronously as far as its first unfired Deferred.
  *
  * Cancelling the returned Deferred cancels the Deferred the generator is waiting for; its
- * `CancelledError` is thrown at the `yield`, and the generator may catch it and go on.
+ * `CancelledError` is thrown at the `yield`, and the generator may catch it and go on. If that
+ * Deferred's canceller throws, the returned Deferred fails with what it threw.
  *
  * The value of a `yield` is typed `unknown`: assert the type you expect
  * (`const poem = (yield getPoem()) as string`).
@@ -1750,14 +1751,22 @@ function runGenerator(generator: Generator<unknown, unknown, unknown>): Deferred
   const canceller = (outer: Deferred<unknown>): void => {
     const awaited = waitingOn;
     if (awaited === undefined) return; // not suspended: a plain CancelledError it is
-    target = new Deferred<unknown>(canceller);
-    waitOn(outer, target);
-    awaited.cancel();
+    const next = new Deferred<unknown>(canceller);
+    target = next;
+    waitOn(outer, next);
+    try {
+      awaited.cancel();
+    } catch (e) {
+      // As in Twisted, cancelling never throws here: the broken canceller's error is the
+      // outcome, and whatever the generator does later is dropped (see finish).
+      if (!next.called) next.errback(e);
+      else err(e, "Exception raised from user supplied canceller");
+    }
   };
 
   const finish = (outcome: unknown): void => {
     const d = target;
-    if (d.called) return; // cancelled while the generator was running
+    if (d.called) return; // failed already: cancelled while running, or a canceller broke
     if (outcome instanceof Deferred) outcome.chainDeferred(d);
     else if (!(outcome instanceof Failure) && isThenable(outcome)) {
       Deferred.fromPromise(outcome).chainDeferred(d);

@@ -895,6 +895,23 @@ Deno.test("inlineCallbacks fails with CancelledError when the generator does not
   swallow(d);
 });
 
+Deno.test("inlineCallbacks.cancel fails its Deferred with the error a canceller throws", () => {
+  const broken = new Error("canceller broke");
+  const awaited = new Deferred<string>(() => {
+    throw broken;
+  });
+  const run = inlineCallbacks(function* () {
+    return (yield awaited) as string;
+  });
+  const d = run();
+  d.cancel(); // does not throw
+  const seen = outcomeOf(d);
+  assert.equal(seen.failure?.value, broken);
+  awaited.callback("late"); // the generator finishes, but its Deferred has failed already
+  assert.equal(seen.value, undefined);
+  swallow(d);
+});
+
 Deno.test("inlineCallbacks keeps going after a cancel when the generator yields again", () => {
   const next = new Deferred<string>();
   const run = inlineCallbacks(function* () {
