@@ -43,19 +43,16 @@ export {
   realTime,
 } from "./_timers.ts";
 
-interface ClockEntry {
-  call: DelayedCall;
-  seq: number;
-}
-
 /**
  * Deterministic time for tests, as Twisted's `task.Clock`: a {@linkcode ReactorTime} whose
  * time starts at 0 and moves only when {@linkcode Clock.advance} is called. Give it to code
  * that takes a `clock` instead of the reactor.
  *
- * Calls due at the same time are made in the order they were scheduled. An error thrown by a
- * call propagates out of `advance` (the call counts as made; later ones wait for the next
- * `advance`).
+ * Calls due at the same time are made in the order they were scheduled. A call moved by
+ * `reset` or `delay` keeps its place relative to the calls it comes to share a time with: moved
+ * later, it goes before them; moved earlier, after them (as in Twisted, whose `Clock` keeps its
+ * calls in a list that it sorts stably by due time). An error thrown by a call propagates out
+ * of `advance` (the call counts as made; later ones wait for the next `advance`).
  *
  * @example
  * ```ts
@@ -72,22 +69,20 @@ interface ClockEntry {
 export class Clock implements ReactorTime {
   /** The current time, in seconds. Starts at 0; {@linkcode Clock.advance} moves it. */
   rightNow = 0;
-  #calls: ClockEntry[] = [];
-  #entries = new Map<DelayedCall, ClockEntry>();
-  #seq = 0;
+  /** The pending calls, in due order unless `#unsorted`. */
+  #calls: DelayedCall[] = [];
+  /** Set when a call was moved: `#calls` needs a stable sort before it is read. */
+  #unsorted = false;
   #owner: DelayedCallOwner = {
     seconds: () => this.rightNow,
     remove: (call) => {
-      const entry = this.#entries.get(call);
-      if (entry === undefined) return;
-      this.#entries.delete(call);
-      this.#calls.splice(this.#calls.indexOf(entry), 1);
+      const i = this.#calls.indexOf(call);
+      if (i !== -1) this.#calls.splice(i, 1);
     },
-    reschedule: (call) => {
-      const entry = this.#entries.get(call);
-      if (entry === undefined) return;
-      this.#calls.splice(this.#calls.indexOf(entry), 1);
-      this.#insert(entry);
+    // The sort is put off until the calls are next read, as Twisted's is: calls moved in the
+    // meantime are ordered among equals by where they stood before any of the moves.
+    reschedule: () => {
+      this.#unsorted = true;
     },
   };
 
@@ -126,26 +121,26 @@ export class Clock implements ReactorTime {
   ): DelayedCall {
     checkDelay(seconds);
     const call = new DelayedCall(this.rightNow + seconds, fn, args, this.#owner);
-    const entry = { call, seq: this.#seq++ };
-    this.#entries.set(call, entry);
-    this.#insert(entry);
-    return call;
-  }
-
-  /** Inserts after every entry due no later (ties keep the order calls were scheduled in). */
-  #insert(entry: ClockEntry): void {
+    this.#sort();
+    // After every call due no later: ties keep the order calls were scheduled in.
     const calls = this.#calls;
-    const time = entry.call.getTime();
+    const time = call.getTime();
     let lo = 0;
     let hi = calls.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const other = calls[mid];
-      const t = other.call.getTime();
-      if (t < time || (t === time && other.seq < entry.seq)) lo = mid + 1;
+      if (calls[mid].getTime() <= time) lo = mid + 1;
       else hi = mid;
     }
-    calls.splice(lo, 0, entry);
+    calls.splice(lo, 0, call);
+    return call;
+  }
+
+  /** Sorts the calls by due time if one was moved; the sort is stable, so equals keep their order. */
+  #sort(): void {
+    if (!this.#unsorted) return;
+    this.#unsorted = false;
+    this.#calls.sort((a, b) => a.getTime() - b.getTime());
   }
 
   /**
@@ -161,7 +156,10 @@ export class Clock implements ReactorTime {
    * ```
    */
   getDelayedCalls(): DelayedCall[] {
-    return this.#calls.map((entry) => entry.call);
+    // A sorted copy: sorting the schedule itself here would change how later moves are ordered.
+    const calls = [...this.#calls];
+    if (this.#unsorted) calls.sort((a, b) => a.getTime() - b.getTime());
+    return calls;
   }
 
   /**
@@ -180,10 +178,10 @@ export class Clock implements ReactorTime {
    */
   advance(amount: number): void {
     this.rightNow += amount;
-    while (this.#calls.length > 0 && this.#calls[0].call.getTime() <= this.rightNow) {
-      const { call } = this.#calls.shift()!;
-      this.#entries.delete(call);
-      call.fire();
+    this.#sort();
+    while (this.#calls.length > 0 && this.#calls[0].getTime() <= this.rightNow) {
+      this.#calls.shift()!.fire();
+      this.#sort();
     }
   }
 

@@ -111,6 +111,75 @@ Deno.test("Clock.getDelayedCalls lists pending calls in due order", () => {
   assert.deepEqual(clock.getDelayedCalls(), [c, a]);
 });
 
+Deno.test("Clock: a call moved later goes before the calls it comes to share a time with", () => {
+  // Twisted's Clock: `later` was ahead of `waiting`, and stays ahead once they tie.
+  for (const move of ["delay", "reset"] as const) {
+    const clock = new Clock();
+    const order: string[] = [];
+    clock.callLater(2, () => order.push("waiting"));
+    const later = clock.callLater(1, () => order.push("moved"));
+    if (move === "delay") later.delay(1);
+    else later.reset(2);
+    assert.deepEqual(clock.getDelayedCalls().map((c) => c.getTime()), [2, 2]);
+    assert.equal(clock.getDelayedCalls()[0], later, move);
+    clock.advance(2);
+    assert.deepEqual(order, ["moved", "waiting"], move);
+  }
+});
+
+Deno.test("Clock: a call moved earlier goes after the calls it comes to share a time with", () => {
+  for (const move of ["delay", "reset"] as const) {
+    const clock = new Clock();
+    const order: string[] = [];
+    const earlier = clock.callLater(3, () => order.push("moved"));
+    clock.callLater(2, () => order.push("waiting"));
+    if (move === "delay") earlier.delay(-1);
+    else earlier.reset(2);
+    assert.equal(clock.getDelayedCalls()[1], earlier, move);
+    clock.advance(2);
+    assert.deepEqual(order, ["waiting", "moved"], move);
+  }
+});
+
+Deno.test("Clock orders calls moved between two advances by where they stood before", () => {
+  // Both end up due at 5: `x` was ahead of `y` before either moved, so it stays ahead, even
+  // though `x` moved past `y`'s old time first. Reading getDelayedCalls changes nothing.
+  const clock = new Clock();
+  const order: string[] = [];
+  const x = clock.callLater(1, () => order.push("x"));
+  const y = clock.callLater(3, () => order.push("y"));
+  x.reset(5);
+  assert.deepEqual(clock.getDelayedCalls(), [y, x]);
+  y.reset(5);
+  clock.advance(5);
+  assert.deepEqual(order, ["x", "y"]);
+
+  // A callLater in between settles the order first, as in Twisted: then `y`, moved later,
+  // goes before `x`.
+  order.length = 0;
+  const x2 = clock.callLater(1, () => order.push("x"));
+  const y2 = clock.callLater(3, () => order.push("y"));
+  x2.reset(5);
+  clock.callLater(9, () => order.push("z"));
+  y2.reset(5);
+  clock.advance(10);
+  assert.deepEqual(order, ["y", "x", "z"]);
+});
+
+Deno.test("Clock.advance orders calls moved by a call it makes", () => {
+  const clock = new Clock();
+  const order: string[] = [];
+  let moved: DelayedCall | undefined = undefined;
+  clock.callLater(1, () => {
+    order.push("first");
+    moved!.delay(2); // from 1 to 3: ahead of `waiting`, already due at 3
+  });
+  clock.callLater(3, () => order.push("waiting"));
+  moved = clock.callLater(1, () => order.push("moved"));
+  clock.advance(5);
+  assert.deepEqual(order, ["first", "moved", "waiting"]);
+});
+
 Deno.test("Clock.callLater refuses a negative or NaN delay", () => {
   const clock = new Clock();
   assert.throws(() => clock.callLater(-1, () => {}), RangeError);
