@@ -445,7 +445,11 @@ export class LoopingCall<A extends unknown[] = []> {
     const interval = this.interval!;
     if (interval === 0) return 0;
     const runningFor = when - this.starttime!;
-    const untilNextInterval = interval - (runningFor % interval);
+    // Before the start time (the clock went back), `%` in JS keeps the sign: take the floored
+    // remainder, as Python's `%` gives, so the next call still falls on the grid.
+    let intoInterval = runningFor % interval;
+    if (intoInterval < 0) intoInterval += interval;
+    const untilNextInterval = interval - intoInterval;
     // So small against `when` that adding it changes nothing: the next point is a whole
     // interval away.
     if (when === when + untilNextInterval) return interval;

@@ -551,6 +551,27 @@ Deno.test("LoopingCall skips missed intervals and keeps to the grid", () => {
   loop.stop();
 });
 
+Deno.test("LoopingCall keeps to the grid when the clock goes back before its start", () => {
+  // Real time can step back (the wall clock is corrected). Started at 10 with an interval of
+  // 1, a result that comes in at 7.5 schedules the next call for 8, the next grid point.
+  const clock = new Clock();
+  clock.advance(10);
+  const results: Deferred<unknown>[] = [];
+  const loop = clockedLoop(clock, () => {
+    const d = new Deferred<unknown>();
+    results.push(d);
+    return d;
+  });
+  loop.start(1);
+  clock.advance(-2.5);
+  results[0].callback(undefined);
+  assert.deepEqual(clock.getDelayedCalls().map((c) => c.getTime()), [8]);
+  clock.advance(0.5);
+  assert.equal(results.length, 2);
+  results[1].callback(undefined);
+  loop.stop();
+});
+
 Deno.test("LoopingCall.withCount passes the intervals elapsed, as Twisted", () => {
   const clock = new Clock();
   const counts: [number, number][] = [];
