@@ -30,7 +30,7 @@
  * const service = new PoetryService("kettle");
  * service.startService();
  * const port = reactor.listenTCP(0, new PoetryFactory(service), { interface: "127.0.0.1" });
- * const { port: number } = port.getHost() as { port: number };
+ * const number = port.getHost().port;
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: number });
  * const poem = await new Response(conn.readable).text();
  * console.log(poem.split("\n")[0]); // Sonnet for a Kettle

@@ -432,7 +432,7 @@ function decodePoem(poem: Uint8Array, where: string): string {
  * const service = new PoetryService("tide");
  * service.startService();
  * const port = reactor.listenTCP(0, new PoetryFactory(service), { interface: "127.0.0.1" });
- * const poem = await getPoetry("127.0.0.1", (port.getHost() as { port: number }).port);
+ * const poem = await getPoetry("127.0.0.1", port.getHost().port);
  * console.log(poem.length > 0); // true
  * await port.stopListening();
  * ```
@@ -580,7 +580,7 @@ function writeText(out: OutputSync, text: string): void {
  * const service = new PoetryService("telegram");
  * service.startService();
  * const port = reactor.listenTCP(0, new PoetryFactory(service), { interface: "127.0.0.1" });
- * const { port: number } = port.getHost() as { port: number };
+ * const number = port.getHost().port;
  * const printed: string[] = [];
  * const stdout = {
  *   writeSync(data: Uint8Array): number {

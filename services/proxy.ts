@@ -53,9 +53,9 @@
  * const poetry = new PoetryService("kettle");
  * poetry.startService();
  * const upstream = reactor.listenTCP(0, new PoetryFactory(poetry), { interface: "127.0.0.1" });
- * const service = new ProxyService("127.0.0.1", (upstream.getHost() as { port: number }).port);
+ * const service = new ProxyService("127.0.0.1", upstream.getHost().port);
  * const proxy = reactor.listenTCP(0, new PoetryProxyFactory(service), { interface: "127.0.0.1" });
- * const proxyPort = (proxy.getHost() as { port: number }).port;
+ * const proxyPort = proxy.getHost().port;
  * const poem = await getPoetry("127.0.0.1", proxyPort); // fetched from upstream
  * const again = await getPoetry("127.0.0.1", proxyPort); // from the cache
  * console.log(poem === again, poem.split("\n")[0]); // true Sonnet for a Kettle

@@ -21,7 +21,7 @@
  *
  * const factory = new TransformFactory(new TransformService());
  * const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
- * const proxy = new TransformProxy("127.0.0.1", (port.getHost() as { port: number }).port);
+ * const proxy = new TransformProxy("127.0.0.1", port.getHost().port);
  * console.log(await proxy.xform("cummingsify", "HERE IS MY POEM")); // here is my poem
  * await port.stopListening();
  * ```

@@ -78,7 +78,7 @@ function ourPoetryServer(poem: string): { port: number } & AsyncDisposable {
   service.startService();
   const listening = reactor.listenTCP(0, new PoetryFactory(service), { interface: "127.0.0.1" });
   return {
-    port: (listening.getHost() as { port: number }).port,
+    port: listening.getHost().port,
     [Symbol.asyncDispose]: async () => {
       await listening.stopListening();
       service.stopService();
@@ -91,7 +91,7 @@ function ourTransformServer(): { port: number } & AsyncDisposable {
   const factory = new TransformFactory(new TransformService());
   const listening = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   return {
-    port: (listening.getHost() as { port: number }).port,
+    port: listening.getHost().port,
     [Symbol.asyncDispose]: async () => await listening.stopListening(),
   };
 }

@@ -44,7 +44,7 @@ async function readAll(port: number): Promise<Uint8Array> {
 /** The port each TCPServer of `top` listens on, in order. */
 function portsOf(top: MultiService): number[] {
   return [...top].filter((s) => s instanceof TCPServer).map((s) => {
-    return ((s as TCPServer).getHost() as { port: number }).port;
+    return (s as TCPServer).getHost().port;
   });
 }
 
@@ -205,7 +205,7 @@ Deno.test("PoetryFactory serves the exact poem bytes over loopback, to every cli
   service.startService();
   const port = reactor.listenTCP(0, new PoetryFactory(service), { interface: "127.0.0.1" });
   try {
-    const { port: number } = port.getHost() as { port: number };
+    const number = port.getHost().port;
     const received = await Promise.all([readAll(number), readAll(number), readAll(number)]);
     for (const poem of received) assert.deepEqual(poem, bytes);
   } finally {

@@ -144,7 +144,7 @@ Deno.test("SlowPoetryFactory sends a whole poem over loopback with a small delay
   const factory = new SlowPoetryFactory(service, { numBytes: 100, delay: 0.01 });
   const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   try {
-    const { port: number } = port.getHost() as { port: number };
+    const number = port.getHost().port;
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: number });
     const timer = setTimeout(() => conn.close(), 5000); // bounded: fail rather than hang
     const received: number[] = [];
@@ -182,7 +182,7 @@ Deno.test("SlowPoetryFactory leaves no timer when a loopback client hangs up mid
   factory.protocol = Watched;
   const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
   try {
-    const { port: number } = port.getHost() as { port: number };
+    const number = port.getHost().port;
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: number });
     const buf = new Uint8Array(64);
     assert.ok((await conn.read(buf)) !== null);

@@ -239,7 +239,7 @@ Deno.test("TransformFactory serves each transform over loopback", async () => {
     interface: "127.0.0.1",
   });
   try {
-    const { port: number } = port.getHost() as { port: number };
+    const number = port.getHost().port;
     const poem = "The Kettle\nDoes Not Hurry\n";
     const cases: [string, string][] = [
       ["cummingsify", "the kettle\ndoes not hurry\n"],
@@ -260,7 +260,7 @@ Deno.test("TransformFactory closes bad requests with no reply over loopback", as
     interface: "127.0.0.1",
   });
   try {
-    const { port: number } = port.getHost() as { port: number };
+    const number = port.getHost().port;
     const requests = [
       netstring("no dot here"),
       netstring("sonnetify.a poem"),
@@ -293,7 +293,7 @@ Deno.test("makeTransformService listens with a TransformFactory when started", a
     const [service, server] = [...top];
     assert.ok(service instanceof TransformService && service.running);
     assert.ok(server instanceof TCPServer);
-    const { port } = server.getHost() as { port: number };
+    const { port } = server.getHost();
     const reply = await exchange(port, netstring("cummingsify.TIDE"));
     assert.equal(decoder.decode(reply), "4:tide,");
   } finally {

@@ -57,7 +57,7 @@ if (import.meta.main) {
   const poem = getPoem(options.poem) ?? Deno.readTextFileSync(options.poem);
   const factory = new PoetryFactory(poem);
   const port = reactor.listenTCP(options.port, factory, { interface: options.iface });
-  const { port: number } = port.getHost() as { port: number };
+  const number = port.getHost().port;
   console.log(`Serving ${options.poem} on port ${number}.`);
   await reactor.run();
 }

@@ -96,7 +96,7 @@ export async function runProxy(
   const listening = reactor.listenTCP(options.port, makeFactory(options.server), {
     interface: options.iface,
   });
-  const { port: number } = listening.getHost() as { port: number };
+  const number = listening.getHost().port;
   msg(`Proxying ${host}:${port} on port ${number}.`);
   await reactor.run();
 }

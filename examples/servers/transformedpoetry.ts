@@ -29,6 +29,6 @@ const options = parseCommandLine<{ port: number; iface: string }>(
 
 const factory = new TransformFactory(new TransformService());
 const port = reactor.listenTCP(options.port, factory, { interface: options.iface });
-const { port: number } = port.getHost() as { port: number };
+const number = port.getHost().port;
 console.log(`Serving transforms on port ${number}.`);
 await reactor.run();
