@@ -71,6 +71,7 @@ import {
   type ReactorTCP,
   type ReactorUNIX,
 } from "../reactor.ts";
+import { ReconnectingClientFactory } from "../protocols/reconnecting_client_factory.ts";
 import { LoopingCall, type ReactorTime, realTime } from "../task.ts";
 import { describeService } from "./_names.ts";
 import { Service } from "./service.ts";
@@ -552,7 +553,8 @@ export interface TCPClientOptions {
  * Connects to a TCP server when started — `reactor.connectTCP(host, port, factory)` — and
  * disconnects when stopped. Its stop Deferred fires once no attempt is under way and the
  * connection (if any) has been closed. To reconnect after a lost connection, give it a
- * `ReconnectingClientFactory`.
+ * `ReconnectingClientFactory`: stopping the service also stops its retries (which Twisted's
+ * `TCPClient` leaves running), and starting the service again resumes them.
  *
  * @example
  * ```ts
@@ -571,6 +573,8 @@ export class TCPClient extends Service {
   readonly factory: ClientFactory;
   #options: TCPClientOptions;
   #connector: DisposableConnector | undefined = undefined;
+  // Whether stopService turned the factory's retries off, for startService to turn back on.
+  #retriesStopped = false;
 
   /**
    * A client for `factory` to `host`:`port`; nothing is attempted until it is started.
@@ -626,6 +630,10 @@ export class TCPClient extends Service {
    */
   override startService(): void {
     super.startService();
+    if (this.#retriesStopped && this.factory instanceof ReconnectingClientFactory) {
+      this.factory.resetDelay();
+    }
+    this.#retriesStopped = false;
     const { reactor = globalReactor, timeout } = this.#options;
     this.#connector = reactor.connectTCP(this.host, this.portNumber, this.factory, {
       timeout,
@@ -633,9 +641,10 @@ export class TCPClient extends Service {
   }
 
   /**
-   * Disconnects (or stops the attempt) and marks the service stopped. Returns a Deferred
-   * that fires once the attempt is over and the connection closed, or nothing if the service
-   * was not started.
+   * Disconnects (or stops the attempt) and marks the service stopped; a
+   * `ReconnectingClientFactory` is told to stop trying, so that no retry outlives the
+   * service. Returns a Deferred that fires once the attempt is over and the connection
+   * closed, or nothing if the service was not started.
    *
    * @example
    * ```ts
@@ -650,6 +659,11 @@ export class TCPClient extends Service {
     const connector = this.#connector;
     if (connector === undefined) return;
     this.#connector = undefined;
+    // Before disconnecting, or losing the connection would schedule a retry.
+    if (this.factory instanceof ReconnectingClientFactory) {
+      this.factory.stopTrying();
+      this.#retriesStopped = true;
+    }
     return Deferred.fromPromise(connector[Symbol.asyncDispose]());
   }
 

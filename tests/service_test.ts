@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { CancelledError, Deferred } from "../defer.ts";
 import { addObserver, type LogEvent, removeObserver } from "../log.ts";
 import { CannotListenError } from "../error.ts";
-import type { Failure } from "../failure.ts";
+import { Failure } from "../failure.ts";
 import { ClientFactory, Factory } from "../protocols/factory.ts";
 import { Protocol } from "../protocols/protocol.ts";
+import { ReconnectingClientFactory } from "../protocols/reconnecting_client_factory.ts";
 import { Clock } from "../task.ts";
 import { MemoryReactor } from "../testing.ts";
 import { Application } from "../services/application.ts";
@@ -451,6 +452,31 @@ Deno.test("TCPClient connects when started and disconnects when stopped", async 
   assert.equal(client.running, false);
   assert.equal(client.connector, undefined);
   await server.stopService();
+});
+
+Deno.test("TCPClient.stopService stops a ReconnectingClientFactory's retries; a restart resumes them", async () => {
+  const reactor = new MemoryReactor();
+  const clock = new Clock();
+  const factory = new ReconnectingClientFactory();
+  factory.clock = clock;
+  factory.noisy = false;
+  const client = new TCPClient("127.0.0.1", 10000, factory, { reactor });
+  client.startService();
+  const first = reactor.tcpClients[0].connector;
+  factory.clientConnectionFailed(first, new Failure(new Error("refused")));
+  assert.equal(clock.getDelayedCalls().length, 1, "a retry is scheduled");
+  await client.stopService();
+  clock.advance(3600);
+  assert.equal(first.connectCount, 1, "no attempt after the service stopped");
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  // Started again, the service's connection is retried as before.
+  client.startService();
+  const second = reactor.tcpClients[1].connector;
+  factory.clientConnectionFailed(second, new Failure(new Error("refused")));
+  clock.advance(3600);
+  assert.equal(second.connectCount, 2);
+  await client.stopService();
+  assert.deepEqual(clock.getDelayedCalls(), []);
 });
 
 Deno.test("TCPClient stopped while connected closes the connection", async () => {
