@@ -187,7 +187,7 @@ export abstract class ListeningService<A extends Address = Address> extends Serv
    * import { TCPServer } from "@poetry/serve/internet";
    * const first = new TCPServer(0, new Factory(), { interface: "127.0.0.1" });
    * first.privilegedStartService();
-   * const { port } = first.getHost() as { port: number };
+   * const { port } = first.getHost();
    * const second = new TCPServer(port, new Factory(), { interface: "127.0.0.1" });
    * try {
    *   second.privilegedStartService();
@@ -285,7 +285,7 @@ export interface TCPServerOptions {
  *
  * const server = new TCPServer(0, Factory.forProtocol(Hello), { interface: "127.0.0.1" });
  * server.startService();
- * const { port } = server.getHost() as { port: number };
+ * const { port } = server.getHost();
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port });
  * console.log(new TextDecoder().decode(await new Response(conn.readable).arrayBuffer()));
  * await server.stopService();
@@ -620,7 +620,7 @@ export class TCPClient extends Service {
    * import { TCPServer } from "@poetry/serve/internet";
    * const server = new TCPServer(0, new Factory(), { interface: "127.0.0.1" });
    * server.startService();
-   * const { port } = server.getHost() as { port: number };
+   * const { port } = server.getHost();
    * const client = new TCPClient("127.0.0.1", port, new ClientFactory());
    * client.startService();
    * console.log(client.connector !== undefined); // true

@@ -400,7 +400,7 @@ Deno.test("TCPServer binds in privilegedStartService, before startService", asyn
   assert.equal(server.port, port, "startService keeps the port already bound");
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
-    port: (server.getHost() as { port: number }).port,
+    port: server.getHost().port,
   });
   assert.equal(await readAll(conn), "hello from the service\n");
   await application.stopService();
@@ -410,7 +410,7 @@ Deno.test("TCPServer binds in privilegedStartService, before startService", asyn
 Deno.test("TCPServer on a port in use throws CannotListenError from its start", async () => {
   const first = new TCPServer(0, new Factory(), { interface: "127.0.0.1" });
   first.startService();
-  const { port } = first.getHost() as { port: number };
+  const { port } = first.getHost();
   try {
     const second = new TCPServer(port, new Factory(), { interface: "127.0.0.1" });
     assert.throws(() => second.privilegedStartService(), (e: unknown) => {
@@ -441,7 +441,7 @@ Deno.test("TCPClient connects when started and disconnects when stopped", async 
   }
   const factory = new ClientFactory();
   factory.protocol = Listener;
-  const { port } = server.getHost() as { port: number };
+  const { port } = server.getHost();
   const client = new TCPClient("127.0.0.1", port, factory, { timeout: 5 });
   client.startService();
   assert.equal(client.running, true);
@@ -498,7 +498,7 @@ Deno.test("TCPClient stopped while connected closes the connection", async () =>
   }
   const server = new TCPServer(0, Factory.forProtocol(Holder), { interface: "127.0.0.1" });
   server.startService();
-  const { port } = server.getHost() as { port: number };
+  const { port } = server.getHost();
   const factory = new ClientFactory();
   factory.protocol = Client;
   const client = new TCPClient("127.0.0.1", port, factory);
@@ -534,7 +534,7 @@ Deno.test("SSLServer serves TLS with the given certificate and key", async () =>
     interface: "127.0.0.1",
   });
   server.startService();
-  const { port } = server.getHost() as { port: number };
+  const { port } = server.getHost();
   const conn = await Deno.connectTls({ hostname: "localhost", port, caCerts: [cert] });
   assert.equal(await readAll(conn), "hello from the service\n");
   await server.stopService();
