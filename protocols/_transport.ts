@@ -463,9 +463,7 @@ export class StreamTransport implements Transport {
     }
     this.disconnecting = true;
     this.#readStopped = true;
-    if (!this.#writing && !this.#flushScheduled && this.#head === this.#queue.length) {
-      this.#drained();
-    }
+    this.#flushSoon();
   }
 
   /** Closes now; data not yet sent is dropped. The protocol sees `ConnectionAborted`. */
@@ -478,8 +476,18 @@ export class StreamTransport implements Transport {
   loseWriteConnection(): void {
     if (this.#closed || this.#writeDisconnecting) return;
     this.#writeDisconnecting = true;
-    if (!this.#writing && !this.#flushScheduled && this.#head === this.#queue.length) {
-      this.#drained();
+    this.#flushSoon();
+  }
+
+  /**
+   * Acts on a close asked for, once the current code is done: as in Twisted, what is written
+   * right after `loseConnection()` (or `loseWriteConnection()`, or `unregisterProducer()`) in
+   * the same turn is still sent before the connection (or its write side) closes.
+   */
+  #flushSoon(): void {
+    if (!this.#writing && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
     }
   }
 
@@ -577,12 +585,7 @@ export class StreamTransport implements Transport {
   unregisterProducer(): void {
     this.#producer = null;
     this.#producerPaused = false;
-    if (
-      !this.#closed && this.disconnecting && !this.#writing && !this.#flushScheduled &&
-      this.#head === this.#queue.length
-    ) {
-      this.#drained();
-    }
+    if (!this.#closed && this.disconnecting) this.#flushSoon();
   }
 
   // ---- Reading ----

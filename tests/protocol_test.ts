@@ -122,6 +122,51 @@ Deno.test("StreamTransport writes the rest of a partial write before anything el
   assert.ok(conn.closed);
 });
 
+Deno.test("StreamTransport.loseConnection still sends what is written right after it, as Twisted does", async () => {
+  const decoder = new TextDecoder();
+  // loseConnection() then write() in the same turn: the write is sent, then the close.
+  {
+    const protocol = new Recorder();
+    const { conn, transport } = scripted(protocol);
+    transport.loseConnection();
+    transport.write("bye");
+    transport.writeSequence(["!", "\n"]);
+    assert.equal(conn.closed, false, "the close waits for the end of the turn");
+    assert.ok((await protocol.lost.promise).check(ConnectionDone));
+    assert.equal(decoder.decode(concat(conn.writes)), "bye!\n");
+    assert.ok(conn.closed);
+  }
+  // unregisterProducer() after loseConnection(), then write(): the write is sent too.
+  {
+    const protocol = new Recorder();
+    const { conn, transport } = scripted(protocol);
+    transport.registerProducer({ resumeProducing() {}, stopProducing() {} }, false);
+    transport.loseConnection();
+    await turn();
+    assert.equal(conn.closed, false, "a pull producer holds the close back");
+    transport.unregisterProducer();
+    transport.write("last");
+    assert.ok((await protocol.lost.promise).check(ConnectionDone));
+    assert.equal(decoder.decode(concat(conn.writes)), "last");
+  }
+  // loseWriteConnection() then write(): the write goes out before the end of file.
+  {
+    const protocol = new Recorder();
+    const { conn, transport } = scripted(protocol);
+    const order: string[] = [];
+    conn.closeWrite = () => {
+      order.push(`eof after ${decoder.decode(concat(conn.writes))}`);
+      return Promise.resolve();
+    };
+    transport.loseWriteConnection();
+    transport.write("tail");
+    while (order.length === 0) await turn();
+    assert.deepEqual(order, ["eof after tail"]);
+    transport.abortConnection();
+    await protocol.lost.promise;
+  }
+});
+
 Deno.test("StreamTransport pauses and resumes a producer of multi-byte strings, round after round", async () => {
   const protocol = new Recorder();
   const { conn, transport } = scripted(protocol);
