@@ -63,7 +63,9 @@ export class Factory {
   noisy = true;
 
   /**
-   * A factory whose protocol is `protocol`, built with `args` each time.
+   * A factory whose protocol is `protocol`, built with `args` each time. Without `args`,
+   * {@linkcode Factory.protocol} is `protocol` itself; with them, a subclass of it that bears
+   * its name (so log lines still name the protocol's class).
    *
    * @example
    * ```ts
@@ -83,11 +85,19 @@ export class Factory {
     ...args: A
   ): F {
     const factory = new this();
-    factory.protocol = class extends (protocol as new (...args: unknown[]) => Protocol) {
+    if (args.length === 0) {
+      // The class itself, as in Twisted: `factory.protocol === protocol`.
+      factory.protocol = protocol as ProtocolClass;
+      return factory;
+    }
+    const bound = class extends (protocol as new (...args: unknown[]) => Protocol) {
       constructor() {
         super(...args);
       }
     };
+    // Log contexts name a protocol by its class: keep the name the user gave it.
+    Object.defineProperty(bound, "name", { value: protocol.name });
+    factory.protocol = bound;
     return factory;
   }
 

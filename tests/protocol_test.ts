@@ -2,8 +2,14 @@ import assert from "node:assert/strict";
 import { ConnectionAborted, ConnectionClosed, ConnectionDone, ConnectionLost } from "../error.ts";
 import type { Failure } from "../failure.ts";
 import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
-import type { Protocol, PullProducer, PushProducer } from "../protocols/protocol.ts";
-import { connectionDone, type StreamConn, StreamTransport } from "../protocols/_transport.ts";
+import { Factory } from "../protocols/factory.ts";
+import { Protocol, type PullProducer, type PushProducer } from "../protocols/protocol.ts";
+import {
+  connectionDone,
+  protocolLogPrefix,
+  type StreamConn,
+  StreamTransport,
+} from "../protocols/_transport.ts";
 import { reactor } from "../reactor.ts";
 import {
   CollectingFactory,
@@ -459,6 +465,26 @@ Deno.test("StreamTransport sends many small writes in order to the peer", async 
   assert.ok(client.chunks.length < 200, `${client.chunks.length} reads for 20000 writes`);
   await server.lost.promise;
   await port.stopListening();
+});
+
+Deno.test("Factory.forProtocol keeps the protocol class, and its name for log contexts", () => {
+  class Greeter extends Protocol {
+    constructor(readonly greeting = "hello") {
+      super();
+    }
+  }
+  const addr = { type: "TCP" as const, host: "127.0.0.1", port: 1 };
+  const plain = Factory.forProtocol(Greeter);
+  assert.equal(plain.protocol, Greeter);
+  const built = plain.buildProtocol(addr) as Greeter;
+  assert.ok(built instanceof Greeter);
+  assert.equal(built.factory, plain);
+  assert.equal(protocolLogPrefix(built), "Greeter");
+  const withArgs = Factory.forProtocol(Greeter, "bonjour");
+  const greeter = withArgs.buildProtocol(addr) as Greeter;
+  assert.ok(greeter instanceof Greeter);
+  assert.equal(greeter.greeting, "bonjour");
+  assert.equal(protocolLogPrefix(greeter), "Greeter");
 });
 
 Deno.test("Factory.buildProtocol returning null closes the connection at once", async () => {
