@@ -88,7 +88,8 @@ export class SystemEventTriggers {
 
   /**
    * Runs the phases of `eventType` in order. Within a phase the triggers run in the order
-   * added (one removed by an earlier one does not run); if any returns a promise or Deferred,
+   * added (one removed by an earlier one does not run, one added by an earlier one runs after
+   * the others); if any returns a promise or Deferred,
    * the next phase waits for all of them. Errors are logged and do not stop the event.
    * `during`, if given, is the owner's own part of the event and runs before the `during`
    * triggers. The Deferred fires once the `after` phase is done: at once when nothing waited.
@@ -124,19 +125,26 @@ export class SystemEventTriggers {
         err(e, why);
       }
     }
-    const due = this.records.filter((r) => r.phase === phase && r.eventType === eventType);
-    for (const record of due) {
-      const i = this.records.indexOf(record);
-      if (i < 0) continue; // removed by an earlier trigger
-      if (record.once) this.records.splice(i, 1);
-      const why = `Error in a ${eventType} trigger (${phase}):`;
-      try {
-        const result = (record.fn as (...args: unknown[]) => unknown)(...record.args);
-        if (isThenable(result)) waits.push(settle(result, why));
-      } catch (e) {
-        err(e, why);
+    const ran = new Set<TriggerRecord>();
+    for (;;) {
+      // A trigger added to this phase by one that ran in it runs too, as in Twisted.
+      const due = this.records.filter((r) =>
+        r.phase === phase && r.eventType === eventType && !ran.has(r)
+      );
+      if (due.length === 0) return waits;
+      for (const record of due) {
+        const i = this.records.indexOf(record);
+        if (i < 0) continue; // removed by an earlier trigger
+        ran.add(record);
+        if (record.once) this.records.splice(i, 1);
+        const why = `Error in a ${eventType} trigger (${phase}):`;
+        try {
+          const result = (record.fn as (...args: unknown[]) => unknown)(...record.args);
+          if (isThenable(result)) waits.push(settle(result, why));
+        } catch (e) {
+          err(e, why);
+        }
       }
     }
-    return waits;
   }
 }

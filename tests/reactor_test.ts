@@ -467,6 +467,22 @@ Deno.test("Reactor.fireSystemEvent runs the phases of any event", async () => {
   );
 });
 
+Deno.test("Reactor.fireSystemEvent runs a trigger added to the phase under way, in that phase", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  const added: number[] = [];
+  const ids = [
+    r.addSystemEventTrigger("before", "reload", () => {
+      seen.push("before");
+      added.push(r.addSystemEventTrigger("before", "reload", () => seen.push("added before")));
+    }),
+    r.addSystemEventTrigger("during", "reload", () => seen.push("during")),
+  ];
+  await r.fireSystemEvent("reload");
+  assert.deepEqual(seen, ["before", "added before", "during"]);
+  for (const id of [...ids, ...added]) r.removeSystemEventTrigger(id);
+});
+
 // ---- TLS ----
 
 Deno.test("Reactor.listenSSL and connectSSL carry data over TLS with a self-signed certificate", async () => {
