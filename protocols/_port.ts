@@ -89,6 +89,7 @@ export class Port implements TransportOwner, AsyncDisposable {
    * begins accepting.
    *
    * @throws {CannotListenError} if the socket cannot be opened.
+   * @throws what the factory's `startFactory()` throws, after closing the socket.
    */
   startListening(): void {
     const spec = this.#spec;
@@ -99,7 +100,14 @@ export class Port implements TransportOwner, AsyncDisposable {
     try {
       if (spec.kind === "UNIX") {
         listener = Deno.listen({ transport: "unix", path: spec.path });
-        if (spec.mode !== undefined) Deno.chmodSync(spec.path, spec.mode);
+        if (spec.mode !== undefined) {
+          try {
+            Deno.chmodSync(spec.path, spec.mode);
+          } catch (e) {
+            this.#release(listener);
+            throw e;
+          }
+        }
       } else if (spec.kind === "TCP") {
         listener = Deno.listen({
           transport: "tcp",
@@ -128,8 +136,28 @@ export class Port implements TransportOwner, AsyncDisposable {
       : toAddress(listener.addr);
     this.#stopping = false;
     msg(`${this.#factory.logPrefix()} starting on ${this.#label}`);
-    this.#factory.doStart();
+    try {
+      this.#factory.doStart();
+    } catch (e) {
+      // The port is not made: release the socket, so that the address can be listened on
+      // again (Twisted's socket, never stored, goes with the exception).
+      this.#release(listener);
+      this.#listener = null;
+      this.#host = null;
+      throw e;
+    }
     this.#done = this.#acceptLoop(listener);
+  }
+
+  /** Closes a listener that never became a port, and removes its UNIX socket file. */
+  #release(listener: Deno.Listener): void {
+    listener.close();
+    if (this.#spec.kind !== "UNIX") return;
+    try {
+      Deno.removeSync(this.#spec.path);
+    } catch {
+      // Already gone.
+    }
   }
 
   /**

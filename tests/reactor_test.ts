@@ -126,6 +126,24 @@ Deno.test("Reactor.listenTCP throws CannotListenError naming the address for a p
   assert.equal(factory.numPorts, 0, "a port that failed does not start its factory");
 });
 
+Deno.test("Reactor.listenTCP releases the port when the factory's startFactory throws", async () => {
+  class Broken extends Factory {
+    override startFactory(): void {
+      throw new RangeError("no database");
+    }
+  }
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const number = probe.addr.port;
+  probe.close();
+  assert.throws(
+    () => reactor.listenTCP(number, new Broken(), { interface: "127.0.0.1" }),
+    RangeError,
+  );
+  // Nothing is left listening: the address is free again.
+  await using port = reactor.listenTCP(number, new Factory(), { interface: "127.0.0.1" });
+  assert.equal(port.getHost().port, number);
+});
+
 Deno.test("Reactor.listenTCP keeps accepting while connections come and go", async () => {
   const factory = new CollectingFactory(() => new Echo());
   await using port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
