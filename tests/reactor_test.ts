@@ -144,6 +144,24 @@ Deno.test("Reactor.listenTCP releases the port when the factory's startFactory t
   assert.equal(port.getHost().port, number);
 });
 
+Deno.test("ListeningPort.stopListening leaves the connections it accepted open", async () => {
+  const serverFactory = new CollectingFactory(() => new Echo());
+  const port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+  const client = new Recorder();
+  const clientFactory = new OneClientFactory(client);
+  reactor.connectTCP("127.0.0.1", port.getHost().port, clientFactory);
+  const server = await serverFactory.nth(0);
+  await client.made.promise;
+  await port.stopListening();
+  assert.equal(serverFactory.numPorts, 0);
+  assert.equal(server.connected, true, "the accepted connection outlives its port");
+  client.transport.write("still here");
+  while (client.text() !== "still here") await turn();
+  client.transport.loseConnection();
+  assert.ok((await server.lost.promise).check(ConnectionDone));
+  await clientFactory.clientLost.promise;
+});
+
 Deno.test("Reactor.listenTCP keeps accepting while connections come and go", async () => {
   const factory = new CollectingFactory(() => new Echo());
   await using port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
