@@ -16,7 +16,7 @@
  * | `-n`, `--nodaemon` | run in the foreground (the default) |
  * | `--daemon` | detach and run in the background; then `--pidfile poetry.pid --logfile poetry.log` by default |
  * | `--pidfile=FILE` | write the process id to FILE once started; refuse to start if a running server holds it |
- * | `-l`, `--logfile=FILE` | log to FILE, rotated at 1 MB (`-` for stdout, the foreground's default) |
+ * | `-l`, `--logfile=FILE` | log to FILE, rotated at 1 MB or on SIGUSR1 (`-` for stdout, the foreground's default) |
  * | `-y`, `--config=MODULE` | run the `application` a module exports |
  * | `--plugin=MODULE` | add the plugin a module exports (repeatable) |
  * | `--keep-permissions` | keep every permission after start-up |
@@ -25,8 +25,9 @@
  * Exit status: 0 after a clean shutdown (or `--help`), 1 when start-up fails (a port in use,
  * a running server holding the pid file), 2 for a command line that cannot be used.
  *
- * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once);
- * SIGHUP reopens the log file (when logging to one), for external rotation.
+ * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once).
+ * When logging to a file, SIGUSR1 rotates it (as twistd does) and SIGHUP reopens it, for
+ * external rotation.
  *
  * @example Run a plugin from a program's main module
  * ```ts ignore
@@ -126,8 +127,8 @@ const RUNNER_SPEC: CommandSpec<RunnerFlags> = {
     {
       name: "logfile",
       short: "l",
-      help: "Log to this file, rotated at 1 MB (10 kept), or - for standard output " +
-        "(the default in the foreground).",
+      help: "Log to this file, rotated at 1 MB or on SIGUSR1 (10 kept), or - for standard " +
+        "output (the default in the foreground).",
     },
     {
       name: "config",
@@ -504,8 +505,8 @@ async function serve(config: ServeConfig): Promise<number> {
   };
 
   // Signals: from here on SIGINT and SIGTERM stop the server cleanly (at once if it is still
-  // starting), a second one exits at once. SIGHUP reopens a log file; without one it keeps
-  // its default action (a closed terminal ends a foreground server).
+  // starting), a second one exits at once. SIGHUP reopens a log file and SIGUSR1 rotates it;
+  // without one they keep their default action (a closed terminal ends a foreground server).
   let stopRequested: string | undefined;
   let reactorStarted = false;
   let pidfile: PidFile | undefined;
@@ -529,11 +530,23 @@ async function serve(config: ServeConfig): Promise<number> {
       err(e, "Cannot reopen the log file:");
     }
   };
+  // twistd rotates its log file on SIGUSR1; without a handler the signal would end the server.
+  const onRotate = (): void => {
+    if (logFile === undefined) return;
+    msg("Received SIGUSR1, rotating the log file.");
+    try {
+      logFile.rotate();
+    } catch (e) {
+      err(e, "Cannot rotate the log file:");
+    }
+  };
   const signals: [Deno.Signal, () => void][] = [
     ["SIGINT", onStop("SIGINT")],
     ["SIGTERM", onStop("SIGTERM")],
   ];
-  if (config.logfile !== undefined && config.logfile !== "-") signals.push(["SIGHUP", onHangup]);
+  if (config.logfile !== undefined && config.logfile !== "-") {
+    signals.push(["SIGHUP", onHangup], ["SIGUSR1", onRotate]);
+  }
   for (const [signal, listener] of signals) Deno.addSignalListener(signal, listener);
   const removeSignals = (): void => {
     for (const [signal, listener] of signals) Deno.removeSignalListener(signal, listener);

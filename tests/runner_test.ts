@@ -496,6 +496,28 @@ Deno.test("runner logs to a --logfile and reopens it on SIGHUP", async () => {
   });
 });
 
+Deno.test("runner rotates its --logfile on SIGUSR1 and keeps serving, as twistd does", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["--logfile", "hello.log", "hello", "--port", "0"], dir);
+    const log = () => Deno.readTextFileSync(`${dir}/hello.log`);
+    await waitUntil("the start-up log", () => exists(`${dir}/hello.log`) && /Dropped/.test(log()));
+    const port = Number(log().match(/ starting on (\d+)/)![1]);
+    runner.child.kill("SIGUSR1");
+    await waitUntil("the rotated log", () => exists(`${dir}/hello.log.1`));
+    assert.match(
+      Deno.readTextFileSync(`${dir}/hello.log.1`),
+      /starting up\..*Received SIGUSR1, rotating the log file\.\n$/s,
+    );
+    // Still serving, and logging into the new file.
+    assert.equal(await fetchText(port), "hello from the runner\n");
+    await waitUntil("a line in the new log", () => /sending 22 bytes/.test(log()));
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+    assert.doesNotMatch(log(), /starting up/);
+    assert.match(log(), /Received SIGTERM.*Server Shut Down\.\n$/s);
+  });
+});
+
 Deno.test("runner --help lists its options and every plugin with its description", async () => {
   await withTempDir(async (dir) => {
     const [status, runner] = await runToEnd(["--plugin", GREETING, "--help"], dir);
