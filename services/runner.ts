@@ -574,11 +574,12 @@ async function serve(config: ServeConfig): Promise<number> {
 
   let observer: FileLogObserver;
   try {
+    // What the program prints goes into the log as timestamped lines, as twistd logs a
+    // program's standard output in the foreground too (and a daemon has no terminal).
     if (config.logfile === undefined || config.logfile === "-") {
-      observer = startLogging(Deno.stdout);
+      observer = startLogging(Deno.stdout, { captureConsole: true });
     } else {
       logFile = new LogFile(absolutePath(config.logfile));
-      // A daemon has no terminal: what the program prints goes to the log too.
       observer = startLogging(logFile, { captureConsole: true });
     }
   } catch (e) {

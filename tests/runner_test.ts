@@ -599,3 +599,32 @@ Deno.test("runner --plugin runs a plugin from a module, by a path relative to th
   runner.child.kill("SIGTERM");
   assert.equal((await runner.exit()).code, 0, runner.output);
 });
+
+Deno.test("runner logs what the application prints as log lines, in the foreground too", async () => {
+  await withTempDir(async (dir) => {
+    const service = new URL("../services/service.ts", import.meta.url).href;
+    const application = new URL("../services/application.ts", import.meta.url).href;
+    Deno.writeTextFileSync(
+      `${dir}/printing_app.ts`,
+      `import { Service } from ${JSON.stringify(service)};
+import { Application } from ${JSON.stringify(application)};
+class Printer extends Service {
+  override startService(): void {
+    super.startService();
+    console.log("printed at start");
+    console.error("complained at start");
+  }
+}
+export const application = new Application("printing");
+new Printer().setServiceParent(application);
+`,
+    );
+    await using runner = new Runner(["--config", "printing_app.ts"], dir);
+    await runner.waitFor(/Dropped/);
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+    assert.match(runner.stdout, /^\S+ \S+ \[-\] printed at start$/m);
+    assert.match(runner.stdout, /^\S+ \S+ \[-\] complained at start$/m);
+    assert.equal(runner.stderr, "");
+  });
+});
