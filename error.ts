@@ -7,7 +7,8 @@
  *
  * A connection's end reaches `Protocol.connectionLost` as a `Failure` wrapping one of these, so
  * the usual test is `reason.check(ConnectionDone)`. A connection attempt that takes too long
- * fails with `TimeoutError`, the project's one timeout error (from `defer.ts`, re-exported here).
+ * fails with `TimeoutError`, the project's one timeout error (from `defer.ts`, re-exported here),
+ * which then also counts as a `ConnectError` and a `UserError`, as in Twisted.
  *
  * @example Tell a clean close from a lost connection
  * ```ts
@@ -24,6 +25,8 @@
  *
  * @module
  */
+
+import { isConnectTimeout } from "./_connect_timeout.ts";
 
 export { TimeoutError } from "./defer.ts";
 
@@ -76,6 +79,23 @@ export class ConnectError extends Error {
     super(attempt(where, "failed", detail), options);
     this.name = "ConnectError";
     this.where = where;
+  }
+
+  /**
+   * `instanceof` as for any class, except that a connection attempt's `TimeoutError` is also
+   * a `ConnectError` and a `UserError` (in Twisted the connect `TimeoutError` is a subclass of
+   * both), so that `reason.check(ConnectError)` sees every failed attempt.
+   *
+   * @example
+   * ```ts
+   * import { ConnectError, TimeoutError, UserError } from "@poetry/serve/error";
+   * console.log(new UserError() instanceof ConnectError); // true
+   * console.log(new TimeoutError(1) instanceof ConnectError); // false: not a connection's
+   * ```
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return (this === ConnectError || this === UserError) && isConnectTimeout(value);
   }
 }
 

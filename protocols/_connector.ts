@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TimeoutError } from "../defer.ts";
+import { connectTimeout } from "../_connect_timeout.ts";
 import { NotConnectingError, UserError } from "../error.ts";
 import { Failure } from "../failure.ts";
 import { callWithContext, err } from "../log.ts";
@@ -134,7 +134,7 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
         if (this.#attempt !== attempt) return;
         this.#cancelAttempt();
         this.#connectionFailed(
-          new Failure(new TimeoutError(timeout, `connecting to ${this.#where()}`)),
+          new Failure(connectTimeout(timeout, this.#where())),
         );
       });
     }

@@ -265,6 +265,11 @@ Deno.test("Reactor.connectTCP fails with TimeoutError after timeout seconds (on 
   const reason = await factory.failed.promise;
   assert.ok(reason.check(TimeoutError));
   assert.equal(TimeoutError, DeferTimeoutError, "one timeout error for the whole project");
+  // As in Twisted, where the connect TimeoutError is a UserError and so a ConnectError.
+  assert.equal(reason.check(ConnectError), ConnectError);
+  assert.equal(reason.check(UserError), UserError);
+  assert.equal(reason.check(ConnectionRefusedError, DNSLookupError), null);
+  assert.equal((reason.value as ConnectError).where, `127.0.0.1:${listener.addr.port}`);
   assert.equal(
     reason.getErrorMessage(),
     `connecting to 127.0.0.1:${listener.addr.port} timed out after 5 seconds`,
@@ -273,6 +278,18 @@ Deno.test("Reactor.connectTCP fails with TimeoutError after timeout seconds (on 
   await connector[Symbol.asyncDispose]();
   assert.equal(factory.protocolInstance.connected, false);
   listener.close();
+});
+
+Deno.test("ConnectError counts a connection attempt's TimeoutError, and no other", () => {
+  const deferredTimeout = new TimeoutError(1, "poem download");
+  assert.equal(deferredTimeout instanceof ConnectError, false);
+  assert.equal(deferredTimeout instanceof UserError, false);
+  // The usual instanceof is untouched, subclasses included.
+  assert.ok(new ConnectionRefusedError() instanceof ConnectError);
+  assert.ok(new UserError() instanceof ConnectError);
+  assert.equal(new ConnectError() instanceof ConnectionRefusedError, false);
+  assert.equal(new ConnectError() instanceof UserError, false);
+  assert.equal(ConnectError[Symbol.hasInstance](null), false);
 });
 
 Deno.test("Reactor.connectTCP cancels its timeout once connected", async () => {
