@@ -521,23 +521,16 @@ async function serve(config: ServeConfig): Promise<number> {
     msg(`Received ${signal}, shutting down.`);
     if (reactorStarted) reactor.stop();
   };
-  const onHangup = (): void => {
+  // SIGHUP reopens the log file and SIGUSR1 rotates it, as twistd does; without a handler,
+  // either signal would end the server.
+  const onLogFileSignal = (signal: string, verb: "reopen" | "rotate") => (): void => {
     if (logFile === undefined) return;
-    msg("Received SIGHUP, reopening the log file.");
+    msg(`Received ${signal}, ${verb === "reopen" ? "reopening" : "rotating"} the log file.`);
     try {
-      logFile.reopen();
+      if (verb === "reopen") logFile.reopen();
+      else logFile.rotate();
     } catch (e) {
-      err(e, "Cannot reopen the log file:");
-    }
-  };
-  // twistd rotates its log file on SIGUSR1; without a handler the signal would end the server.
-  const onRotate = (): void => {
-    if (logFile === undefined) return;
-    msg("Received SIGUSR1, rotating the log file.");
-    try {
-      logFile.rotate();
-    } catch (e) {
-      err(e, "Cannot rotate the log file:");
+      err(e, `Cannot ${verb} the log file:`);
     }
   };
   const signals: [Deno.Signal, () => void][] = [
@@ -545,7 +538,10 @@ async function serve(config: ServeConfig): Promise<number> {
     ["SIGTERM", onStop("SIGTERM")],
   ];
   if (config.logfile !== undefined && config.logfile !== "-") {
-    signals.push(["SIGHUP", onHangup], ["SIGUSR1", onRotate]);
+    signals.push(
+      ["SIGHUP", onLogFileSignal("SIGHUP", "reopen")],
+      ["SIGUSR1", onLogFileSignal("SIGUSR1", "rotate")],
+    );
   }
   for (const [signal, listener] of signals) Deno.addSignalListener(signal, listener);
   const removeSignals = (): void => {
