@@ -703,8 +703,9 @@ export class MemoryReactor implements ReactorLike {
   /**
    * Marks the reactor running, fires the `startup` triggers (making the
    * {@linkcode MemoryReactor.callWhenRunning} calls), then {@linkcode MemoryReactor.stop}s.
-   * Start-up happens synchronously unless a trigger returns a promise or Deferred; the
-   * returned promise resolves once it is done.
+   * Unless a trigger returns a promise or Deferred, all of this happens before `run` returns,
+   * as in Twisted's fake, so `hasStopped` can be checked without awaiting; the returned
+   * promise resolves once it is done.
    *
    * @example
    * ```ts
@@ -718,7 +719,9 @@ export class MemoryReactor implements ReactorLike {
   run(): Promise<void> {
     this.hasRun = true;
     this.#running = true;
-    return this.fireSystemEvent("startup").asPromise().then(() => this.stop());
+    // addCallback, not a promise's then: stopping must not wait for a later microtask when
+    // start-up has already finished.
+    return this.fireSystemEvent("startup").addCallback(() => this.stop()).asPromise();
   }
 
   /**

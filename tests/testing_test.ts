@@ -454,6 +454,31 @@ Deno.test("MemoryReactor.run makes the start-up calls in phase order, as the rea
   assert.equal(order.at(-1), "shutdown");
 });
 
+Deno.test("MemoryReactor.run stops before it returns when no start-up trigger waits", () => {
+  const r = new MemoryReactor();
+  const seen: boolean[] = [];
+  r.callWhenRunning(() => seen.push(r.running));
+  r.run();
+  // As in Twisted's fake, whose run() returns stopped: no await is needed to see it.
+  assert.deepEqual(seen, [true]);
+  assert.equal(r.running, false);
+  assert.equal(r.hasStopped, true);
+  assert.equal(r.stopCount, 1);
+});
+
+Deno.test("MemoryReactor.run stops only once a start-up trigger's Deferred has fired", async () => {
+  const r = new MemoryReactor();
+  const ready = new Deferred<void>();
+  r.addSystemEventTrigger("before", "startup", () => ready);
+  const ran = r.run();
+  assert.equal(r.running, true);
+  assert.equal(r.hasStopped, false);
+  ready.callback(undefined);
+  await ran;
+  assert.equal(r.running, false);
+  assert.equal(r.hasStopped, true);
+});
+
 Deno.test("MemoryReactor.fireSystemEvent waits for a phase's promises before the next phase", async () => {
   const r = new MemoryReactor();
   const order: string[] = [];
