@@ -8,6 +8,7 @@
  */
 
 import { Deferred } from "./defer.ts";
+import { ReactorAlreadyRunning } from "./error.ts";
 import { Clock } from "./task.ts";
 import type { DelayedCall } from "./_timers.ts";
 import type { ClientFactory, Factory } from "./protocols/factory.ts";
@@ -707,6 +708,9 @@ export class MemoryReactor implements ReactorLike {
    * as in Twisted's fake, so `hasStopped` can be checked without awaiting; the returned
    * promise resolves once it is done.
    *
+   * @throws {ReactorAlreadyRunning} if the reactor is running (start-up has not finished), as
+   * the real reactor's `run` does; after it has stopped, `run` may be called again.
+   *
    * @example
    * ```ts
    * import { MemoryReactor } from "@poetry/serve/testing";
@@ -717,6 +721,7 @@ export class MemoryReactor implements ReactorLike {
    * ```
    */
   run(): Promise<void> {
+    if (this.#running) throw new ReactorAlreadyRunning();
     this.hasRun = true;
     this.#running = true;
     // addCallback, not a promise's then: stopping must not wait for a later microtask when

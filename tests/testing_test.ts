@@ -14,6 +14,7 @@ import {
   ConnectionAborted,
   ConnectionDone,
   ConnectionRefusedError,
+  ReactorAlreadyRunning,
 } from "../error.ts";
 import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
@@ -477,6 +478,24 @@ Deno.test("MemoryReactor.run stops only once a start-up trigger's Deferred has f
   await ran;
   assert.equal(r.running, false);
   assert.equal(r.hasStopped, true);
+});
+
+Deno.test("MemoryReactor.run refuses to run a reactor already running, then runs again once stopped", async () => {
+  const r = new MemoryReactor();
+  const ready = new Deferred<void>();
+  let startups = 0;
+  r.addSystemEventTrigger("before", "startup", () => {
+    startups++;
+    return ready;
+  });
+  const ran = r.run();
+  assert.throws(() => r.run(), ReactorAlreadyRunning);
+  assert.equal(startups, 1, "the refused run fires no start-up");
+  ready.callback(undefined);
+  await ran;
+  await r.run();
+  assert.equal(startups, 2);
+  assert.equal(r.stopCount, 2);
 });
 
 Deno.test("MemoryReactor.fireSystemEvent waits for a phase's promises before the next phase", async () => {
