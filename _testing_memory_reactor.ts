@@ -540,6 +540,27 @@ export class MemoryReactor implements ReactorLike {
     this.clock.advance(seconds);
   }
 
+  /**
+   * Advances the clock by each of `timings` in turn, as if
+   * {@linkcode MemoryReactor.advance} were called once per amount (the clock's `pump`, as on
+   * Twisted's `MemoryReactorClock`).
+   *
+   * @throws whatever a call throws; the later amounts are not advanced.
+   *
+   * @example Step through a retry schedule
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   * const reactor = new MemoryReactor();
+   * reactor.callLater(1, () => console.log("first"));
+   * reactor.callLater(3, () => console.log("second"));
+   * reactor.pump([1, 1, 1]); // first, then second
+   * console.log(reactor.seconds()); // 3
+   * ```
+   */
+  pump(timings: Iterable<number>): void {
+    this.clock.pump(timings);
+  }
+
   // ---- Listening and connecting ----
 
   /**

@@ -420,6 +420,18 @@ Deno.test("MemoryReactor's clock runs delayed calls only when advanced", () => {
   assert.equal(r.getDelayedCalls().length, 0);
 });
 
+Deno.test("MemoryReactor.pump advances its clock step by step, as MemoryReactorClock.pump does", () => {
+  const r = new MemoryReactor();
+  const seen: number[] = [];
+  r.callLater(1, () => seen.push(r.seconds()));
+  // Scheduled from inside a step: it is due at 2.5, so only the third step reaches it.
+  r.callLater(1.5, () => r.callLater(1, () => seen.push(r.seconds())));
+  r.pump([1, 1, 1]);
+  assert.deepEqual(seen, [1, 3]);
+  assert.equal(r.seconds(), 3);
+  assert.equal(r.clock.seconds(), 3);
+});
+
 Deno.test("MemoryReactor uses the clock it is given", () => {
   const clock = new Clock();
   const r = new MemoryReactor({ clock });
