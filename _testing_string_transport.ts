@@ -217,23 +217,13 @@ export class StringTransport implements Transport {
    * ```
    */
   write(data: Data): void {
-    let bytes: Uint8Array;
-    if (typeof data === "string") {
-      bytes = encoder.encode(data);
-    } else if (data instanceof Uint8Array) {
-      bytes = data.slice();
-    } else {
-      throw new TypeError(
-        `StringTransport.write takes a Uint8Array or a string, not ${describe(data)}`,
-      );
-    }
-    if (bytes.length === 0) return;
-    this.#chunks.push(bytes);
-    this.#length += bytes.length;
+    this.#record(toBytes(data, "write"));
   }
 
   /**
    * Records each piece in order, as successive {@linkcode StringTransport.write} calls would.
+   * The pieces are all checked first, as Twisted's joins them first: if one is of the wrong
+   * type, nothing of the call is recorded.
    *
    * @throws {TypeError} if a piece is neither a `Uint8Array` nor a string.
    *
@@ -246,7 +236,14 @@ export class StringTransport implements Transport {
    * ```
    */
   writeSequence(data: Iterable<Data>): void {
-    for (const piece of data) this.write(piece);
+    const pieces = Array.from(data, (piece) => toBytes(piece, "writeSequence"));
+    for (const bytes of pieces) this.#record(bytes);
+  }
+
+  #record(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#chunks.push(bytes);
+    this.#length += bytes.length;
   }
 
   /**
@@ -605,6 +602,15 @@ export class StringTransportWithDisconnection extends StringTransport {
     protocol.connected = false;
     protocol.connectionLost(new Failure(new kind(describeAddress(this.getPeer()))));
   }
+}
+
+/** `data` as bytes of its own: a string as UTF-8, a `Uint8Array` copied. */
+function toBytes(data: Data, method: string): Uint8Array {
+  if (typeof data === "string") return encoder.encode(data);
+  if (data instanceof Uint8Array) return data.slice();
+  throw new TypeError(
+    `StringTransport.${method} takes a Uint8Array or a string, not ${describe(data)}`,
+  );
 }
 
 function describeAddress(address: Address): string {

@@ -77,6 +77,17 @@ Deno.test("StringTransport.write rejects values that are neither bytes nor strin
   assert.throws(() => t.writeSequence([{} as unknown as string]), TypeError);
 });
 
+Deno.test("StringTransport.writeSequence records nothing of a call with a piece of the wrong type", () => {
+  const t = new StringTransport();
+  t.write("before ");
+  assert.throws(() => t.writeSequence(["a", bytes("b"), 42 as unknown as string]), {
+    name: "TypeError",
+    message: /writeSequence takes a Uint8Array or a string, not number/,
+  });
+  // Twisted's joins the pieces before writing, so a bad piece leaves the record as it was.
+  assert.equal(t.valueText(), "before ");
+});
+
 Deno.test("StringTransport.loseConnection sets disconnecting and writes are still recorded", () => {
   const t = new StringTransport();
   assert.equal(t.disconnecting, false);
