@@ -58,7 +58,8 @@ export type ProducerState = "producing" | "paused" | "stopped";
  *   `Uint8Array` is copied, so changing it after `write` does not change the record.
  * - {@linkcode StringTransport.loseConnection} only sets
  *   {@linkcode StringTransport.disconnecting}, and {@linkcode StringTransport.abortConnection}
- *   also sets {@linkcode StringTransport.aborted}: nothing is closed and the protocol's
+ *   also sets {@linkcode StringTransport.aborted} (Twisted's `disconnected`, which is kept as
+ *   an alias): nothing is closed and the protocol's
  *   `connectionLost` is not called (use {@linkcode StringTransportWithDisconnection} for
  *   that). As in Twisted, writes after `loseConnection` are still recorded, so a test can see
  *   that a protocol wrote after asking to close.
@@ -93,6 +94,24 @@ export class StringTransport implements Transport {
   disconnecting = false;
   /** `true` once {@linkcode StringTransport.abortConnection} has been called. */
   aborted = false;
+  /**
+   * Twisted's name for {@linkcode StringTransport.aborted}: `true` once
+   * {@linkcode StringTransport.abortConnection} has been called (not after `loseConnection`),
+   * so tests written against Twisted's `StringTransport` read the same.
+   *
+   * @example
+   * ```ts
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const t = new StringTransport();
+   * t.loseConnection();
+   * console.log(t.disconnected); // false
+   * t.abortConnection();
+   * console.log(t.disconnected); // true
+   * ```
+   */
+  get disconnected(): boolean {
+    return this.aborted;
+  }
   /** `true` once {@linkcode StringTransport.loseWriteConnection} has been called. */
   writeConnectionLost = false;
   /** The registered producer, or `undefined` when none is registered. */

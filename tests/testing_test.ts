@@ -105,6 +105,19 @@ Deno.test("StringTransport.abortConnection sets aborted and disconnecting", () =
   assert.equal(t.disconnecting, true);
 });
 
+Deno.test("StringTransport.disconnected is set by abortConnection only, as Twisted's attribute", () => {
+  const closed = new StringTransport();
+  closed.loseConnection();
+  assert.equal(closed.disconnected, false);
+  const aborted = new StringTransport();
+  aborted.abortConnection();
+  assert.equal(aborted.disconnected, true);
+  const withProtocol = new StringTransportWithDisconnection();
+  connectProtocol(new Protocol(), withProtocol);
+  withProtocol.abortConnection();
+  assert.equal(withProtocol.disconnected, true);
+});
+
 Deno.test("StringTransport.loseWriteConnection sets writeConnectionLost only", () => {
   const t = new StringTransport();
   t.loseWriteConnection();
