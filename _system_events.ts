@@ -89,8 +89,8 @@ export class SystemEventTriggers {
   /**
    * Runs the phases of `eventType` in order. Within a phase the triggers run in the order
    * added (one removed by an earlier one does not run, one added by an earlier one runs after
-   * the others); if any returns a promise or Deferred,
-   * the next phase waits for all of them. Errors are logged and do not stop the event.
+   * the others); if any returns a promise or Deferred, the next phase waits for all of them.
+   * Errors are logged and do not stop the event.
    * `during`, if given, is the owner's own part of the event and runs before the `during`
    * triggers. The Deferred fires once the `after` phase is done: at once when nothing waited.
    */
