@@ -947,6 +947,49 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   }
 
   /**
+   * Cancels the Deferred when `signal` aborts, as `fetch` and `Deno.serve` stop on theirs. If
+   * the Deferred has not fired (or, as far as this point of the chain, finished waiting), the
+   * `CancelledError` that results becomes the signal's `reason` (a `DOMException` named
+   * `AbortError` unless whoever aborted gave another), as {@linkcode Deferred.addTimeout} turns
+   * it into a `TimeoutError`; a canceller that fires the Deferred itself has the last word. A
+   * signal that has already aborted cancels it at once. Once the chain gets here, the signal
+   * is no longer listened to, so one long-lived signal can serve many Deferreds.
+   *
+   * @param signal The signal to follow.
+   *
+   * @example Stop waiting when the user gives up
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   *
+   * const controller = new AbortController();
+   * const d = new Deferred<string>().addAbortSignal(controller.signal);
+   * controller.abort();
+   * try {
+   *   await d;
+   * } catch (e) {
+   *   console.log((e as Error).name); // AbortError
+   * }
+   * ```
+   */
+  addAbortSignal(signal: AbortSignal): Deferred<T> {
+    let aborted = false;
+    const abort = () => {
+      aborted = true;
+      this.cancel();
+    };
+    if (signal.aborted) abort();
+    else signal.addEventListener("abort", abort, { once: true });
+    this.addBoth((outcome) => {
+      signal.removeEventListener("abort", abort);
+      if (aborted && outcome instanceof Failure && outcome.check(CancelledError) !== null) {
+        return Failure.from(signal.reason);
+      }
+      return outcome;
+    });
+    return this;
+  }
+
+  /**
    * Registers handlers as a Promise's `then` does (Promises/A+: they run later, in a
    * microtask), for the result at this point of the chain. It only observes: the Deferred
    * keeps its result, so callbacks added after an `await` still receive it, and a failure

@@ -584,6 +584,118 @@ Deno.test("Deferred.addTimeout works with the default timer clock without leakin
   assert.equal(await fast, "fast");
 });
 
+// --- addAbortSignal ----------------------------------------------------------------------
+
+/** An AbortSignal that counts its "abort" listeners, to show that none is left behind. */
+function countedSignal(): { controller: AbortController; listeners: () => number } {
+  const controller = new AbortController();
+  const live = new Set<unknown>();
+  const signal = controller.signal;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
+    if (type === "abort") live.add(listener);
+    add(type, listener as EventListener, options as AddEventListenerOptions);
+  };
+  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
+    if (type === "abort") live.delete(listener);
+    remove(type, listener as EventListener, options as EventListenerOptions);
+  };
+  return { controller, listeners: () => live.size };
+}
+
+Deno.test("Deferred.addAbortSignal cancels on abort and fails with the signal's reason", () => {
+  let cancelled = 0;
+  const controller = new AbortController();
+  const d = new Deferred<string>(() => void cancelled++).addAbortSignal(controller.signal);
+  const seen = outcomeOf(d);
+  assert.equal(seen.fired, false);
+  controller.abort();
+  assert.equal(cancelled, 1);
+  assert.ok(seen.failure?.value instanceof DOMException);
+  assert.equal((seen.failure?.value as DOMException).name, "AbortError");
+  assert.equal(seen.failure?.value, controller.signal.reason);
+  swallow(d);
+});
+
+Deno.test("Deferred.addAbortSignal fails with the reason the code that aborted gave", async () => {
+  const controller = new AbortController();
+  const d = new Deferred<string>().addAbortSignal(controller.signal);
+  const reason = new RangeError("the reader left");
+  controller.abort(reason);
+  await assert.rejects(() => d.asPromise(), (e) => e === reason);
+  const text = new AbortController();
+  const e = new Deferred<string>().addAbortSignal(text.signal);
+  text.abort("not an Error");
+  assert.equal(outcomeOf(e).failure?.value, "not an Error");
+  swallow(e);
+});
+
+Deno.test("Deferred.addAbortSignal with an aborted signal cancels at once", () => {
+  let cancelled = 0;
+  const d = new Deferred<string>(() => void cancelled++).addAbortSignal(AbortSignal.abort());
+  assert.equal(cancelled, 1);
+  assert.equal((outcomeOf(d).failure?.value as DOMException).name, "AbortError");
+  swallow(d);
+});
+
+Deno.test("Deferred.addAbortSignal stops listening once the Deferred fires", () => {
+  const { controller, listeners } = countedSignal();
+  let cancelled = 0;
+  const d = new Deferred<string>(() => void cancelled++).addAbortSignal(controller.signal);
+  const other = new Deferred<string>().addAbortSignal(controller.signal);
+  assert.equal(listeners(), 2);
+  d.callback("in time");
+  assert.equal(listeners(), 1);
+  controller.abort();
+  assert.equal(cancelled, 0);
+  assert.equal(outcomeOf(d).value, "in time");
+  assert.equal(listeners(), 0);
+  swallow(other);
+});
+
+Deno.test("Deferred.addAbortSignal leaves what the canceller fired it with alone", () => {
+  const controller = new AbortController();
+  const d = new Deferred<string>((x) => x.callback("partial poem"));
+  d.addAbortSignal(controller.signal);
+  controller.abort();
+  assert.equal(outcomeOf(d).value, "partial poem");
+  const failing = new Deferred<string>((x) => x.errback(new TypeError("closed")));
+  failing.addAbortSignal(AbortSignal.abort());
+  assert.ok(outcomeOf(failing).failure?.value instanceof TypeError);
+  swallow(failing);
+});
+
+Deno.test("Deferred.addAbortSignal cancels the inner Deferred a fired one waits on", () => {
+  let innerCancelled = false;
+  const inner = new Deferred<string>(() => void (innerCancelled = true));
+  const d = new Deferred<null>();
+  d.addCallback(() => inner);
+  d.callback(null);
+  const controller = new AbortController();
+  d.addAbortSignal(controller.signal);
+  controller.abort();
+  assert.ok(innerCancelled);
+  assert.equal((outcomeOf(d).failure?.value as DOMException).name, "AbortError");
+  swallow(d);
+});
+
+Deno.test("Deferred.addAbortSignal and addTimeout: whichever comes first names the failure", () => {
+  const clock = new FakeClock();
+  const first = new AbortController();
+  const aborted = new Deferred<string>().addTimeout(5, clock).addAbortSignal(first.signal);
+  first.abort();
+  assert.equal((outcomeOf(aborted).failure?.value as DOMException).name, "AbortError");
+  assert.equal(clock.pending, 0);
+  swallow(aborted);
+  const later = new AbortController();
+  const timedOut = new Deferred<string>().addTimeout(5, clock).addAbortSignal(later.signal);
+  clock.advance(5);
+  assert.ok(outcomeOf(timedOut).failure?.value instanceof TimeoutError);
+  later.abort();
+  swallow(timedOut);
+});
+
 // --- promise interop ---------------------------------------------------------------------
 
 Deno.test("Deferred can be awaited for its result, and throws the failure's value", async () => {
