@@ -92,6 +92,7 @@ export {
   TransformFailedError,
   TransformProxy,
   type TransformProxyOptions,
+  type XformOptions,
 } from "./services/transform_client.ts";
 export {
   DEFAULT_MAX_CACHED,

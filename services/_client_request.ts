@@ -19,27 +19,40 @@ export function hostPort(host: string, port: number): string {
   return describeAddress({ type: "TCP", host, port });
 }
 
+/** What limits one request: {@linkcode connectRequest}'s options. */
+export interface RequestLimits {
+  /** Seconds the whole request may take; without it, only connecting is limited (to 30). */
+  timeout?: number;
+  /** Cancels the request when it aborts. */
+  signal?: AbortSignal;
+}
+
 /**
  * Connects `factory` to `host`:`port` and returns `d`, the factory's Deferred (whose canceller
  * closes the connection). With a `timeout`, the whole request must be over in that many
  * seconds, or `d` is cancelled and fails with `TimeoutError("<what> timed out after N
- * seconds")`; without one, only the connection attempt is limited, to 30 seconds.
+ * seconds")`; without one, only the connection attempt is limited, to 30 seconds. With a
+ * `signal`, aborting it cancels `d`, which fails with the signal's reason; a signal that has
+ * already aborted fails `d` without connecting, as `fetch` does.
  */
-export function connectWithTimeout<T>(
+export function connectRequest<T>(
   reactor: ClientReactor,
   host: string,
   port: number,
   factory: ClientFactory,
   d: Deferred<T>,
-  timeout: number | undefined,
   what: string,
+  { timeout, signal }: RequestLimits,
 ): Deferred<T> {
+  if (signal?.aborted) return d.addAbortSignal(signal);
   reactor.connectTCP(host, port, factory, { timeout: timeout === undefined ? 30 : null });
-  if (timeout === undefined) return d;
-  return d.addTimeout(timeout, reactor, (outcome, seconds) => {
-    if (outcome instanceof Failure && outcome.check(CancelledError) !== null) {
-      throw new TimeoutError(seconds, what, { cause: outcome.value });
-    }
-    return outcome;
-  });
+  if (timeout !== undefined) {
+    d.addTimeout(timeout, reactor, (outcome, seconds) => {
+      if (outcome instanceof Failure && outcome.check(CancelledError) !== null) {
+        throw new TimeoutError(seconds, what, { cause: outcome.value });
+      }
+      return outcome;
+    });
+  }
+  return signal === undefined ? d : d.addAbortSignal(signal);
 }

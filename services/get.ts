@@ -75,7 +75,7 @@ import {
   UsageError,
 } from "../_options.ts";
 import { TransformProxy } from "./transform_client.ts";
-import { type ClientReactor, connectWithTimeout, hostPort } from "./_client_request.ts";
+import { type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
 
 export type { ClientReactor };
 
@@ -88,6 +88,13 @@ export interface GetPoetryOptions {
    * @default {undefined}
    */
   timeout?: number;
+  /**
+   * Cancels the download when it aborts: the connection is closed and the Deferred fails with
+   * the signal's reason (an `AbortError` `DOMException` unless given another). A signal that
+   * has already aborted fails it without connecting.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
   /**
    * The reactor to connect with and time the download on.
    * @default {reactor} (the shared reactor)
@@ -359,11 +366,11 @@ export class PoetryClientFactory extends ClientFactory {
  * exactly as the server sent them, or fails: `ConnectionRefusedError` (nothing listens there),
  * `DNSLookupError`, `ConnectionLost` (the connection broke before the server closed it),
  * `TimeoutError` (after `options.timeout` seconds, or 30 seconds of trying to connect).
- * Cancelling the Deferred closes the connection.
+ * Cancelling the Deferred, or aborting `options.signal`, closes the connection.
  *
  * @param host The server's host name or address.
  * @param port The server's port.
- * @param options The time limit and the reactor.
+ * @param options The time limit, an abort signal and the reactor.
  * @returns The poem's bytes, when the server has closed the connection.
  *
  * @example The bytes exactly as the server sent them
@@ -384,17 +391,17 @@ export function getPoetryBytes(
   port: number,
   options: GetPoetryOptions = {},
 ): Deferred<Uint8Array> {
-  const { timeout, reactor = globalReactor } = options;
+  const { reactor = globalReactor } = options;
   const where = hostPort(host, port);
   const factory = new PoetryClientFactory(where);
-  return connectWithTimeout(
+  return connectRequest(
     reactor,
     host,
     port,
     factory,
     factory.deferred!,
-    timeout,
     `poem download from ${where}`,
+    options,
   );
 }
 
@@ -420,7 +427,7 @@ function decodePoem(poem: Uint8Array, where: string): string {
  *
  * @param host The server's host name or address.
  * @param port The server's port.
- * @param options The time limit and the reactor.
+ * @param options The time limit, an abort signal and the reactor.
  * @returns The poem.
  *
  * @example Part 15's test_client
@@ -449,6 +456,22 @@ function decodePoem(poem: Uint8Array, where: string): string {
  * } catch (e) {
  *   console.log(e instanceof TimeoutError, (e as Error).message);
  *   // true poem download from 127.0.0.1:<port> timed out after 0.1 seconds
+ * }
+ * silent.close();
+ * ```
+ *
+ * @example Stop when the user gives up
+ * ```ts
+ * import { getPoetry } from "@poetry/serve/get";
+ *
+ * const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
+ * const controller = new AbortController();
+ * const d = getPoetry("127.0.0.1", silent.addr.port, { signal: controller.signal });
+ * setTimeout(() => controller.abort(), 100);
+ * try {
+ *   await d;
+ * } catch (e) {
+ *   console.log((e as Error).name); // AbortError
  * }
  * silent.close();
  * ```

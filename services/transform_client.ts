@@ -35,7 +35,7 @@ import type { Failure } from "../failure.ts";
 import { ClientFactory, type Connector } from "../protocols/factory.ts";
 import { NetstringReceiver } from "../protocols/netstring_receiver.ts";
 import { reactor as globalReactor } from "../reactor.ts";
-import { type ClientReactor, connectWithTimeout, hostPort } from "./_client_request.ts";
+import { type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
 
 /**
  * A transformation server did not transform the poem: it closed the connection with no reply
@@ -380,6 +380,16 @@ export interface TransformProxyOptions {
   reactor?: ClientReactor;
 }
 
+/** Options of one {@linkcode TransformProxy.xform} request. */
+export interface XformOptions {
+  /**
+   * Cancels the request when it aborts: the connection is closed and the Deferred fails with
+   * the signal's reason. A signal that has already aborted fails it without connecting.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * Stands for a transformation server: each {@linkcode TransformProxy.xform} call is one
  * connection to it, one request and one reply (Twisted's `TransformProxy` of client 6.0).
@@ -438,8 +448,10 @@ export class TransformProxy {
    * @param xformName The transform (`cummingsify`, `uppercase`, `reverse` on this project's
    *   server); it cannot contain a `.`.
    * @param poem The poem.
+   * @param options An abort signal for this request.
    * @returns The transformed poem; or a failure: {@linkcode TransformFailedError} (no reply),
-   *   `ConnectionRefusedError`, `TimeoutError`, `RangeError` (a name with a `.`, or empty).
+   *   `ConnectionRefusedError`, `TimeoutError`, `RangeError` (a name with a `.`, or empty),
+   *   the signal's reason once it aborts.
    *
    * @example A name with a dot fails at once
    * ```ts
@@ -450,7 +462,7 @@ export class TransformProxy {
    * });
    * ```
    */
-  xform(xformName: string, poem: string): Deferred<string> {
+  xform(xformName: string, poem: string, options: XformOptions = {}): Deferred<string> {
     if (xformName === "" || xformName.includes(".")) {
       return fail(
         new RangeError(
@@ -459,14 +471,14 @@ export class TransformProxy {
       );
     }
     const factory = new TransformClientFactory(xformName, poem, this.where);
-    return connectWithTimeout(
+    return connectRequest(
       this.#reactor,
       this.host,
       this.port,
       factory,
       factory.deferred!,
-      this.#timeout,
       `transform ${xformName} at ${this.where}`,
+      { timeout: this.#timeout, signal: options.signal },
     );
   }
 }

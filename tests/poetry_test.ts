@@ -7,7 +7,12 @@ import { ConnectionDone, ConnectionLost, ConnectionRefusedError } from "../error
 import { Failure } from "../failure.ts";
 import { Reactor } from "../reactor.ts";
 import { Clock } from "../task.ts";
-import { assertFailure, StringTransport, StringTransportWithDisconnection } from "../testing.ts";
+import {
+  assertFailure,
+  MemoryReactor,
+  StringTransport,
+  StringTransportWithDisconnection,
+} from "../testing.ts";
 import { poems } from "../poetry/poems.ts";
 import {
   getPoetry,
@@ -112,6 +117,39 @@ Deno.test("cancelling getPoetry while it connects stops the attempt", async () =
   await assertFailure(d, CancelledError);
 });
 
+Deno.test("getPoetry with a signal fails with AbortError and hangs up when it aborts", async () => {
+  await using server = silentServer();
+  const controller = new AbortController();
+  const d = getPoetry("127.0.0.1", server.port, { signal: controller.signal });
+  const { closed } = await server.accepted();
+  controller.abort();
+  const error = await assertFailure(d, DOMException);
+  assert.equal(error.name, "AbortError");
+  await closed; // the server sees the client hang up
+});
+
+Deno.test("getPoetry with an aborted signal fails with its reason without connecting", async () => {
+  const reactor = new MemoryReactor();
+  const reason = new RangeError("the reader left");
+  const d = getPoetryBytes("127.0.0.1", 10000, { signal: AbortSignal.abort(reason), reactor });
+  assert.equal(await assertFailure(d, RangeError), reason);
+  assert.equal(reactor.tcpClients.length, 0);
+});
+
+Deno.test("getPoetry with a signal and a timeout fails with whichever comes first", async () => {
+  await using server = silentServer();
+  const clock = new Clock();
+  const reactor = new Reactor({ clock });
+  const controller = new AbortController();
+  const d = getPoetry("127.0.0.1", server.port, { timeout: 5, signal: controller.signal, reactor });
+  const { closed } = await server.accepted();
+  clock.advance(5);
+  await assertFailure(d, TimeoutError);
+  controller.abort(); // too late to change anything
+  await closed;
+  assert.equal(clock.getDelayedCalls().length, 0);
+});
+
 Deno.test("PoetryClientProtocol fails the download when the connection is lost mid-poem", async () => {
   const factory = new PoetryClientFactory("127.0.0.1:10000");
   const d = factory.deferred!;
@@ -187,6 +225,25 @@ Deno.test("TransformProxy.xform fails with TransformFailedError for an unknown t
 Deno.test("TransformProxy.xform fails with ConnectionRefusedError where nothing listens", async () => {
   const proxy = new TransformProxy("127.0.0.1", await closedPort());
   await assertFailure(proxy.xform("cummingsify", "A POEM"), ConnectionRefusedError);
+});
+
+Deno.test("TransformProxy.xform with a signal fails with its reason and hangs up when it aborts", async () => {
+  await using server = silentServer();
+  const proxy = new TransformProxy("127.0.0.1", server.port);
+  const controller = new AbortController();
+  const d = proxy.xform("cummingsify", "A POEM", { signal: controller.signal });
+  const { closed } = await server.accepted();
+  const reason = new Error("no longer wanted");
+  controller.abort(reason);
+  assert.equal(await assertFailure(d, Error), reason);
+  await closed;
+  const memory = new MemoryReactor();
+  const offline = new TransformProxy("127.0.0.1", 11000, { reactor: memory });
+  await assertFailure(
+    offline.xform("cummingsify", "A POEM", { signal: AbortSignal.abort() }),
+    DOMException,
+  );
+  assert.equal(memory.tcpClients.length, 0);
 });
 
 Deno.test("TransformProxy.xform refuses a transform name with a dot, without connecting", async () => {
