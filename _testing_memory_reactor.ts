@@ -38,6 +38,7 @@ import type {
   SystemEventType,
 } from "./reactor.ts";
 import { StringTransportWithDisconnection } from "./_testing_string_transport.ts";
+import { stopOnAbort } from "./protocols/_on_abort.ts";
 import { SystemEventTriggers, type TriggerRecord } from "./_system_events.ts";
 
 export type { TriggerRecord };
@@ -563,9 +564,17 @@ export class MemoryReactor implements ReactorLike {
 
   // ---- Listening and connecting ----
 
+  /** A port that stops listening when `options.signal` aborts, as the reactor's ports do. */
+  #port<A extends Address>(address: A, options: { signal?: AbortSignal }): MemoryPort<A> {
+    const port = new MemoryPort(address);
+    if (options.signal !== undefined) stopOnAbort(options.signal, () => void port.stopListening());
+    return port;
+  }
+
   /**
    * Records the call and returns a port bound, in name only, to `options.interface` (default
-   * `0.0.0.0`) and `port`. The factory is not started.
+   * `0.0.0.0`) and `port`. The factory is not started. The port stops listening when
+   * `options.signal` aborts, as the reactor's do.
    *
    * @example
    * ```ts
@@ -581,7 +590,7 @@ export class MemoryReactor implements ReactorLike {
     factory: Factory,
     options: ListenTCPOptions = {},
   ): MemoryPort<TCPAddress> {
-    const listeningPort = new MemoryPort(tcpAddress(options.interface || "0.0.0.0", port));
+    const listeningPort = this.#port(tcpAddress(options.interface || "0.0.0.0", port), options);
     this.tcpServers.push({ port, factory, options, listeningPort });
     return listeningPort;
   }
@@ -627,7 +636,7 @@ export class MemoryReactor implements ReactorLike {
     factory: Factory,
     options: ListenUNIXOptions = {},
   ): MemoryPort<UNIXAddress> {
-    const listeningPort = new MemoryPort<UNIXAddress>({ type: "UNIX", path });
+    const listeningPort = this.#port<UNIXAddress>({ type: "UNIX", path }, options);
     this.unixServers.push({ path, factory, options, listeningPort });
     return listeningPort;
   }
@@ -669,7 +678,7 @@ export class MemoryReactor implements ReactorLike {
    * ```
    */
   listenSSL(port: number, factory: Factory, options: ListenSSLOptions): MemoryPort<TCPAddress> {
-    const listeningPort = new MemoryPort(tcpAddress(options.interface || "0.0.0.0", port));
+    const listeningPort = this.#port(tcpAddress(options.interface || "0.0.0.0", port), options);
     this.sslServers.push({ port, factory, options, listeningPort });
     return listeningPort;
   }

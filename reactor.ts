@@ -100,6 +100,12 @@ export interface ListenTCPOptions {
    * @default {511} (Deno's default)
    */
   backlog?: number;
+  /**
+   * Stops listening (as `stopListening()` does) when the signal aborts, as `Deno.serve` stops
+   * on its `signal`; a signal that has already aborted stops the port as soon as it is made.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of {@linkcode Reactor.listenSSL}. */
@@ -118,6 +124,12 @@ export interface ListenUNIXOptions {
    * @default {undefined}
    */
   mode?: number;
+  /**
+   * Stops listening (and removes the socket file) when the signal aborts, as for
+   * {@linkcode ListenTCPOptions.signal}.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of {@linkcode Reactor.connectTCP} and {@linkcode Reactor.connectUNIX}. */
@@ -360,7 +372,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
   /**
    * Listens on TCP `port` (0: any free port; `getHost().port` tells which) and builds a
    * protocol with `factory` for each connection. Logs `<factory> starting on <port>` and calls
-   * `factory.doStart()`; `stopListening()` undoes both.
+   * `factory.doStart()`; `stopListening()` undoes both, and so does aborting `options.signal`.
    *
    * A server protocol's `connectionMade` runs in the log context of the factory's
    * `logPrefix()` (as Twisted's port does), its other calls in
@@ -378,6 +390,20 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * console.log(address.port > 0); // true
    * await port.stopListening();
    * ```
+   *
+   * @example Stop listening when a signal aborts, as `Deno.serve` does
+   * ```ts
+   * import { reactor } from "@poetry/serve/reactor";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { Protocol } from "@poetry/serve/protocol";
+   * const controller = new AbortController();
+   * const port = reactor.listenTCP(0, Factory.forProtocol(Protocol), {
+   *   interface: "127.0.0.1",
+   *   signal: controller.signal,
+   * });
+   * controller.abort(); // the port closes; connections it accepted stay open
+   * await port.stopListening(); // fires once it is closed
+   * ```
    */
   listenTCP(
     port: number,
@@ -387,6 +413,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     return this.#listen(
       { kind: "TCP", port, interface: options.interface || "0.0.0.0", backlog: options.backlog },
       factory,
+      options.signal,
     ) as ListeningPort<TCPAddress>;
   }
 
@@ -453,6 +480,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     return this.#listen(
       { kind: "UNIX", path, mode: options.mode },
       factory,
+      options.signal,
     ) as ListeningPort<UNIXAddress>;
   }
 
@@ -515,6 +543,7 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
         key: options.key,
       },
       factory,
+      options.signal,
     ) as ListeningPort<TCPAddress>;
   }
 
@@ -546,10 +575,15 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     );
   }
 
-  #listen(spec: ConstructorParameters<typeof Port>[0], factory: Factory): ListeningPort {
+  #listen(
+    spec: ConstructorParameters<typeof Port>[0],
+    factory: Factory,
+    signal: AbortSignal | undefined,
+  ): ListeningPort {
     const port = new Port(spec, factory, this.#hooks);
     port.startListening();
     this.#ports.add(port);
+    if (signal !== undefined) port.stopOnAbort(signal);
     return port;
   }
 

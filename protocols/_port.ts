@@ -12,6 +12,7 @@ import { callWithContext, err, msg } from "../log.ts";
 import type { DelayedCall } from "../_timers.ts";
 import type { Factory } from "./factory.ts";
 import type { Address } from "./protocol.ts";
+import { stopOnAbort } from "./_on_abort.ts";
 import {
   protocolLogPrefix,
   type ReactorHooks,
@@ -67,6 +68,8 @@ export class Port implements TransportOwner, AsyncDisposable {
   #stopping = false;
   #done: Promise<void> | null = null;
   #nap: { call: DelayedCall; resolve: () => void } | null = null;
+  /** Stops following the abort signal given to listen, if any. */
+  #unwatch: (() => void) | null = null;
 
   /** A port for `spec`, building protocols with `factory`; it listens once started. */
   constructor(spec: ListenSpec, factory: Factory, hooks: PortHooks) {
@@ -200,6 +203,11 @@ export class Port implements TransportOwner, AsyncDisposable {
     return Deferred.fromPromise(done);
   }
 
+  /** Stops listening when `signal` aborts (at once if it has), as `Deno.serve` does. */
+  stopOnAbort(signal: AbortSignal): void {
+    this.#unwatch = stopOnAbort(signal, () => void this.stopListening());
+  }
+
   /** Stops listening and waits until the port is closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stopListening();
@@ -232,6 +240,8 @@ export class Port implements TransportOwner, AsyncDisposable {
     }
     this.#listener = null;
     this.#done = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
     const spec = this.#spec;
     if (spec.kind === "UNIX") {
       try {

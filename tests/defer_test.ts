@@ -27,6 +27,7 @@ import {
 } from "../defer.ts";
 import { Failure } from "../failure.ts";
 import { addObserver, type LogEvent, removeObserver } from "../log.ts";
+import { countedSignal } from "./fixtures/signals.ts";
 
 // --- helpers -----------------------------------------------------------------------------
 
@@ -585,24 +586,6 @@ Deno.test("Deferred.addTimeout works with the default timer clock without leakin
 });
 
 // --- addAbortSignal ----------------------------------------------------------------------
-
-/** An AbortSignal that counts its "abort" listeners, to show that none is left behind. */
-function countedSignal(): { controller: AbortController; listeners: () => number } {
-  const controller = new AbortController();
-  const live = new Set<unknown>();
-  const signal = controller.signal;
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.add(listener);
-    add(type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.delete(listener);
-    remove(type, listener as EventListener, options as EventListenerOptions);
-  };
-  return { controller, listeners: () => live.size };
-}
 
 Deno.test("Deferred.addAbortSignal cancels on abort and fails with the signal's reason", () => {
   let cancelled = 0;

@@ -28,6 +28,7 @@ import {
   unixTest,
   withLog,
 } from "./fixtures/loopback.ts";
+import { countedSignal } from "./fixtures/signals.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url);
 const certPath = new URL("tls_cert.pem", fixtures).pathname;
@@ -160,6 +161,58 @@ Deno.test("ListeningPort.stopListening leaves the connections it accepted open",
   client.transport.loseConnection();
   assert.ok((await server.lost.promise).check(ConnectionDone));
   await clientFactory.clientLost.promise;
+});
+
+/** A factory of Recorders whose `stopped` resolves when its last port has closed. */
+class Stopping extends CollectingFactory<Recorder> {
+  readonly stopped: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  constructor() {
+    super(() => new Recorder());
+  }
+  override stopFactory(): void {
+    this.stopped.resolve();
+  }
+}
+
+Deno.test("Reactor.listenTCP with a signal stops listening when it aborts, as Deno.serve does", async () => {
+  const factory = new Stopping();
+  const controller = new AbortController();
+  const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1", signal: controller.signal });
+  const number = port.getHost().port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: number });
+  const server = await factory.nth(0);
+  controller.abort();
+  await factory.stopped.promise;
+  await assert.rejects(
+    () => Deno.connect({ hostname: "127.0.0.1", port: number }),
+    Deno.errors.ConnectionRefused,
+  );
+  // The connection accepted before the abort stays open, as with stopListening().
+  await conn.write(new TextEncoder().encode("still here"));
+  while (server.text() !== "still here") await turn();
+  conn.close();
+  assert.ok((await server.lost.promise).check(ConnectionDone));
+});
+
+Deno.test("Reactor.listenTCP with an aborted signal stops the port as soon as it is made", async () => {
+  const factory = new Stopping();
+  const port = reactor.listenTCP(0, factory, {
+    interface: "127.0.0.1",
+    signal: AbortSignal.abort(),
+  });
+  assert.ok(port.getHost().port > 0);
+  await factory.stopped.promise;
+  assert.equal(factory.numPorts, 0);
+});
+
+Deno.test("Reactor.listenTCP lets go of its signal once the port stops another way", async () => {
+  const { controller, listeners } = countedSignal();
+  const factory = new Stopping();
+  const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1", signal: controller.signal });
+  assert.equal(listeners(), 1);
+  await port.stopListening();
+  assert.equal(listeners(), 0);
+  controller.abort(); // nothing left to stop
 });
 
 Deno.test("Reactor.listenTCP keeps accepting while connections come and go", async () => {

@@ -393,6 +393,21 @@ Deno.test("MemoryReactor records listenTCP, listenUNIX and listenSSL and returns
   assert.equal(tcp.listening, false);
 });
 
+Deno.test("MemoryReactor's ports stop listening when the signal given to listen aborts", () => {
+  const r = new MemoryReactor();
+  const controller = new AbortController();
+  const { signal } = controller;
+  const tcp = r.listenTCP(10000, new Factory(), { signal });
+  const unix = r.listenUNIX("/tmp/poetry.sock", new Factory(), { signal });
+  const ssl = r.listenSSL(10443, new Factory(), { cert: "c.pem", key: "k.pem", signal });
+  const other = r.listenTCP(10001, new Factory());
+  assert.deepEqual([tcp.listening, unix.listening, ssl.listening], [true, true, true]);
+  controller.abort();
+  assert.deepEqual([tcp.listening, unix.listening, ssl.listening], [false, false, false]);
+  assert.equal(other.listening, true);
+  assert.equal(r.listenTCP(10002, new Factory(), { signal }).listening, false);
+});
+
 Deno.test("MemoryReactor records connectTCP, connectUNIX and connectSSL and returns connectors", () => {
   const r = new MemoryReactor();
   const factory = new RecordingClientFactory();
