@@ -38,7 +38,7 @@ import type {
   SystemEventType,
 } from "./reactor.ts";
 import { StringTransportWithDisconnection } from "./_testing_string_transport.ts";
-import { stopOnAbort } from "./protocols/_on_abort.ts";
+import { whenAborted } from "./_on_abort.ts";
 import { SystemEventTriggers, type TriggerRecord } from "./_system_events.ts";
 
 export type { TriggerRecord };
@@ -567,7 +567,7 @@ export class MemoryReactor implements ReactorLike {
   /** A port that stops listening when `options.signal` aborts, as the reactor's ports do. */
   #port<A extends Address>(address: A, options: { signal?: AbortSignal }): MemoryPort<A> {
     const port = new MemoryPort(address);
-    if (options.signal !== undefined) stopOnAbort(options.signal, () => void port.stopListening());
+    if (options.signal !== undefined) whenAborted(options.signal, () => void port.stopListening());
     return port;
   }
 

@@ -40,6 +40,7 @@
 
 import { Failure } from "./failure.ts";
 import { err } from "./log.ts";
+import { whenAborted } from "./_on_abort.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -973,14 +974,12 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   addAbortSignal(signal: AbortSignal): Deferred<T> {
     let aborted = false;
-    const abort = () => {
+    const unwatch = whenAborted(signal, () => {
       aborted = true;
       this.cancel();
-    };
-    if (signal.aborted) abort();
-    else signal.addEventListener("abort", abort, { once: true });
+    });
     this.addBoth((outcome) => {
-      signal.removeEventListener("abort", abort);
+      unwatch();
       if (aborted && outcome instanceof Failure && outcome.check(CancelledError) !== null) {
         return Failure.from(signal.reason);
       }

@@ -8,11 +8,11 @@
 
 import { Deferred } from "../defer.ts";
 import { CannotListenError } from "../error.ts";
+import { whenAborted } from "../_on_abort.ts";
 import { callWithContext, err, msg } from "../log.ts";
 import type { DelayedCall } from "../_timers.ts";
 import type { Factory } from "./factory.ts";
 import type { Address } from "./protocol.ts";
-import { stopOnAbort } from "./_on_abort.ts";
 import {
   protocolLogPrefix,
   type ReactorHooks,
@@ -205,7 +205,7 @@ export class Port implements TransportOwner, AsyncDisposable {
 
   /** Stops listening when `signal` aborts (at once if it has), as `Deno.serve` does. */
   stopOnAbort(signal: AbortSignal): void {
-    this.#unwatch = stopOnAbort(signal, () => void this.stopListening());
+    this.#unwatch = whenAborted(signal, () => void this.stopListening());
   }
 
   /** Stops listening and waits until the port is closed. */
