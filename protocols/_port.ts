@@ -155,11 +155,16 @@ export class Port implements TransportOwner, AsyncDisposable {
   /** Closes a listener that never became a port, and removes its UNIX socket file. */
   #release(listener: Deno.Listener): void {
     listener.close();
+    this.#removeSocketFile();
+  }
+
+  /** Removes a UNIX port's socket file, if there is still one. */
+  #removeSocketFile(): void {
     if (this.#spec.kind !== "UNIX") return;
     try {
       Deno.removeSync(this.#spec.path);
     } catch {
-      // Already gone.
+      // Already gone (Deno removes it on close).
     }
   }
 
@@ -242,14 +247,8 @@ export class Port implements TransportOwner, AsyncDisposable {
     this.#done = null;
     this.#unwatch?.();
     this.#unwatch = null;
+    this.#removeSocketFile();
     const spec = this.#spec;
-    if (spec.kind === "UNIX") {
-      try {
-        Deno.removeSync(spec.path);
-      } catch {
-        // Already gone (Deno removes it on close).
-      }
-    }
     // Twisted logs this in the port's context: the factory's.
     callWithContext(
       this.#factory.logPrefix(),
