@@ -43,6 +43,11 @@ export {
   realTime,
 } from "./_timers.ts";
 
+/** Orders delayed calls by when they are due (a stable sort keeps equals in order). */
+function byDueTime(a: DelayedCall, b: DelayedCall): number {
+  return a.getTime() - b.getTime();
+}
+
 /**
  * Deterministic time for tests, as Twisted's `task.Clock`: a {@linkcode ReactorTime} whose
  * time starts at 0 and moves only when {@linkcode Clock.advance} is called. Give it to code
@@ -140,7 +145,7 @@ export class Clock implements ReactorTime {
   #sort(): void {
     if (!this.#unsorted) return;
     this.#unsorted = false;
-    this.#calls.sort((a, b) => a.getTime() - b.getTime());
+    this.#calls.sort(byDueTime);
   }
 
   /**
@@ -158,7 +163,7 @@ export class Clock implements ReactorTime {
   getDelayedCalls(): DelayedCall[] {
     // A sorted copy: sorting the schedule itself here would change how later moves are ordered.
     const calls = [...this.#calls];
-    if (this.#unsorted) calls.sort((a, b) => a.getTime() - b.getTime());
+    if (this.#unsorted) calls.sort(byDueTime);
     return calls;
   }
 
