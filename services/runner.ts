@@ -23,7 +23,10 @@
  * | `--version` | print the version and exit |
  *
  * Exit status: 0 after a clean shutdown (or `--help`), 1 when start-up fails (a port in use,
- * a running server holding the pid file), 2 for a command line that cannot be used.
+ * a running server holding the pid file), 2 for a command line that cannot be used. A clean
+ * shutdown that SIGINT or SIGTERM asked for exits 0 too: twistd ends itself with the signal
+ * instead, but a Deno program needs `--allow-run` to signal itself, a permission the runner
+ * drops once started; a supervisor such as systemd counts either as success.
  *
  * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once).
  * When logging to a file, SIGUSR1 rotates it (as twistd does) and SIGHUP reopens it, for
