@@ -10,6 +10,8 @@
  *   calls without touching the network, with a `Clock` for time; and
  *   {@linkcode connectProtocol} to connect a protocol built by a recorded factory.
  * - {@linkcode assertFailure}: check that a Deferred fails with the expected error.
+ * - {@linkcode successResultOf}, {@linkcode failureResultOf} and {@linkcode assertNoResult}:
+ *   what a Deferred holds right now, for tests that move a `Clock` instead of waiting.
  * - {@linkcode withLoggedErrors} and {@linkcode flushLoggedErrors}: fail a test that logs an
  *   error, or leaves a failure unhandled in a Deferred, unless the test claims it.
  * - {@linkcode timeoutAfter}: a time limit on a Deferred under test, naming it when it expires.
@@ -57,6 +59,7 @@
  */
 
 export { assertFailure } from "./_testing_assert_failure.ts";
+export { assertNoResult, failureResultOf, successResultOf } from "./_testing_results.ts";
 export {
   flushLoggedErrors,
   LoggedErrorsError,

@@ -21,16 +21,19 @@ import { err } from "../log.ts";
 import { ClientFactory, type Connector, Factory, ServerFactory } from "../protocols/factory.ts";
 import { type Address, Protocol, type TCPAddress } from "../protocols/protocol.ts";
 import { reactor as realReactor, type ReactorTCP, type ReactorTime } from "../reactor.ts";
-import { Clock } from "../task.ts";
+import { Clock, deferLater } from "../task.ts";
 import {
   assertFailure,
+  assertNoResult,
   connectProtocol,
+  failureResultOf,
   flushLoggedErrors,
   LoggedErrorsError,
   MemoryReactor,
   type ReactorLike,
   StringTransport,
   StringTransportWithDisconnection,
+  successResultOf,
   timeoutAfter,
   withLoggedErrors,
 } from "../testing.ts";
@@ -331,6 +334,141 @@ Deno.test(
 Deno.test("assertFailure refuses to be called without an error type", () => {
   assert.throws(() => assertFailure(succeed(1)), TypeError);
 });
+
+// ---- successResultOf, failureResultOf, assertNoResult ----
+
+/** Deferreds that have no result now, each for another reason. */
+function withoutResults(): [string, Deferred<string>][] {
+  const paused = new Deferred<string>();
+  paused.pause();
+  paused.callback("held back");
+  const waiting = succeed("outer").addCallback(() => new Deferred<string>());
+  return [["unfired", new Deferred<string>()], ["paused", paused], ["waiting", waiting]];
+}
+
+Deno.test("successResultOf returns the result now and leaves it for later callbacks", () => {
+  const clock = new Clock();
+  const d = deferLater(clock, 5, () => "Roses are red");
+  clock.advance(5);
+  assert.equal(successResultOf(d), "Roses are red");
+  let later: string | undefined;
+  d.addCallback((poem) => void (later = poem));
+  assert.equal(later, "Roses are red");
+});
+
+Deno.test("successResultOf fails on a Deferred with no result yet", () => {
+  for (const [why, d] of withoutResults()) {
+    assert.throws(() => successResultOf(d), (e: unknown) => {
+      assert.ok(e instanceof AssertionError, why);
+      assert.match(e.message, /^Success result expected on Deferred \(.*\), found no result/);
+      return true;
+    });
+  }
+});
+
+Deno.test(
+  "successResultOf fails on a failure, showing its traceback, and handles it",
+  withLoggedErrors(() => {
+    const d = fail(new RangeError("poem too long"));
+    assert.throws(() => successResultOf(d), (e: unknown) => {
+      assert.ok(e instanceof AssertionError);
+      assert.match(e.message, /found failure result instead:\nRangeError: poem too long\n/);
+      return true;
+    });
+    assert.equal(reportUnhandledErrors(), 0);
+  }),
+);
+
+Deno.test("successResultOf refuses a promise, which never has a result yet", () => {
+  assert.throws(
+    () => successResultOf(Promise.resolve(1) as unknown as Deferred<number>),
+    /expected a Deferred, got Promise/,
+  );
+});
+
+Deno.test(
+  "failureResultOf returns the failure now and handles it",
+  withLoggedErrors(() => {
+    const clock = new Clock();
+    const d = new Deferred<string>().addTimeout(10, clock);
+    clock.advance(10);
+    const failure = failureResultOf(d, TimeoutError);
+    assert.ok(failure.value instanceof TimeoutError);
+    assert.equal(failure.getErrorMessage(), "Deferred timed out after 10 seconds");
+    assert.equal(successResultOf(d), undefined);
+    assert.equal(reportUnhandledErrors(), 0);
+  }),
+);
+
+Deno.test("failureResultOf takes any failure without types, and a subclass of one given", () => {
+  assert.equal(failureResultOf(fail("just a string")).value, "just a string");
+  const refused = new ConnectionRefusedError("127.0.0.1:10001");
+  assert.equal(failureResultOf(fail(refused), TypeError, ConnectError).value, refused);
+});
+
+Deno.test(
+  "failureResultOf fails on another error, naming the types expected, and handles it",
+  withLoggedErrors(() => {
+    const d = fail(new RangeError("poem too long"));
+    assert.throws(() => failureResultOf(d, TypeError, ConnectionDone), (e: unknown) => {
+      assert.ok(e instanceof AssertionError);
+      assert.match(
+        e.message,
+        /^Failure of type \(TypeError or ConnectionDone\) expected on Deferred \(fired: .*RangeError.*\), found \[Failure RangeError: poem too long\] instead:\nRangeError: poem too long\n/,
+      );
+      return true;
+    });
+    assert.equal(reportUnhandledErrors(), 0);
+  }),
+);
+
+Deno.test("failureResultOf fails on a success result and on no result", () => {
+  assert.throws(
+    () => failureResultOf(succeed({ poem: "Roses" })),
+    {
+      message: 'Failure result expected on Deferred (fired: { poem: "Roses" }), ' +
+        'found success result ({ poem: "Roses" }) instead',
+    },
+  );
+  for (const [why, d] of withoutResults()) {
+    assert.throws(() => failureResultOf(d), /found no result instead$/, why);
+  }
+});
+
+Deno.test("assertNoResult passes while there is no result, and changes nothing", () => {
+  const clock = new Clock();
+  const d = deferLater(clock, 1, () => "late");
+  clock.advance(0.5);
+  assertNoResult(d);
+  clock.advance(0.5);
+  assert.equal(successResultOf(d), "late");
+  for (const [, waiting] of withoutResults()) assertNoResult(waiting);
+});
+
+Deno.test("assertNoResult does not swallow a failure that arrives after it passed", () => {
+  const d = new Deferred<string>();
+  assertNoResult(d);
+  let caught: unknown;
+  d.addErrback((failure) => void (caught = failure.value));
+  const error = new Error("arrived later");
+  d.errback(error);
+  assert.equal(caught, error);
+});
+
+Deno.test(
+  "assertNoResult fails on a result, keeping a success and handling a failure",
+  withLoggedErrors(() => {
+    const d = succeed(3);
+    assert.throws(() => assertNoResult(d), {
+      name: "AssertionError",
+      message: "No result expected on Deferred (fired: 3), found 3 instead",
+    });
+    assert.equal(successResultOf(d), 3);
+    const failed = fail(new RangeError("poem too long"));
+    assert.throws(() => assertNoResult(failed), /found \[Failure RangeError: poem too long\]/);
+    assert.equal(reportUnhandledErrors(), 0);
+  }),
+);
 
 // ---- MemoryReactor ----
 
