@@ -7,6 +7,8 @@
 
 import { ConnectionAborted, ConnectionDone } from "./error.ts";
 import { Failure } from "./failure.ts";
+import { ownBytes } from "./protocols/_bytes.ts";
+import { describeAddress } from "./protocols/_transport.ts";
 import type {
   Address,
   Data,
@@ -16,7 +18,6 @@ import type {
   Transport,
 } from "./protocols/protocol.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Options for {@linkcode StringTransport}. */
@@ -236,7 +237,7 @@ export class StringTransport implements Transport {
    * ```
    */
   write(data: Data): void {
-    this.#record(toBytes(data, "write"));
+    this.#record(ownBytes(data, "StringTransport.write"));
   }
 
   /**
@@ -255,7 +256,10 @@ export class StringTransport implements Transport {
    * ```
    */
   writeSequence(data: Iterable<Data>): void {
-    const pieces = Array.from(data, (piece) => toBytes(piece, "writeSequence"));
+    const pieces = Array.from(
+      data,
+      (piece) => ownBytes(piece, "StringTransport.writeSequence"),
+    );
     for (const bytes of pieces) this.#record(bytes);
   }
 
@@ -621,26 +625,4 @@ export class StringTransportWithDisconnection extends StringTransport {
     protocol.connected = false;
     protocol.connectionLost(new Failure(new kind(describeAddress(this.getPeer()))));
   }
-}
-
-/** `data` as bytes of its own: a string as UTF-8, a `Uint8Array` copied. */
-function toBytes(data: Data, method: string): Uint8Array {
-  if (typeof data === "string") return encoder.encode(data);
-  if (data instanceof Uint8Array) return data.slice();
-  throw new TypeError(
-    `StringTransport.${method} takes a Uint8Array or a string, not ${describe(data)}`,
-  );
-}
-
-function describeAddress(address: Address): string {
-  if (address.type === "UNIX") return address.path;
-  return address.host.includes(":")
-    ? `[${address.host}]:${address.port}`
-    : `${address.host}:${address.port}`;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "an object";
-  return typeof value;
 }

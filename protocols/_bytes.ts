@@ -21,6 +21,16 @@ export function toBytes(data: Data): Uint8Array {
   throw new TypeError(`expected a Uint8Array or a string, not ${describe(data)}`);
 }
 
+/**
+ * `data` as bytes of its own, to keep past the call: a string encoded as UTF-8, a `Uint8Array`
+ * copied. `what` names the method for the error a wrong type gets.
+ */
+export function ownBytes(data: Data, what: string): Uint8Array {
+  if (typeof data === "string") return encoder.encode(data);
+  if (data instanceof Uint8Array) return data.slice();
+  throw new TypeError(`${what} takes a Uint8Array or a string, not ${describe(data)}`);
+}
+
 /** What `value` is, for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return "null";
