@@ -15,6 +15,8 @@
  * - {@linkcode withLoggedErrors} and {@linkcode flushLoggedErrors}: fail a test that logs an
  *   error, or leaves a failure unhandled in a Deferred, unless the test claims it.
  * - {@linkcode timeoutAfter}: a time limit on a Deferred under test, naming it when it expires.
+ * - {@linkcode loopbackAsync}: a server protocol and a client protocol talking to each other
+ *   in memory, with no socket.
  *
  * A Deno test may return (or `await`) a Deferred: Deferreds are `PromiseLike`, so the test
  * finishes when the Deferred fires and fails if it fails.
@@ -59,6 +61,12 @@
  */
 
 export { assertFailure } from "./_testing_assert_failure.ts";
+export {
+  collapsingPumpPolicy,
+  identityPumpPolicy,
+  loopbackAsync,
+  type PumpPolicy,
+} from "./_testing_loopback.ts";
 export { assertNoResult, failureResultOf, successResultOf } from "./_testing_results.ts";
 export {
   flushLoggedErrors,

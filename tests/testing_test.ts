@@ -13,22 +13,36 @@ import {
   ConnectError,
   ConnectionAborted,
   ConnectionDone,
+  ConnectionLost,
   ConnectionRefusedError,
   ReactorAlreadyRunning,
 } from "../error.ts";
 import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
 import { ClientFactory, type Connector, Factory, ServerFactory } from "../protocols/factory.ts";
-import { type Address, Protocol, type TCPAddress } from "../protocols/protocol.ts";
+import {
+  type Address,
+  Protocol,
+  type PullProducer,
+  type PushProducer,
+  type TCPAddress,
+} from "../protocols/protocol.ts";
 import { reactor as realReactor, type ReactorTCP, type ReactorTime } from "../reactor.ts";
 import { Clock, deferLater } from "../task.ts";
+import { LineReceiver } from "../protocols/line_receiver.ts";
+import { PoetryFactory, PoetryService } from "../services/fastpoetry.ts";
+import { PoetryClientFactory as GetPoetryClientFactory } from "../services/get.ts";
+import { poems } from "../poetry/poems.ts";
 import {
   assertFailure,
   assertNoResult,
+  collapsingPumpPolicy,
   connectProtocol,
   failureResultOf,
   flushLoggedErrors,
+  identityPumpPolicy,
   LoggedErrorsError,
+  loopbackAsync,
   MemoryReactor,
   type ReactorLike,
   StringTransport,
@@ -1086,3 +1100,343 @@ Deno.test(
     await assertFailure(timeoutAfter(getPoetry("127.0.0.1", 0), 10, "getPoetry"), ConnectError);
   }),
 );
+
+// ---- loopbackAsync ----
+
+const text = (data: Uint8Array): string => new TextDecoder().decode(data);
+
+/** Records what it receives and how its connection ended; `onMade` runs in connectionMade. */
+class Peer extends Protocol {
+  chunks: string[] = [];
+  reason: Failure | undefined;
+  constructor(readonly events: string[], readonly name: string, readonly onMade = () => {}) {
+    super();
+  }
+  override connectionMade(): void {
+    this.onMade();
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.chunks.push(text(data));
+    this.events.push(`${this.name} got ${text(data)}`);
+  }
+  override connectionLost(reason: Failure): void {
+    this.reason = reason;
+    this.events.push(`${this.name} lost`);
+  }
+}
+
+Deno.test("loopbackAsync connects the tutorial's poetry server and client in memory", async () => {
+  const service = new PoetryService("kettle");
+  service.startService();
+  const client = new GetPoetryClientFactory("127.0.0.1:10000");
+  const poem = client.deferred!;
+  const peer = { type: "TCP", host: "127.0.0.1", port: 54321 } as const;
+  await loopbackAsync(
+    new PoetryFactory(service).buildProtocol(peer)!,
+    client.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 10000 })!,
+  );
+  assert.equal(text(await poem), poems.kettle);
+  service.stopService();
+});
+
+Deno.test("loopbackAsync relays both ways, then tells the server and the client, in that order", async () => {
+  class Shout extends LineReceiver {
+    lost: Failure | undefined;
+    override lineReceived(line: Uint8Array): void {
+      this.sendLine(text(line).toUpperCase());
+    }
+    override connectionLost(reason: Failure): void {
+      this.lost = reason;
+      order.push("server");
+    }
+  }
+  class Ask extends LineReceiver {
+    answers: string[] = [];
+    lost: Failure | undefined;
+    override connectionMade(): void {
+      this.sendLine("roses are red");
+      this.sendLine("violets are blue");
+    }
+    override lineReceived(line: Uint8Array): void {
+      this.answers.push(text(line));
+      if (this.answers.length === 2) this.transport.loseConnection();
+    }
+    override connectionLost(reason: Failure): void {
+      this.lost = reason;
+      order.push("client");
+    }
+  }
+  const order: string[] = [];
+  const server = new Shout();
+  const client = new Ask();
+  await loopbackAsync(server, client);
+  assert.deepEqual(client.answers, ["ROSES ARE RED", "VIOLETS ARE BLUE"]);
+  assert.deepEqual(order, ["server", "client"]);
+  assert.ok(server.lost?.check(ConnectionDone));
+  assert.ok(client.lost?.check(ConnectionDone));
+  assert.equal(server.connected, false);
+  assert.equal(client.connected, false);
+});
+
+Deno.test("loopbackAsync delivers later, never from inside write", async () => {
+  const events: string[] = [];
+  const server = new Peer(events, "server", () => {
+    server.transport.write("hello");
+    events.push("server wrote");
+    server.transport.loseConnection();
+  });
+  const client = new Peer(events, "client");
+  const done = loopbackAsync(server, client);
+  assert.deepEqual(events, ["server wrote"]);
+  await done;
+  assert.deepEqual(events, ["server wrote", "client got hello", "server lost", "client lost"]);
+});
+
+Deno.test("loopbackAsync cuts writes as its pump policy says", async () => {
+  for (
+    const [policy, expected] of [[identityPumpPolicy, ["a", "b", "c"]], [collapsingPumpPolicy, [
+      "abc",
+    ]]] as const
+  ) {
+    const server = new Peer([], "server", () => {
+      server.transport.write("a");
+      server.transport.writeSequence(["b", new TextEncoder().encode("c")]);
+      server.transport.loseConnection(); // after what was written is delivered
+    });
+    const client = new Peer([], "client");
+    await loopbackAsync(server, client, policy);
+    assert.deepEqual(client.chunks, expected);
+  }
+});
+
+Deno.test("loopbackAsync reports loopback addresses, the server on port 10000", async () => {
+  const server = new Peer([], "server");
+  const client = new Peer([], "client", () => client.transport.loseConnection());
+  const done = loopbackAsync(server, client);
+  const serverAddress = { type: "TCP", host: "127.0.0.1", port: 10000 };
+  const clientAddress = { type: "TCP", host: "127.0.0.1", port: 54321 };
+  assert.deepEqual(server.transport.getHost(), serverAddress);
+  assert.deepEqual(server.transport.getPeer(), clientAddress);
+  assert.deepEqual(client.transport.getHost(), clientAddress);
+  assert.deepEqual(client.transport.getPeer(), serverAddress);
+  await done;
+});
+
+Deno.test("loopbackAsync: abortConnection drops what was not delivered", async () => {
+  const events: string[] = [];
+  const server = new Peer(events, "server", () => {
+    server.transport.write("never delivered");
+    server.transport.abortConnection();
+  });
+  const client = new Peer(events, "client");
+  await loopbackAsync(server, client);
+  assert.deepEqual(events, ["server lost", "client lost"]);
+  assert.ok(server.reason?.check(ConnectionAborted));
+  assert.ok(client.reason?.check(ConnectionLost));
+  assert.equal(client.reason?.check(ConnectionAborted), null);
+});
+
+Deno.test("loopbackAsync delivers nothing more once a side aborts while receiving", async () => {
+  const events: string[] = [];
+  const server = new Peer(events, "server", () => {
+    server.transport.write("first");
+    server.transport.write("second");
+  });
+  class Abrupt extends Peer {
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      this.transport.abortConnection();
+    }
+  }
+  const client = new Abrupt(events, "client");
+  await loopbackAsync(server, client);
+  assert.deepEqual(events, ["client got first", "server lost", "client lost"]);
+  assert.ok(client.reason?.check(ConnectionAborted));
+  assert.ok(server.reason?.check(ConnectionLost));
+});
+
+Deno.test("loopbackAsync: loseWriteConnection sends end-of-file, and a half-closeable peer answers", async () => {
+  const events: string[] = [];
+  class Answerer extends Peer {
+    readConnectionLost(): void {
+      events.push("server read end-of-file");
+      this.transport.write(`you said ${this.chunks.join("")}`);
+      this.transport.loseConnection();
+    }
+  }
+  class Sayer extends Peer {
+    writeConnectionLost(): void {
+      events.push("client sent end-of-file");
+    }
+  }
+  const server = new Answerer(events, "server");
+  const client = new Sayer(events, "client", () => {
+    client.transport.write("hi");
+    client.transport.loseWriteConnection();
+    client.transport.write("dropped: written after the half-close");
+  });
+  await loopbackAsync(server, client);
+  assert.deepEqual(events, [
+    "server got hi",
+    "server read end-of-file",
+    "client sent end-of-file",
+    "client got you said hi",
+    "server lost",
+    "client lost",
+  ]);
+  assert.ok(client.reason?.check(ConnectionDone));
+});
+
+Deno.test("loopbackAsync: end-of-file sent on an idle connection is answered", async () => {
+  const events: string[] = [];
+  class Answerer extends Peer {
+    readConnectionLost(): void {
+      events.push("server read end-of-file");
+      this.transport.write("bye");
+      this.transport.loseConnection();
+    }
+  }
+  const server = new Answerer(events, "server");
+  const client = new Peer(events, "client");
+  const done = loopbackAsync(server, client);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  client.transport.loseWriteConnection();
+  await done;
+  assert.deepEqual(events, [
+    "server read end-of-file",
+    "client got bye",
+    "server lost",
+    "client lost",
+  ]);
+});
+
+Deno.test("loopbackAsync: end-of-file closes the connection of a peer that cannot half-close", async () => {
+  const events: string[] = [];
+  const server = new Peer(events, "server");
+  const client = new Peer(events, "client", () => {
+    client.transport.write("hi");
+    client.transport.loseWriteConnection();
+  });
+  await loopbackAsync(server, client);
+  assert.deepEqual(events, ["server got hi", "server lost", "client lost"]);
+  assert.ok(server.reason?.check(ConnectionDone));
+});
+
+Deno.test("loopbackAsync: pauseProducing holds back what a protocol receives", async () => {
+  const events: string[] = [];
+  const server = new Peer(events, "server", () => server.transport.write("poem"));
+  const client = new Peer(events, "client", () => client.transport.pauseProducing());
+  const done = loopbackAsync(server, client);
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(events, []);
+  client.transport.resumeProducing();
+  client.transport.loseConnection();
+  await done;
+  assert.deepEqual(events, ["client got poem", "server lost", "client lost"]);
+});
+
+Deno.test("loopbackAsync pauses a streaming producer past 64 KiB undelivered, and resumes it", async () => {
+  const piece = new Uint8Array(16 * 1024);
+  const total = 1024 * 1024;
+  const log: string[] = [];
+  class Source extends Protocol implements PushProducer {
+    sent = 0;
+    paused = false;
+    override connectionMade(): void {
+      this.transport.registerProducer(this, true);
+      this.resumeProducing();
+    }
+    pauseProducing(): void {
+      this.paused = true;
+      log.push(`paused after ${this.sent / 1024} KiB`);
+    }
+    resumeProducing(): void {
+      this.paused = false;
+      while (!this.paused && this.sent < total) {
+        this.sent += piece.length;
+        this.transport.write(piece);
+      }
+      if (this.sent === total) {
+        this.transport.unregisterProducer();
+        this.transport.loseConnection();
+      }
+    }
+    stopProducing(): void {
+      log.push("stopped");
+    }
+  }
+  class Sink extends Protocol {
+    received = 0;
+    override dataReceived(data: Uint8Array): void {
+      this.received += data.length;
+    }
+  }
+  const sink = new Sink();
+  await loopbackAsync(new Source(), sink);
+  assert.equal(sink.received, total);
+  // Paused at the write that passes 64 KiB in flight (the fifth of 16 KiB), resumed once all
+  // of it is delivered; the last 64 KiB do not pass the mark. Never stopped: it unregistered.
+  const pauses = Array.from({ length: 12 }, (_, i) => `paused after ${80 * (i + 1)} KiB`);
+  assert.deepEqual(log, pauses);
+});
+
+Deno.test("loopbackAsync asks a pull producer for more once what it wrote is delivered", async () => {
+  const asked: number[] = [];
+  class Pages extends Protocol implements PullProducer {
+    page = 0;
+    override connectionMade(): void {
+      this.transport.registerProducer(this, false);
+    }
+    resumeProducing(): void {
+      asked.push(this.page);
+      if (this.page === 3) {
+        this.transport.unregisterProducer();
+        this.transport.loseConnection();
+        return;
+      }
+      this.transport.write(`page ${++this.page};`);
+    }
+    stopProducing(): void {}
+  }
+  const reader = new Peer([], "client");
+  await loopbackAsync(new Pages(), reader);
+  assert.deepEqual(asked, [0, 1, 2, 3]);
+  assert.deepEqual(reader.chunks, ["page 1;", "page 2;", "page 3;"]);
+});
+
+Deno.test(
+  "loopbackAsync closes on an error in dataReceived, and fails with it",
+  withLoggedErrors(async () => {
+    const server = new Peer([], "server", () => server.transport.write("bad poem"));
+    class Picky extends Peer {
+      override dataReceived(): void {
+        throw new RangeError("not a sonnet");
+      }
+    }
+    const client = new Picky([], "client");
+    const error = await assertFailure(loopbackAsync(server, client), RangeError);
+    assert.equal(error.message, "not a sonnet");
+    assert.equal(client.reason?.value, error);
+    assert.ok(server.reason?.check(ConnectionLost));
+  }),
+);
+
+Deno.test("loopbackAsync cancelled aborts both sides and leaves nothing running", async () => {
+  const server = new Peer([], "server", () => server.transport.write("pending"));
+  const client = new Peer([], "client");
+  const done = loopbackAsync(server, client);
+  done.cancel();
+  await assertFailure(done, CancelledError);
+  assert.ok(server.reason?.check(ConnectionAborted));
+  assert.ok(client.reason?.check(ConnectionAborted));
+  assert.deepEqual(client.chunks, []);
+  server.transport.write("after the end"); // ignored, schedules nothing
+});
+
+Deno.test("loopbackAsync lets an error in connectionMade reach the caller, leaving nothing running", () => {
+  const server = new Peer([], "server", () => {
+    server.transport.write("half a greeting");
+    throw new TypeError("no greeting");
+  });
+  assert.throws(() => loopbackAsync(server, new Peer([], "client")), /no greeting/);
+});
