@@ -414,7 +414,7 @@ class LoopbackTransport implements Transport {
   unregisterProducer(): void {
     this.producer = undefined;
     this.#producerPaused = false;
-    if (this.disconnecting) this.link.schedule(); // a pending close can now complete
+    this.link.schedule(); // a close or half-close waiting for it can now complete
   }
 
   /** Stops the registered producer as the connection closes. */

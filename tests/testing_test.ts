@@ -1404,6 +1404,33 @@ Deno.test("loopbackAsync asks a pull producer for more once what it wrote is del
   assert.deepEqual(reader.chunks, ["page 1;", "page 2;", "page 3;"]);
 });
 
+Deno.test("loopbackAsync half-closes only once the producer is unregistered", async () => {
+  const events: string[] = [];
+  class Answerer extends Peer {
+    readConnectionLost(): void {
+      events.push("server read end-of-file");
+      this.transport.loseConnection();
+    }
+  }
+  const producer = { resumeProducing() {}, stopProducing() {} };
+  const client = new Peer(events, "client", () => {
+    client.transport.registerProducer(producer, false);
+    client.transport.write("last words");
+    client.transport.loseWriteConnection();
+  });
+  const done = loopbackAsync(new Answerer(events, "server"), client);
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(events, ["server got last words"]);
+  client.transport.unregisterProducer();
+  await done;
+  assert.deepEqual(events, [
+    "server got last words",
+    "server read end-of-file",
+    "server lost",
+    "client lost",
+  ]);
+});
+
 Deno.test(
   "loopbackAsync closes on an error in dataReceived, and fails with it",
   withLoggedErrors(async () => {
