@@ -581,11 +581,16 @@ export class StreamTransport implements Transport {
     if (!streaming) producer.resumeProducing();
   }
 
-  /** Forgets the registered producer; a pending `loseConnection()` can now complete. */
+  /**
+   * Forgets the registered producer; a pending `loseConnection()` or `loseWriteConnection()`
+   * can now complete. (Twisted's transports resume only a pending `loseConnection()` here, and
+   * leave a half-close behind a pull producer waiting for a write that may never come.)
+   */
   unregisterProducer(): void {
     this.#producer = null;
     this.#producerPaused = false;
-    if (!this.#closed && this.disconnecting) this.#flushSoon();
+    const closeWaits = this.disconnecting || (this.#writeDisconnecting && !this.#writeDisconnected);
+    if (!this.#closed && closeWaits) this.#flushSoon();
   }
 
   // ---- Reading ----

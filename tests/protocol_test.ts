@@ -155,6 +155,28 @@ Deno.test("StreamTransport.loseConnection still sends what is written right afte
     assert.ok((await protocol.lost.promise).check(ConnectionDone));
     assert.equal(decoder.decode(concat(conn.writes)), "last");
   }
+  // loseWriteConnection() behind a pull producer: unregistering it lets the end of file go.
+  // (Twisted's transports resume only a pending loseConnection() here; the half-close waited.)
+  {
+    const protocol = new Recorder();
+    const { conn, transport } = scripted(protocol);
+    let eof = false;
+    conn.closeWrite = () => {
+      eof = true;
+      return Promise.resolve();
+    };
+    transport.registerProducer({ resumeProducing() {}, stopProducing() {} }, false);
+    transport.write("last words");
+    transport.loseWriteConnection();
+    for (let i = 0; i < 5; i++) await turn();
+    assert.equal(eof, false, "a pull producer holds the half-close back");
+    transport.unregisterProducer();
+    for (let i = 0; i < 20 && !eof; i++) await turn();
+    assert.ok(eof, "the end of file went out once the producer was unregistered");
+    assert.equal(decoder.decode(concat(conn.writes)), "last words");
+    transport.abortConnection();
+    await protocol.lost.promise;
+  }
   // loseWriteConnection() then write(): the write goes out before the end of file.
   {
     const protocol = new Recorder();
