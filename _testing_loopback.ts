@@ -243,7 +243,7 @@ class Link {
       }
     }
     for (const [end, peer] of [[server, client], [client, server]] as const) {
-      if (end.inFlight > 0 || end.producer !== undefined) continue;
+      if (end.inFlight > 0 || end.producerHoldsClose()) continue;
       if (end.disconnecting) {
         this.close(
           new Failure(new ConnectionDone(describeAddress(server.getPeer()))),
@@ -415,6 +415,14 @@ class LoopbackTransport implements Transport {
     this.producer = undefined;
     this.#producerPaused = false;
     this.link.schedule(); // a close or half-close waiting for it can now complete
+  }
+
+  /**
+   * Whether a close or half-close must wait for the producer: a pull producer is asked for
+   * more instead, until it unregisters; a streaming one that is not paused does not hold it.
+   */
+  producerHoldsClose(): boolean {
+    return this.producer !== undefined && (!this.#streaming || this.#producerPaused);
   }
 
   /** Stops the registered producer as the connection closes. */

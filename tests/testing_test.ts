@@ -1431,6 +1431,24 @@ Deno.test("loopbackAsync half-closes only once the producer is unregistered", as
   ]);
 });
 
+Deno.test("loopbackAsync closes with a streaming producer registered, and stops it", async () => {
+  const calls: string[] = [];
+  const producer = {
+    pauseProducing: () => void calls.push("pause"),
+    resumeProducing: () => void calls.push("resume"),
+    stopProducing: () => void calls.push("stop"),
+  };
+  const server = new Peer([], "server", () => {
+    server.transport.registerProducer(producer, true);
+    server.transport.write("a little");
+    server.transport.loseConnection();
+  });
+  const client = new Peer([], "client");
+  await loopbackAsync(server, client);
+  assert.deepEqual(client.chunks, ["a little"]);
+  assert.deepEqual(calls, ["stop"]);
+});
+
 Deno.test(
   "loopbackAsync closes on an error in dataReceived, and fails with it",
   withLoggedErrors(async () => {
