@@ -1125,6 +1125,22 @@ class Peer extends Protocol {
   }
 }
 
+/** A Peer that can be half-closed: at end-of-file it sends `reply(what it got)`, if any, and closes. */
+class HalfClosingPeer extends Peer {
+  reply: (received: string) => string | undefined = () => undefined;
+  readConnectionLost(): void {
+    this.events.push(`${this.name} read end-of-file`);
+    const answer = this.reply(this.chunks.join(""));
+    if (answer !== undefined) this.transport.write(answer);
+    this.transport.loseConnection();
+  }
+}
+
+/** Lets `n` turns of the event loop go by. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 Deno.test("loopbackAsync connects the tutorial's poetry server and client in memory", async () => {
   const service = new PoetryService("kettle");
   service.startService();
@@ -1193,11 +1209,11 @@ Deno.test("loopbackAsync delivers later, never from inside write", async () => {
 });
 
 Deno.test("loopbackAsync cuts writes as its pump policy says", async () => {
-  for (
-    const [policy, expected] of [[identityPumpPolicy, ["a", "b", "c"]], [collapsingPumpPolicy, [
-      "abc",
-    ]]] as const
-  ) {
+  const cases = [
+    [identityPumpPolicy, ["a", "b", "c"]],
+    [collapsingPumpPolicy, ["abc"]],
+  ] as const;
+  for (const [policy, expected] of cases) {
     const server = new Peer([], "server", () => {
       server.transport.write("a");
       server.transport.writeSequence(["b", new TextEncoder().encode("c")]);
@@ -1257,19 +1273,13 @@ Deno.test("loopbackAsync delivers nothing more once a side aborts while receivin
 
 Deno.test("loopbackAsync: loseWriteConnection sends end-of-file, and a half-closeable peer answers", async () => {
   const events: string[] = [];
-  class Answerer extends Peer {
-    readConnectionLost(): void {
-      events.push("server read end-of-file");
-      this.transport.write(`you said ${this.chunks.join("")}`);
-      this.transport.loseConnection();
-    }
-  }
   class Sayer extends Peer {
     writeConnectionLost(): void {
       events.push("client sent end-of-file");
     }
   }
-  const server = new Answerer(events, "server");
+  const server = new HalfClosingPeer(events, "server");
+  server.reply = (said) => `you said ${said}`;
   const client = new Sayer(events, "client", () => {
     client.transport.write("hi");
     client.transport.loseWriteConnection();
@@ -1289,17 +1299,11 @@ Deno.test("loopbackAsync: loseWriteConnection sends end-of-file, and a half-clos
 
 Deno.test("loopbackAsync: end-of-file sent on an idle connection is answered", async () => {
   const events: string[] = [];
-  class Answerer extends Peer {
-    readConnectionLost(): void {
-      events.push("server read end-of-file");
-      this.transport.write("bye");
-      this.transport.loseConnection();
-    }
-  }
-  const server = new Answerer(events, "server");
+  const server = new HalfClosingPeer(events, "server");
+  server.reply = () => "bye";
   const client = new Peer(events, "client");
   const done = loopbackAsync(server, client);
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await turns(1);
   client.transport.loseWriteConnection();
   await done;
   assert.deepEqual(events, [
@@ -1327,7 +1331,7 @@ Deno.test("loopbackAsync: pauseProducing holds back what a protocol receives", a
   const server = new Peer(events, "server", () => server.transport.write("poem"));
   const client = new Peer(events, "client", () => client.transport.pauseProducing());
   const done = loopbackAsync(server, client);
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  await turns(3);
   assert.deepEqual(events, []);
   client.transport.resumeProducing();
   client.transport.loseConnection();
@@ -1406,20 +1410,14 @@ Deno.test("loopbackAsync asks a pull producer for more once what it wrote is del
 
 Deno.test("loopbackAsync half-closes only once the producer is unregistered", async () => {
   const events: string[] = [];
-  class Answerer extends Peer {
-    readConnectionLost(): void {
-      events.push("server read end-of-file");
-      this.transport.loseConnection();
-    }
-  }
   const producer = { resumeProducing() {}, stopProducing() {} };
   const client = new Peer(events, "client", () => {
     client.transport.registerProducer(producer, false);
     client.transport.write("last words");
     client.transport.loseWriteConnection();
   });
-  const done = loopbackAsync(new Answerer(events, "server"), client);
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  const done = loopbackAsync(new HalfClosingPeer(events, "server"), client);
+  await turns(3);
   assert.deepEqual(events, ["server got last words"]);
   client.transport.unregisterProducer();
   await done;
