@@ -46,7 +46,7 @@ export function assertFailure<Types extends ErrorType[]>(
   if (types.length === 0) {
     throw new TypeError("assertFailure needs at least one error type to expect");
   }
-  const expected = types.map((type) => type.name || "an anonymous class").join(" or ");
+  const expected = describeTypes(types);
   return ensureDeferred(d).addCallbacks(
     (result: unknown): never => {
       throw new AssertionError({
@@ -67,4 +67,9 @@ export function assertFailure<Types extends ErrorType[]>(
       });
     },
   ) as Deferred<InstanceType<Types[number]>>;
+}
+
+/** `A or B`: the error classes a check expects, for its message. */
+export function describeTypes(types: readonly ErrorType[]): string {
+  return types.map((type) => type.name || "an anonymous class").join(" or ");
 }

@@ -7,6 +7,7 @@
  */
 
 import { AssertionError } from "node:assert";
+import { describeTypes } from "./_testing_assert_failure.ts";
 import { Deferred } from "./defer.ts";
 import { type ErrorType, Failure } from "./failure.ts";
 
@@ -116,9 +117,9 @@ export function failureResultOf(d: Deferred<unknown>, ...types: ErrorType[]): Fa
     });
   }
   if (types.length > 0 && outcome.check(...types) === null) {
-    const expected = types.map((type) => type.name || "an anonymous class").join(" or ");
     throw new AssertionError({
-      message: `Failure of type (${expected}) expected on ${before}, found ${outcome} ` +
+      message:
+        `Failure of type (${describeTypes(types)}) expected on ${before}, found ${outcome} ` +
         `instead:\n${outcome.getTraceback()}`,
       actual: outcome.value,
       expected: types,
@@ -152,8 +153,9 @@ export function assertNoResult(d: Deferred<unknown>): void {
   const outcome = currentOutcome(d);
   if (outcome === NONE) return;
   throw new AssertionError({
+    // A Failure inspects as its one-line `[Failure Type: message]`.
     message: `No result expected on ${before}, found ${
-      outcome instanceof Failure ? String(outcome) : Deno.inspect(outcome, { depth: 2 })
+      Deno.inspect(outcome, { depth: 2 })
     } instead`,
     actual: outcome instanceof Failure ? outcome.value : outcome,
   });
