@@ -12,6 +12,7 @@ import { concatBytes, ownBytes } from "./protocols/_bytes.ts";
 import type {
   Address,
   Data,
+  HalfCloseableProtocol,
   Protocol,
   PullProducer,
   PushProducer,
@@ -164,12 +165,15 @@ class Link {
     this.done = new Deferred<void>(() => {
       // Not fired here: cancel() then fails the Deferred with CancelledError.
       this.#cancelled = true;
-      const [server, client] = this.ends;
-      this.close(
-        new Failure(new ConnectionAborted(describeAddress(server.getPeer()))),
-        new Failure(new ConnectionAborted(describeAddress(client.getPeer()))),
-      );
+      this.#closeBoth(ConnectionAborted);
     });
+  }
+
+  /** Calls `fn`, blaming `end` for what it throws (see {@linkcode Link.failing}). */
+  callAs(end: LoopbackTransport, fn: () => void): void {
+    this.failing = end;
+    fn();
+    this.failing = undefined;
   }
 
   /** Stops relaying without telling the protocols: connecting them failed. */
@@ -195,8 +199,10 @@ class Link {
       for (let round = 0; round < ROUNDS_PER_TURN; round++) {
         const [server, client] = this.ends;
         this.#again = false;
-        const moved = this.#relay(server, client) | this.#relay(client, server);
-        if (this.closed || this.#endOfStreams() || !(moved || this.#again)) return;
+        const toClient = this.#relay(server, client);
+        const toServer = this.#relay(client, server);
+        if (!this.closed) this.#endOfStreams();
+        if (this.closed || !(toClient || toServer || this.#again)) return;
       }
     } catch (e) {
       this.#protocolFailed(e);
@@ -207,23 +213,20 @@ class Link {
     this.schedule(); // more to do: let timers and I/O have a turn first
   }
 
-  /** Moves what `from` wrote to `to`, and delivers what `to` may receive: 1 if it did. */
-  #relay(from: LoopbackTransport, to: LoopbackTransport): number {
-    let moved = 0;
+  /** Moves what `from` wrote to `to`, and delivers what `to` may receive. Whether it did. */
+  #relay(from: LoopbackTransport, to: LoopbackTransport): boolean {
+    let moved = false;
     if (from.written.length > 0) {
       to.inbox.push(...this.#policy(from.written));
       from.written = [];
-      moved = 1;
+      moved = true;
     }
     let delivered = false;
     while (to.inbox.length > 0 && !to.readPaused && !to.aborted && !from.aborted) {
       const chunk = to.inbox.shift()!;
       from.inFlight -= chunk.length;
-      delivered = true;
-      this.failing = to;
-      to.protocol.dataReceived(chunk);
-      this.failing = undefined;
-      moved = 1;
+      delivered = moved = true;
+      this.callAs(to, () => to.protocol.dataReceived(chunk));
     }
     // Twisted's transports ask a producer for more when their buffer has just emptied.
     if (delivered && from.inFlight === 0 && !this.closed) from.drained();
@@ -232,48 +235,51 @@ class Link {
 
   /**
    * Closes at once if an end aborted; else half-closes and closes where the ends asked and
-   * their writes are delivered. Whether the connection is now closed.
+   * their writes are delivered.
    */
-  #endOfStreams(): boolean {
-    const [server, client] = this.ends;
-    for (const end of this.ends) {
-      if (end.aborted) {
-        this.close(...this.#reasons(end, new ConnectionAborted(describeAddress(end.peer))));
-        return true;
-      }
+  #endOfStreams(): void {
+    const aborted = this.ends.find((end) => end.aborted);
+    if (aborted !== undefined) {
+      this.close(...this.#reasons(aborted, new ConnectionAborted(describeAddress(aborted.peer))));
+      return;
     }
+    const [server, client] = this.ends;
     for (const [end, peer] of [[server, client], [client, server]] as const) {
       if (end.inFlight > 0 || end.producerHoldsClose()) continue;
       if (end.disconnecting) {
-        this.close(
-          new Failure(new ConnectionDone(describeAddress(server.getPeer()))),
-          new Failure(new ConnectionDone(describeAddress(client.getPeer()))),
-        );
-        return true;
+        this.#closeBoth(ConnectionDone);
+        return;
       }
       if (end.writeShut && !end.eofSent) {
         end.eofSent = true;
-        this.failing = peer;
-        const halfCloseable = peer.protocol as Partial<{ readConnectionLost(): void }>;
+        const halfCloseable = peer.protocol as Partial<HalfCloseableProtocol>;
         if (typeof halfCloseable.readConnectionLost === "function") {
-          halfCloseable.readConnectionLost();
+          this.callAs(peer, () => halfCloseable.readConnectionLost!());
         } else {
           peer.disconnecting = true; // as a transport closes on end-of-file for such a protocol
         }
-        this.failing = end;
-        const own = end.protocol as Partial<{ writeConnectionLost(): void }>;
-        if (typeof own.writeConnectionLost === "function") own.writeConnectionLost();
-        this.failing = undefined;
+        const own = end.protocol as Partial<HalfCloseableProtocol>;
+        if (typeof own.writeConnectionLost === "function") {
+          this.callAs(end, () => own.writeConnectionLost!());
+        }
         this.schedule(); // the peer may now close, or have answered
       }
     }
-    return false;
+  }
+
+  /** Closes the connection with a `kind` failure for each side. */
+  #closeBoth(kind: typeof ConnectionDone | typeof ConnectionAborted): void {
+    const [server, client] = this.ends;
+    this.close(
+      new Failure(new kind(describeAddress(server.peer))),
+      new Failure(new kind(describeAddress(client.peer))),
+    );
   }
 
   /** The reasons, server's first, when `end` failed with `error`: its peer loses the link. */
   #reasons(end: LoopbackTransport, error: unknown): [Failure, Failure] {
     const own = error instanceof Failure ? error : new Failure(error);
-    const lost = new Failure(new ConnectionLost(describeAddress(end.getHost())));
+    const lost = new Failure(new ConnectionLost(describeAddress(end.host)));
     return end === this.ends[0] ? [own, lost] : [lost, own];
   }
 
@@ -357,9 +363,7 @@ class LoopbackTransport implements Transport {
     const producer = this.producer;
     if (producer === undefined || (this.#streaming && !this.#producerPaused)) return;
     this.#producerPaused = false;
-    this.link.failing = this;
-    producer.resumeProducing();
-    this.link.failing = undefined;
+    this.link.callAs(this, () => producer.resumeProducing());
   }
 
   loseConnection(): void {
