@@ -856,7 +856,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * if that did not fire it, or there was none, it fails with {@linkcode CancelledError}, and
    * without a canceller a later `callback()` from the code that would have fired it is dropped.
    * If it has fired but is waiting for a Deferred that one of its callbacks returned, that one
-   * is cancelled instead. Otherwise it does nothing.
+   * is cancelled instead. Otherwise it does nothing: also when the waits go round in a circle
+   * (two Deferreds each waiting for the other), where nothing is left that could fire.
    *
    * @example Cancel and drop a late result
    * ```ts
@@ -868,13 +869,19 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * ```
    */
   cancel(): void {
-    // Walk down the waits instead of recursing: a chain can be 100,000 Deferreds deep.
+    // Walk down the waits instead of recursing: a chain can be 100,000 Deferreds deep. `behind`
+    // follows at half the pace, so that a circle of waits is noticed instead of walked forever.
     // deno-lint-ignore no-this-alias
     let d: Deferred<unknown> = this;
+    let behind = d;
+    let step = false;
     while ((d.#state & CALLED) !== 0) {
       const result = d.#result;
       if (!(result instanceof Deferred)) return;
       d = result;
+      if (step) behind = behind.#result as Deferred<unknown>;
+      step = !step;
+      if (d === behind) return;
     }
     if (d === this) this.#cancelUnfired();
     else d.cancel(); // it may override cancel(), as DeferredList does

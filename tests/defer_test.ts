@@ -471,6 +471,22 @@ Deno.test("Deferred.cancel cancels the inner Deferred a callback returned", () =
   swallow(outer);
 });
 
+Deno.test("Deferred.cancel returns when the waits go round in a circle", () => {
+  // t0 waits for t1, t1 for c0, and c0 -> c1 -> c2 -> c0 each wait for the next: none can fire.
+  let cancellers = 0;
+  const make = () => new Deferred<number>(() => void cancellers++);
+  const [t0, t1, c0, c1, c2] = [make(), make(), make(), make(), make()];
+  c0.addCallback(() => c1);
+  c1.addCallback(() => c2);
+  c2.addCallback(() => c0);
+  t1.addCallback(() => c0);
+  t0.addCallback(() => t1);
+  for (const d of [c0, c1, c2, t1, t0]) d.callback(0);
+  for (const d of [t0, c1]) d.cancel(); // from outside the circle, and from inside it
+  assert.equal(cancellers, 0);
+  assert.deepEqual([t0, t1, c0, c1, c2].map((d) => d.paused), [1, 1, 1, 1, 1]);
+});
+
 // --- chainDeferred -----------------------------------------------------------------------
 
 Deno.test("Deferred.chainDeferred hands the outcome over and leaves undefined behind", () => {
