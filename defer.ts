@@ -833,7 +833,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /**
    * Undoes one {@linkcode Deferred.pause}; once none is left, runs the callbacks that are due.
-   * Does nothing on a Deferred that is not paused.
+   * Does nothing on a Deferred that is not paused, and never ends the wait for a Deferred that
+   * one of its callbacks returned: that ends only when the other one has a result.
    *
    * @example Release the callbacks
    * ```ts
@@ -846,7 +847,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * ```
    */
   unpause(): void {
-    if (this.#paused === 0) return;
+    // The pause that waits for a returned Deferred is not the caller's to lift: ending it early
+    // would hand that Deferred itself to the next callback (Twisted's issue 12726).
+    const waiting = (this.#state & CALLED) !== 0 && this.#result instanceof Deferred ? 1 : 0;
+    if (this.#paused <= waiting) return;
     this.#paused--;
     if (this.#paused === 0 && (this.#state & CALLED) !== 0) this.#runCallbacks();
   }

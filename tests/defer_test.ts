@@ -328,6 +328,23 @@ Deno.test("Deferred.pause holds the callbacks until unpause", () => {
   assert.equal(d.paused, 0);
 });
 
+Deno.test("Deferred.unpause does not end the wait for a Deferred a callback returned", () => {
+  const inner = new Deferred<string>();
+  const outer = new Deferred<number>();
+  const seen: unknown[] = [];
+  outer.addCallback(() => inner).addCallback((poem) => seen.push(poem));
+  outer.callback(1);
+  outer.pause(); // the caller's own pause, on top of the wait
+  assert.equal(outer.paused, 2);
+  outer.unpause();
+  outer.unpause(); // only the wait is left: not the caller's to lift
+  assert.equal(outer.paused, 1);
+  assert.deepEqual(seen, []);
+  inner.callback("a poem");
+  assert.deepEqual(seen, ["a poem"]);
+  assert.equal(outer.paused, 0);
+});
+
 Deno.test("Deferred fired inside a callback runs its callbacks before callback() returns", () => {
   const order: string[] = [];
   const a = new Deferred<number>();
