@@ -1302,7 +1302,12 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             if (result === WAITING) break; // #adopt has made current wait
           }
         }
-        current.#state &= ~RUNNING;
+        // A Deferred that fired another through chainDeferred is still in that stage until it
+        // resumes here (in Twisted the other runs inside its callback), so it stays RUNNING: a
+        // callback that returns it is made to wait for it, as for any running Deferred.
+        if (next === undefined || (stages[i - 1] as Stage).kind !== CHAIN) {
+          current.#state &= ~RUNNING;
+        }
         current.#next = i;
         if (result !== WAITING) current.#result = result;
         if (next !== undefined) {
@@ -1319,6 +1324,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       }
       if (stack === undefined || stack.length === 0) return;
       current = stack.pop()!;
+      current.#state &= ~RUNNING; // set again below, unless it was paused meanwhile
     }
   }
 

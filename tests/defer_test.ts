@@ -303,6 +303,30 @@ Deno.test("Deferred waits for a returned Deferred that is still running its call
   assert.equal(seen, 2); // what a settled on, not the value it was working on
 });
 
+Deno.test("Deferred waits for one that is handing its result over through chainDeferred", () => {
+  const a = new Deferred<number>();
+  const b = new Deferred<number>();
+  let seen: unknown;
+  a.chainDeferred(b);
+  a.addCallback(() => "what a settled on");
+  b.addCallback(() => a).addCallback((value) => void (seen = value)); // a is still in its stage
+  a.callback(1);
+  assert.equal(seen, "what a settled on");
+});
+
+Deno.test("Deferred paused by the one it chained to goes on when unpaused", () => {
+  const a = new Deferred<number>();
+  const b = new Deferred<number>();
+  const seen: unknown[] = [];
+  a.chainDeferred(b);
+  a.addCallback(() => seen.push("a went on"));
+  b.addCallback(() => a.pause());
+  a.callback(1);
+  assert.deepEqual(seen, []);
+  a.unpause();
+  assert.deepEqual(seen, ["a went on"]);
+});
+
 Deno.test("Deferred fails a callback that returns its own Deferred", () => {
   const d = new Deferred<unknown>();
   d.addCallback(() => d);
