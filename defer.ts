@@ -8,8 +8,19 @@
  * The routing is Twisted's: each stage has a callback and an errback; stage N+1's errback runs
  * if and only if stage N threw or returned a {@linkcode Failure}, its callback otherwise. A
  * callback that returns a Deferred (or a Promise, or any thenable) suspends the chain until that
- * one fires. Unlike Twisted, the runner never recurses on deep chains: 100,000 nested or
- * chained Deferreds fire without exhausting the stack.
+ * one fires.
+ *
+ * Where it differs from Twisted, on purpose:
+ * - the runner never recurses on deep chains: 100,000 nested or chained Deferreds fire
+ *   without exhausting the stack;
+ * - a callback that returns a Deferred which is still running its own callbacks waits for it
+ *   to finish them and takes what it settles on; Twisted takes the value it is working on, so
+ *   that both go on with it;
+ * - a Deferred that passes its result to a waiting one that is paused goes on with the rest of
+ *   its own callbacks; Twisted leaves them until something runs that Deferred again;
+ * - `unpause()` never ends the wait for a Deferred that a callback returned (Twisted's issue
+ *   12726), and `cancel()` does nothing to Deferreds that wait for each other in a circle,
+ *   where Twisted recurses until Python stops it.
  *
  * A Deferred is also `PromiseLike`: `await d` gives its result or throws the failure's error,
  * without changing the result that later callbacks see.

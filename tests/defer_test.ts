@@ -327,6 +327,20 @@ Deno.test("Deferred paused by the one it chained to goes on when unpaused", () =
   assert.deepEqual(seen, ["a went on"]);
 });
 
+Deno.test("Deferred goes on with its own callbacks after handing its result to a paused one", () => {
+  const inner = new Deferred<string>();
+  const outer = new Deferred<number>();
+  const order: string[] = [];
+  outer.addCallback(() => inner).addCallback((poem) => order.push(`outer got ${poem}`));
+  outer.callback(0);
+  outer.pause();
+  inner.addCallback((rest) => order.push(`inner went on with ${rest}`));
+  inner.callback("a poem");
+  assert.deepEqual(order, ["inner went on with undefined"]);
+  outer.unpause();
+  assert.deepEqual(order, ["inner went on with undefined", "outer got a poem"]);
+});
+
 Deno.test("Deferred fails a callback that returns its own Deferred", () => {
   const d = new Deferred<unknown>();
   d.addCallback(() => d);
