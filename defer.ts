@@ -20,7 +20,10 @@
  *   its own callbacks; Twisted leaves them until something runs that Deferred again;
  * - `unpause()` never ends the wait for a Deferred that a callback returned (Twisted's issue
  *   12726), and `cancel()` does nothing to Deferreds that wait for each other in a circle,
- *   where Twisted recurses until Python stops it.
+ *   where Twisted recurses until Python stops it;
+ * - cancelling a {@linkcode DeferredList} (or {@linkcode gatherResults}) always settles it,
+ *   as cancelling any Deferred does, and cancelling an {@linkcode inlineCallbacks} Deferred
+ *   while its generator is running (not waiting) fails it at once.
  *
  * A Deferred is also `PromiseLike`: `await d` gives its result or throws the failure's error,
  * without changing the result that later callbacks see.
@@ -1688,7 +1691,12 @@ export class DeferredList<T, O extends DeferredListOptions = DeferredListOptions
   /**
    * Cancels every Deferred in the list that has not fired; if that did not fire the list, it
    * fails with {@linkcode CancelledError}. An error thrown by one canceller is logged and does
-   * not stop the others.
+   * not stop the others. Once the list has fired, it cancels as any Deferred does: the
+   * Deferred one of its callbacks returned, if it waits for one.
+   *
+   * Twisted's `DeferredList.cancel` does neither: a list its cancellations did not fire stays
+   * unfired, and a list that has fired ignores `cancel()`. Here, as with any Deferred,
+   * `cancel()` always settles what it cancels, so a timeout on a list always fires.
    *
    * @example Cancel every Deferred in the list
    * ```ts
@@ -1774,7 +1782,11 @@ export function gatherResults<T>(
  *
  * Cancelling the returned Deferred cancels the Deferred the generator is waiting for; its
  * `CancelledError` is thrown at the `yield`, and the generator may catch it and go on. If that
- * Deferred's canceller throws, the returned Deferred fails with what it threw.
+ * Deferred's canceller throws, the returned Deferred fails with what it threw. Cancelling it
+ * while the generator is running rather than waiting (from inside the generator, or from a
+ * callback it set off) fails it with `CancelledError` at once, and what the generator returns
+ * later is dropped; Twisted, which only expects cancellation during a wait, lets the generator
+ * finish then. A generator that returns a Deferred or a Promise passes on its outcome.
  *
  * The value of a `yield` is typed `unknown`: assert the type you expect
  * (`const poem = (yield getPoem()) as string`).
