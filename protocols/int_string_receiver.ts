@@ -321,8 +321,12 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    */
   resumeProducing(): void {
     this.#paused = false;
-    if (!this.#busy) this.#deliver();
-    resumeTransport(this.transport, this.#paused);
+    try {
+      if (!this.#busy) this.#deliver();
+    } finally {
+      // Even when a callback threw: a transport left paused would never read again.
+      resumeTransport(this.transport, this.#paused);
+    }
   }
 
   /**

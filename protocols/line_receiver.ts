@@ -408,8 +408,12 @@ export class LineReceiver extends Protocol implements PushProducer {
   resumeProducing(): void {
     this.#paused = false;
     this.#in.epoch++;
-    if (!this.#busy) this.#deliver();
-    resumeTransport(this.transport, this.#paused);
+    try {
+      if (!this.#busy) this.#deliver();
+    } finally {
+      // Even when a callback threw: a transport left paused would never read again.
+      resumeTransport(this.transport, this.#paused);
+    }
   }
 
   /**

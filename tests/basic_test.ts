@@ -413,6 +413,20 @@ Deno.test("LineReceiver resumes the transport only once the waiting lines are de
   assert.equal(p.paused, false);
 });
 
+Deno.test("LineReceiver.resumeProducing resumes the transport even when a callback throws", () => {
+  const p = new LineRecorder();
+  p.react = (line) => {
+    if (line === "bad") throw new Error("bad line");
+  };
+  const t = connect(p);
+  p.pauseProducing();
+  p.dataReceived(b("bad\r\n"));
+  assert.throws(() => p.resumeProducing(), /bad line/);
+  assert.equal(t.producerState, "producing");
+  p.dataReceived(b("next\r\n"));
+  assert.deepEqual(p.events, ["line:bad", "line:next"]);
+});
+
 // Over-long lines
 
 /** Records what lineLengthExceeded gets, and does not close. */
@@ -1171,6 +1185,20 @@ for (const { name, kind, n, illegal, foo, ubar } of intKinds) {
     assert.equal(t.producerState, "producing");
     p.stopProducing();
     assert.equal(t.producerState, "stopped");
+  });
+
+  Deno.test(`${name}.resumeProducing resumes the transport even when a callback throws`, () => {
+    const p = recorder(kind);
+    p.react = (str) => {
+      if (str === "bad") throw new Error("bad string");
+    };
+    const t = connect(p);
+    p.pauseProducing();
+    p.dataReceived(prefixed(n, b("bad")));
+    assert.throws(() => p.resumeProducing(), /bad string/);
+    assert.equal(t.producerState, "producing");
+    p.dataReceived(prefixed(n, b("next")));
+    assert.deepEqual(p.received, ["bad", "next"]);
   });
 
   Deno.test(`${name} sends and receives ${n}-byte prefixes`, () => {
