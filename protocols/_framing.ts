@@ -47,6 +47,13 @@ export class LineSplitter extends ChunkQueue {
    * pause, data given to `dataReceived`...): {@linkcode LineSplitter.lines} then stops.
    */
   epoch = 0;
+  /**
+   * Set when an over-long line is held back rather than reported (see
+   * {@linkcode LineSplitter.startPass}): the receiver stops delivering until more data arrives.
+   */
+  held = false;
+  /** How many bytes the last over-long line of this pass held; -1 before the first. */
+  #reported = -1;
   #delimSource: Uint8Array | string | undefined = undefined;
   #delim: Uint8Array = EMPTY;
 
@@ -82,7 +89,7 @@ export class LineSplitter extends ChunkQueue {
         const i = findDelimiter(buf, delim, pos, pos + max - held);
         if (i < 0) {
           if (held + (end - pos) >= max + dlen) {
-            target.lineLengthExceeded(this.takeAll());
+            this.#exceeded(target);
           } else {
             partial.append(buf, pos, end);
             this.pos = end;
@@ -103,7 +110,7 @@ export class LineSplitter extends ChunkQueue {
       const i = findDelimiter(buf, delim, pos, pos + max);
       if (i < 0) {
         if (end - pos >= max + dlen) {
-          target.lineLengthExceeded(this.takeAll());
+          this.#exceeded(target);
         } else {
           if (pos < end) {
             partial.append(buf, pos, end);
@@ -123,6 +130,32 @@ export class LineSplitter extends ChunkQueue {
       if (transport !== undefined && transport.disconnecting) return;
       pos = next;
     }
+  }
+
+  /**
+   * Begins a delivery pass: called by the receiver when data arrives from outside, or it
+   * resumes, but not for data a callback gives it.
+   */
+  startPass(): void {
+    this.held = false;
+    this.#reported = -1;
+  }
+
+  /**
+   * Hands everything buffered to `target.lineLengthExceeded` — unless, in this pass, it has
+   * already had at least as many bytes. Then the callback gave back what it was given (or
+   * more), and reporting it again would loop for ever: the bytes are held for the next pass,
+   * when more data has arrived.
+   */
+  #exceeded(target: LineTarget): void {
+    let size = this.partial.length + this.buf.length - this.pos;
+    for (const chunk of this.queue) size += chunk.length;
+    if (this.#reported >= 0 && size >= this.#reported) {
+      this.held = true;
+      return;
+    }
+    this.#reported = size;
+    target.lineLengthExceeded(this.takeAll());
   }
 
   /** Removes and returns everything buffered (a partial line first), as one array. */

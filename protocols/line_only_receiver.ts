@@ -150,7 +150,10 @@ export class LineOnlyReceiver extends Protocol {
   /**
    * Called when a line is longer than {@linkcode LineOnlyReceiver.MAX_LENGTH}, with the
    * buffered bytes from the start of that line on; they are dropped. The default closes the
-   * connection with `transport.loseConnection()`.
+   * connection with `transport.loseConnection()`. An override that keeps the connection may give
+   * back the part to parse again with {@linkcode LineOnlyReceiver.dataReceived}: it is split at
+   * once. Given back whole (or more), it would only be over-long again: it is then reported once
+   * more only when more data arrives, rather than in an endless loop.
    *
    * @example
    * ```ts
@@ -190,13 +193,14 @@ export class LineOnlyReceiver extends Protocol {
   /** Delivers the lines buffered, keeping a trailing partial line; once closing, drops all. */
   #deliver(): void {
     const input = this.#in;
+    input.startPass();
     for (;;) {
       const transport = this.transport;
       if (transport !== undefined && transport.disconnecting) {
         input.clear();
         return;
       }
-      if (!input.more()) return;
+      if (input.held || !input.more()) return;
       input.lines(this);
     }
   }

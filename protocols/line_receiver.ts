@@ -231,7 +231,10 @@ export class LineReceiver extends Protocol implements PushProducer {
    * bytes from the start of that line on (which may hold only its beginning, or more than one
    * line); they are dropped. The default closes the connection with
    * `transport.loseConnection()`. An override that keeps the connection may call
-   * {@linkcode LineReceiver.setLineMode} with the part of `line` to parse again.
+   * {@linkcode LineReceiver.setLineMode} with the part of `line` to parse again: it is split at
+   * once. Given back whole (or more), it would only be over-long again: it is then reported once
+   * more only when more data arrives, rather than in an endless loop (Twisted waits for more data
+   * before it parses anything given back here).
    *
    * @example Keep the connection and report the error
    * ```ts
@@ -443,9 +446,10 @@ export class LineReceiver extends Protocol implements PushProducer {
   #deliver(): void {
     const input = this.#in;
     this.#busy = true;
+    input.startPass();
     try {
       for (;;) {
-        if (this.#paused) return;
+        if (this.#paused || input.held) return;
         const transport = this.transport;
         if (transport !== undefined && transport.disconnecting) return;
         if (!input.more()) {

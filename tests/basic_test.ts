@@ -768,6 +768,39 @@ for (const { name, Recorder } of lineKinds) {
     p.dataReceived(b("ok\r\n"));
     assert.deepEqual(p.events, ["line:ab", "line:ok"]);
   });
+
+  Deno.test(`${name} splits at once what lineLengthExceeded gives back`, () => {
+    const p = lineRecorder(Recorder, { max: 4 });
+    p.lineLengthExceeded = (line) => p.dataReceived(line.subarray(s(line).indexOf("\r\n") + 2));
+    const t = connect(p);
+    p.dataReceived(b("longlonglong\r\ncd\r\nef"));
+    assert.deepEqual(p.events, ["line:cd"]);
+    p.dataReceived(b("\r\n"));
+    assert.deepEqual(p.events, ["line:cd", "line:ef"]);
+    assert.equal(t.disconnecting, false);
+  });
+
+  Deno.test(`${name} holds an over-long line given back whole until more data comes`, () => {
+    // Reporting it again at once would loop for ever: one report per arrival instead.
+    const long: string[] = [];
+    const p = lineRecorder(Recorder, { max: 4 });
+    p.lineLengthExceeded = (line) => {
+      long.push(s(line));
+      p.dataReceived(line);
+    };
+    const t = connect(p);
+    p.dataReceived(b("toolong"));
+    assert.deepEqual(long, ["toolong"]);
+    p.dataReceived(b("er\r\nok\r\n"));
+    assert.deepEqual(long, ["toolong", "toolonger\r\nok\r\n"]);
+    assert.deepEqual(p.events, []);
+    p.lineLengthExceeded = (line) => void long.push(s(line)); // now it drops them
+    p.dataReceived(b("!"));
+    assert.deepEqual(long.at(-1), "toolonger\r\nok\r\n!");
+    p.dataReceived(b("fine\r\n"));
+    assert.deepEqual(p.events, ["line:fine"]);
+    assert.equal(t.disconnecting, false);
+  });
 }
 
 Deno.test("LineOnlyReceiver keeps the partial line ending data whose lineReceived threw", () => {
