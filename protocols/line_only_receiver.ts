@@ -44,7 +44,10 @@ import { LineSplitter, notImplemented, writeLine } from "./_framing.ts";
  * delimiter, {@linkcode LineOnlyReceiver.lineLengthExceeded} gets everything buffered from the
  * start of that line, which is dropped. (Twisted's `LineOnlyReceiver` counts a partial
  * delimiter against the limit, so whether a line of exactly `MAX_LENGTH` bytes passes depends
- * there on how the stream was chunked; here it always passes.)
+ * there on how the stream was chunked; here it always passes.) Twisted's also passes only the
+ * over-long line, and keeps buffering an unended one without bound, calling again on each
+ * arrival; here, as in Twisted's `LineReceiver`, what was buffered is passed and dropped, so
+ * the tail of a line that arrives later (if the connection is kept) is a line of its own.
  *
  * @example Answer each line
  * ```ts
