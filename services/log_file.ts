@@ -90,6 +90,16 @@ function splitPath(path: string): { dir: string; base: string } {
   return { dir: i === 0 ? path.slice(0, 1) : path.slice(0, i), base: path.slice(i + 1) };
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 function checkLimit(name: string, value: number, min: number): void {
   if (!(value === Infinity || (Number.isInteger(value) && value >= min))) {
     throw new RangeError(
@@ -294,7 +304,10 @@ export class LogFile implements LogSink, Disposable {
   /**
    * Rotates now: `NAME.N` becomes `NAME.N+1` (deleted instead when that is past
    * {@linkcode LogFile.maxRotatedFiles}), `NAME` becomes `NAME.1`, and a new empty `NAME` is
-   * opened. Whatever happens, a file is open at `NAME` afterwards.
+   * opened. Whatever happens, a file is open at `NAME` afterwards. If `NAME` was renamed or
+   * removed from outside, nothing is shifted: a new `NAME` is opened, as by
+   * {@linkcode LogFile.reopen}. (Twisted's then does nothing and goes on writing to the
+   * renamed file.)
    *
    * @throws {LogFileClosedError} if the file is closed.
    * @throws the file system's error if a rename or delete fails.
@@ -315,6 +328,9 @@ export class LogFile implements LogSink, Disposable {
     this.#current().close();
     this.#file = undefined;
     try {
+      // Renamed or removed from outside (see reopen): there is nothing to become NAME.1, and
+      // shifting the numbered files anyway would leave a gap there. Just open a new NAME.
+      if (!exists(this.path)) return;
       for (const n of this.listLogs().reverse()) {
         const from = `${this.path}.${n}`;
         if (n + 1 > this.maxRotatedFiles) Deno.removeSync(from);

@@ -392,6 +392,34 @@ Deno.test("LogFile.reopen writes to a new file after the old one was renamed", a
   });
 });
 
+Deno.test("LogFile.rotate after the file was moved away opens a new one and shifts nothing", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/app.log`;
+    using file = new LogFile(path, { rotateLength: 6 });
+    file.write("abc\n");
+    file.rotate();
+    Deno.renameSync(path, `${dir}/moved`);
+    file.write("def\n"); // to the moved file, still open
+    file.rotate(); // nothing to become app.log.1: app.log.1 stays where it is
+    file.write("ghi\n");
+    assert.deepEqual(names(dir), ["app.log", "app.log.1", "moved"]);
+    assert.equal(read(`${path}.1`), "abc\n");
+    assert.equal(read(`${dir}/moved`), "def\n");
+    assert.equal(read(path), "ghi\n");
+    // The same when a write rotates, and rotation goes on afterwards.
+    Deno.renameSync(path, `${dir}/moved2`);
+    file.write("jklmno\n"); // to moved2, which now needs rotating
+    file.write("pqr\n"); // a new app.log
+    file.write("stuvwx\n");
+    file.write("yz\n"); // rotates app.log as usual
+    assert.deepEqual(names(dir), ["app.log", "app.log.1", "app.log.2", "moved", "moved2"]);
+    assert.equal(read(`${dir}/moved2`), "ghi\njklmno\n");
+    assert.equal(read(`${path}.2`), "abc\n");
+    assert.equal(read(`${path}.1`), "pqr\nstuvwx\n");
+    assert.equal(read(path), "yz\n");
+  });
+});
+
 Deno.test("LogFile appends to an existing file and rotates it first if already over", async () => {
   await withTempDir((dir) => {
     const path = `${dir}/app.log`;
