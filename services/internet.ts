@@ -58,7 +58,7 @@
  * @module
  */
 
-import { Deferred } from "../defer.ts";
+import { Deferred, succeed } from "../defer.ts";
 import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
 import type { ClientFactory, Factory } from "../protocols/factory.ts";
@@ -780,8 +780,9 @@ export class TimerService<A extends unknown[] = []> extends Service {
   /**
    * Stops the calls. Returns a Deferred that fires once the call under way (one whose
    * Deferred has not fired yet) has finished; the service is marked stopped then. Called
-   * again before then, it returns another Deferred that fires at the same moment. Returns
-   * nothing if it was not started.
+   * again before then, it returns another Deferred that fires at the same moment; called when
+   * there is no call to wait for (it was never started, or is stopped already), a Deferred that
+   * has fired. (Twisted's returns its loop's Deferred again, or raises if never started.)
    *
    * @example
    * ```ts
@@ -792,13 +793,13 @@ export class TimerService<A extends unknown[] = []> extends Service {
    * const timer = new TimerService(10, () => pending);
    * timer.clock = new Clock();
    * timer.startService();
-   * const stopped = timer.stopService()!;
+   * const stopped = timer.stopService();
    * console.log(stopped.called); // false
    * pending.callback();
    * console.log(stopped.called, timer.running); // true false
    * ```
    */
-  override stopService(): Deferred<void> | void {
+  override stopService(): Deferred<void> {
     const waiters = this.#stopWaiters;
     if (waiters !== undefined) {
       // Already stopping: the service is still running until the call finishes, so this
@@ -811,7 +812,7 @@ export class TimerService<A extends unknown[] = []> extends Service {
     const finished = this.#finished;
     if (loop === undefined || finished === undefined) {
       super.stopService();
-      return;
+      return succeed<void>(undefined);
     }
     this.#loop = undefined;
     this.#finished = undefined;

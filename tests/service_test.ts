@@ -599,11 +599,14 @@ Deno.test("TimerService.stopService called again while a call is pending waits f
   assert.equal(second.called, false);
   assert.equal(timer.running, true, "still running until the call has finished");
   pending.callback(undefined);
-  assert.equal(first?.called, true);
+  assert.equal(first.called, true);
   assert.equal(second.called, true);
   assert.equal(timer.running, false);
-  // Once stopped, stopping again has nothing to wait for.
-  assert.equal(timer.stopService(), undefined);
+  // Once stopped, stopping again has nothing to wait for: a fired Deferred, as in Twisted.
+  const again = timer.stopService();
+  assert.ok(again instanceof Deferred);
+  assert.equal(again.called, true);
+  assert.equal(timer.running, false);
 });
 
 Deno.test("TimerService logs a failing call and stops calling", async () => {
@@ -632,7 +635,7 @@ Deno.test("TimerService with a negative step throws RangeError from startService
   timer.clock = new Clock();
   assert.throws(() => timer.startService(), RangeError);
   assert.equal(timer.running, false);
-  assert.equal(timer.stopService(), undefined);
+  assert.equal(timer.stopService().called, true);
 });
 
 Deno.test("TimerService in an Application starts and stops with it", async () => {
