@@ -273,7 +273,9 @@ export class LoopingCall<A extends unknown[] = []> {
   /**
    * A loop that calls `countCallable(count)`, where `count` is how many intervals passed
    * since the last call: normally 1, more when calls were skipped (the clock was late, or a
-   * result took longer than an interval). With an interval of 0 the count is always 1.
+   * result took longer than an interval). With an interval of 0 the count is always 1. A
+   * restart counts afresh: its first call gets 1. (Twisted's counts from the last call before
+   * the stop, which can give 0 or a large count.)
    *
    * @example Advance an animation by the frames that were due
    * ```ts

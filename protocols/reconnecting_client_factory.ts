@@ -110,7 +110,9 @@ export class ReconnectingClientFactory extends ClientFactory {
 
   /**
    * The current wait, in seconds: the one last used, or `initialDelay` before the first retry
-   * and after {@linkcode resetDelay}.
+   * and after {@linkcode resetDelay}. (In Twisted, `delay` starts at 1 whatever
+   * `initialDelay` says, until the first `resetDelay()`; here setting `initialDelay` is
+   * enough.)
    *
    * @example
    * ```ts
