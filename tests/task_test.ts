@@ -595,6 +595,22 @@ Deno.test("LoopingCall.withCount with now=false counts from the start time", () 
   loop.stop();
 });
 
+Deno.test("LoopingCall.withCount counts afresh after a restart", () => {
+  const clock = new Clock();
+  const counts: [number, number][] = [];
+  const loop = LoopingCall.withCount((n) => counts.push([clock.seconds(), n]));
+  loop.clock = clock;
+  loop.start(1, false);
+  clock.pump([3.5, 1.25]);
+  loop.stop();
+  clock.advance(5);
+  loop.start(1);
+  clock.advance(1);
+  loop.stop();
+  // Twisted would pass 5 at 9.75: the intervals since the last call before the stop.
+  assert.deepEqual(counts, [[3.5, 3], [4.75, 1], [9.75, 1], [10.75, 1]]);
+});
+
 Deno.test("LoopingCall with interval 0 calls again each turn, with count 1", () => {
   const clock = new Clock();
   const counts: number[] = [];
