@@ -74,7 +74,8 @@ const ROUNDS_PER_TURN = 1000;
  *   delivered later, never from inside `write`: each side's writes in order, cut into
  *   `dataReceived` calls by `pumpPolicy`.
  * - `loseConnection()` closes the connection once what that side wrote has been delivered
- *   and its producer, if any, is unregistered; both protocols get `ConnectionDone`.
+ *   and its producer, if any, is unregistered; both protocols get `ConnectionDone`. From the
+ *   call on, that side receives nothing more (a TCP transport stops reading then).
  *   `abortConnection()` closes it at once, dropping what that side had not delivered: it gets
  *   `ConnectionAborted`, its peer `ConnectionLost`.
  * - `loseWriteConnection()` sends end-of-file once that side's writes are delivered: the peer's
@@ -220,6 +221,12 @@ class Link {
       to.inbox.push(...this.#policy(from.written));
       from.written = [];
       moved = true;
+    }
+    if (to.disconnecting && to.inbox.length > 0) {
+      // Like a TCP transport, a side closing its connection reads no more: what was on its way
+      // to it is dropped (and no longer holds its peer's close back).
+      for (const chunk of to.inbox) from.inFlight -= chunk.length;
+      to.inbox = [];
     }
     let delivered = false;
     while (to.inbox.length > 0 && !to.readPaused && !to.aborted && !from.aborted) {

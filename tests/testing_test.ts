@@ -1271,6 +1271,29 @@ Deno.test("loopbackAsync delivers nothing more once a side aborts while receivin
   assert.ok(server.reason?.check(ConnectionLost));
 });
 
+Deno.test("loopbackAsync delivers nothing to a side after its loseConnection", async () => {
+  const events: string[] = [];
+  class Closer extends Peer {
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      this.transport.write("bye");
+      this.transport.loseConnection();
+    }
+  }
+  class Chatty extends Peer {
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      if (this.chunks.length === 1) this.transport.write("too late");
+    }
+  }
+  const server = new Closer(events, "server");
+  const client = new Chatty(events, "client", () => client.transport.write("hello"));
+  await loopbackAsync(server, client);
+  assert.deepEqual(events, ["server got hello", "client got bye", "server lost", "client lost"]);
+  assert.ok(server.reason?.check(ConnectionDone));
+  assert.ok(client.reason?.check(ConnectionDone));
+});
+
 Deno.test("loopbackAsync: loseWriteConnection sends end-of-file, and a half-closeable peer answers", async () => {
   const events: string[] = [];
   class Sayer extends Peer {
@@ -1334,6 +1357,8 @@ Deno.test("loopbackAsync: pauseProducing holds back what a protocol receives", a
   await turns(3);
   assert.deepEqual(events, []);
   client.transport.resumeProducing();
+  await turns(1);
+  assert.deepEqual(events, ["client got poem"]);
   client.transport.loseConnection();
   await done;
   assert.deepEqual(events, ["client got poem", "server lost", "client lost"]);
