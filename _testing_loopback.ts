@@ -8,7 +8,7 @@
 import { Deferred } from "./defer.ts";
 import { ConnectionAborted, ConnectionDone, ConnectionLost } from "./error.ts";
 import { Failure } from "./failure.ts";
-import { concatBytes, ownBytes } from "./protocols/_bytes.ts";
+import { concatBytes, ownBytes, ownSequence } from "./protocols/_bytes.ts";
 import type {
   Address,
   Data,
@@ -349,9 +349,7 @@ class LoopbackTransport implements Transport {
   }
 
   writeSequence(data: Iterable<Data>): void {
-    for (const bytes of Array.from(data, (piece) => ownBytes(piece, "transport.writeSequence"))) {
-      this.#queue(bytes);
-    }
+    for (const bytes of ownSequence(data, "transport.writeSequence")) this.#queue(bytes);
   }
 
   #queue(bytes: Uint8Array): void {

@@ -7,7 +7,7 @@
 
 import { ConnectionAborted, ConnectionDone } from "./error.ts";
 import { Failure } from "./failure.ts";
-import { ownBytes } from "./protocols/_bytes.ts";
+import { ownBytes, ownSequence } from "./protocols/_bytes.ts";
 import { describeAddress } from "./protocols/_transport.ts";
 import type {
   Address,
@@ -256,11 +256,7 @@ export class StringTransport implements Transport {
    * ```
    */
   writeSequence(data: Iterable<Data>): void {
-    const pieces = Array.from(
-      data,
-      (piece) => ownBytes(piece, "StringTransport.writeSequence"),
-    );
-    for (const bytes of pieces) this.#record(bytes);
+    for (const bytes of ownSequence(data, "StringTransport.writeSequence")) this.#record(bytes);
   }
 
   #record(bytes: Uint8Array): void {

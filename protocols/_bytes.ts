@@ -31,6 +31,24 @@ export function ownBytes(data: Data, what: string): Uint8Array {
   throw new TypeError(`${what} takes a Uint8Array or a string, not ${describe(data)}`);
 }
 
+/**
+ * Each piece of `data` as {@linkcode ownBytes} gives it, all converted before any is used, so
+ * that a bad piece writes nothing. Anything not iterable is refused, as `for...of` would.
+ */
+export function ownSequence(data: Iterable<Data>, what: string): Uint8Array[] {
+  if (
+    data === null ||
+    typeof (data as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== "function"
+  ) {
+    throw new TypeError(
+      `${what} takes an iterable of Uint8Arrays or strings, not ${describe(data)}`,
+    );
+  }
+  const pieces: Uint8Array[] = [];
+  for (const piece of data) pieces.push(ownBytes(piece, what));
+  return pieces;
+}
+
 /** What `value` is, for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return "null";

@@ -103,6 +103,14 @@ Deno.test("StringTransport.writeSequence records nothing of a call with a piece 
   });
   // Twisted's joins the pieces before writing, so a bad piece leaves the record as it was.
   assert.equal(t.valueText(), "before ");
+  // Something that is not a sequence at all is refused too, not taken as an empty one.
+  for (const notASequence of [5, { length: 2 }, null]) {
+    assert.throws(() => t.writeSequence(notASequence as unknown as string[]), {
+      name: "TypeError",
+      message: /writeSequence takes an iterable of Uint8Arrays or strings/,
+    });
+  }
+  assert.equal(t.valueText(), "before ");
 });
 
 Deno.test("StringTransport.loseConnection sets disconnecting and writes are still recorded", () => {
