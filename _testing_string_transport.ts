@@ -488,7 +488,8 @@ export class StringTransport implements Transport {
  * not connected and its `connectionLost` is called — once, whichever is called first and however
  * often — with a `Failure` of `ConnectionDone` (for `loseConnection`) or `ConnectionAborted`
  * (for `abortConnection`), both from `error.ts`. Unlike a real transport, this happens at once,
- * inside the call.
+ * inside the call. `disconnecting` is set as well, as by any transport that is closing
+ * (Twisted's leaves it false, and sees `ConnectionDone` for an abort too).
  *
  * Attach the protocol before connecting it, so that a protocol that hangs up in
  * `connectionMade` is told:
