@@ -125,7 +125,9 @@ export class Failure {
   }
 
   /**
-   * The error's message (`value.message` for errors, `String(value)` otherwise).
+   * The error's message (`value.message` for errors, `String(value)` otherwise). Never throws:
+   * a value that cannot be turned into a string (an object without a prototype, a `message`
+   * getter that throws) is described as `<unprintable ...>`, so that logging it still works.
    *
    * @example
    * ```ts
@@ -135,13 +137,18 @@ export class Failure {
    */
   getErrorMessage(): string {
     const v = this.value;
-    if (v instanceof Error) return v.message;
-    if (v !== null && typeof v === "object" && "message" in v) return String(v.message);
-    return String(v);
+    try {
+      if (v instanceof Error) return String(v.message);
+      if (v !== null && typeof v === "object" && "message" in v) return String(v.message);
+      return String(v);
+    } catch {
+      return `<unprintable ${kindOf(v)}>`;
+    }
   }
 
   /**
-   * A printable traceback: the error's stack when it has one, else `Name: message`.
+   * A printable traceback: the error's stack when it has one, else `Name: message`. Never
+   * throws. `Name` is the error's class when its `name` is only the inherited `"Error"`.
    *
    * @example
    * ```ts
@@ -151,12 +158,22 @@ export class Failure {
    */
   getTraceback(): string {
     const v = this.value;
-    if (v instanceof Error && typeof v.stack === "string" && v.stack.length > 0) {
-      return v.stack.includes(v.message) || v.message === ""
-        ? v.stack
-        : `${v.name}: ${v.message}\n${v.stack}`;
+    const head = `${this.#typeName()}: ${this.getErrorMessage()}`;
+    try {
+      const stack = v instanceof Error ? v.stack : undefined;
+      if (typeof stack === "string" && stack.length > 0) {
+        const name = String((v as Error).name);
+        const message = String((v as Error).message);
+        if (!stack.includes(message) && message !== "") return `${head}\n${stack}`;
+        // The stack was headed with `name`; head it with the class, as the one-line forms are.
+        return stack.startsWith(`${name}: `) || stack === name
+          ? this.#typeName() + stack.slice(name.length)
+          : stack;
+      }
+    } catch {
+      // A getter that throws: the one-line form is all there is to show.
     }
-    return `${this.#typeName()}: ${this.getErrorMessage()}`;
+    return head;
   }
 
   /**
@@ -178,7 +195,7 @@ export class Failure {
   }
 
   /**
-   * `Failure: Name: message`, like Twisted's `[Failure instance: ...]`.
+   * `[Failure Name: message]`, like Twisted's `[Failure instance: ...]`. Never throws.
    *
    * @example
    * ```ts
@@ -197,7 +214,28 @@ export class Failure {
 
   #typeName(): string {
     const v = this.value;
-    if (v instanceof Error) return v.name;
-    return this.type?.name ?? typeof v;
+    try {
+      if (v instanceof Error) {
+        const name = String(v.name);
+        // A subclass that does not set `name` still says "Error": name its class instead, as
+        // Twisted names the exception's type.
+        const type = this.type?.name;
+        return name === "Error" && typeof type === "string" && type !== "" ? type : name;
+      }
+      return this.type?.name ?? typeof v;
+    } catch {
+      return kindOf(v);
+    }
   }
+}
+
+/** What `value` is, for a value whose own description throws. */
+function kindOf(value: unknown): string {
+  try {
+    const name = (value as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    if (typeof name === "string" && name !== "") return name;
+  } catch {
+    // A constructor getter that throws: fall back on the primitive type.
+  }
+  return value === null ? "null" : typeof value;
 }

@@ -1264,6 +1264,33 @@ Deno.test("Failure.getErrorMessage gives an error's message, or the value as a s
   assert.equal(new Failure(new Failure(new Error("inner"))).getErrorMessage(), "inner");
 });
 
+Deno.test("Failure describes values that cannot be turned into strings, without throwing", () => {
+  const bare = new Failure(Object.create(null));
+  assert.equal(bare.getErrorMessage(), "<unprintable object>");
+  assert.equal(String(bare), "[Failure object: <unprintable object>]");
+  assert.equal(bare.getTraceback(), "object: <unprintable object>");
+  const error = new RangeError("x");
+  Object.defineProperty(error, "message", {
+    get() {
+      throw new Error("no message today");
+    },
+  });
+  assert.equal(String(new Failure(error)), "[Failure RangeError: <unprintable RangeError>]");
+  assert.match(new Failure(error).getTraceback(), /^RangeError: <unprintable RangeError>/);
+});
+
+Deno.test("Failure names an error by its class when its name is only the inherited Error", () => {
+  class PoemNotFound extends Error {}
+  const failure = new Failure(new PoemNotFound("no such poem"));
+  assert.equal(String(failure), "[Failure PoemNotFound: no such poem]");
+  assert.match(failure.getTraceback(), /^PoemNotFound: no such poem\n\s+at /);
+  class Named extends Error {
+    override name = "NamedError";
+  }
+  assert.equal(String(new Failure(new Named("x"))), "[Failure NamedError: x]");
+  assert.equal(String(new Failure(new Error("plain"))), "[Failure Error: plain]");
+});
+
 // --- unhandled errors --------------------------------------------------------------------
 
 Deno.test("reportUnhandledErrors logs each failure a live Deferred holds unhandled", () => {
