@@ -206,7 +206,7 @@ export function err(failure: unknown, why?: string): void {
  */
 export function textFromEvent(event: LogEvent): string {
   if (event.isError && event.failure) {
-    return `${event.why ?? "Unhandled Error"}\n${event.failure.getTraceback()}`;
+    return `${event.why || "Unhandled Error"}\n${event.failure.getTraceback()}`;
   }
   return event.message
     .map((part) =>
@@ -359,7 +359,8 @@ export class FileLogObserver implements Disposable {
    * ```
    */
   get started(): boolean {
-    return this.#observer !== undefined;
+    // Not started any more if the logging system dropped it after it threw.
+    return this.#observer !== undefined && observers.includes(this.#observer);
   }
 
   /**
@@ -391,7 +392,8 @@ export class FileLogObserver implements Disposable {
    * ```
    */
   start(): void {
-    if (this.#observer !== undefined) return;
+    if (this.started) return;
+    this.stop(); // dropped after it threw: undo the rest of the last start first
     this.#observer = (event) => this.emit(event);
     addObserver(this.#observer);
     if (this.#captureConsole) this.#hookConsole();

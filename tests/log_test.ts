@@ -203,6 +203,52 @@ Deno.test("an observer that throws is removed and the others still see the event
   assert.match(String(reported[0][0]), /observer broke/);
 });
 
+Deno.test("FileLogObserver goes on after an error it cannot print, and says Unhandled Error for no why", () => {
+  const sink = new MemorySink();
+  using observer = new FileLogObserver(sink);
+  observer.start();
+  err(Object.create(null));
+  err(new Error("boom"), "");
+  msg("still logging");
+  assert.equal(observer.started, true);
+  observer.stop();
+  const lines = sink.text.split("\n");
+  assert.ok(lines[0].endsWith("[-] Unhandled Error"), lines[0]);
+  assert.equal(lines[1], "\tobject: <unprintable object>");
+  assert.ok(lines[2].endsWith("[-] Unhandled Error"), lines[2]);
+  assert.equal(lines[3], "\tError: boom");
+  assert.ok(lines.some((line) => line.endsWith("[-] still logging")));
+});
+
+Deno.test("FileLogObserver dropped after its sink threw is not started, and starts again", () => {
+  let broken = true;
+  const written: string[] = [];
+  const sink = {
+    writeSync(data: Uint8Array): number {
+      if (broken) throw new Error("disk full");
+      written.push(new TextDecoder().decode(data));
+      return data.length;
+    },
+  };
+  using observer = new FileLogObserver(sink);
+  observer.start();
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    msg("lost");
+  } finally {
+    console.error = originalError;
+  }
+  assert.equal(observer.started, false);
+  broken = false;
+  observer.start();
+  assert.equal(observer.started, true);
+  msg("back");
+  observer.stop();
+  assert.equal(written.length, 1);
+  assert.ok(written[0].endsWith("[-] back\n"));
+});
+
 Deno.test("FileLogObserver writes each event whole, even through short writes", () => {
   const sink = new MemorySink(7);
   using observer = new FileLogObserver(sink);
