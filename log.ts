@@ -44,6 +44,7 @@
  */
 
 import { Failure } from "./failure.ts";
+import { consoleMessage } from "./_console_format.ts";
 
 /** One logged event, as observers receive it. */
 export interface LogEvent {
@@ -445,7 +446,7 @@ export class FileLogObserver implements Disposable {
         // What observers (or the logging system itself) print while an event is delivered
         // goes to the real console, never back into the log.
         if (publishing > 0) original.apply(console, data);
-        else msg(...data);
+        else msg(...consoleMessage(data));
       };
     }
     this.#savedConsole = saved;

@@ -306,12 +306,18 @@ Deno.test("startLogging with captureConsole logs console output until stopped", 
   try {
     console.log("printed", 42);
     console.error("complained");
+    console.info("%s of %d poems, 100%%", "two", 3.5, "extra");
   } finally {
     observer.stop();
   }
   assert.equal(console.log, originalLog, "the console is given back");
   const lines = sink.text.trimEnd().split("\n").map((l) => l.replace(PREFIX, "[$1] "));
-  assert.deepEqual(lines, ["[-] Log opened.", "[-] printed 42", "[-] complained"]);
+  assert.deepEqual(lines, [
+    "[-] Log opened.",
+    "[-] printed 42",
+    "[-] complained",
+    "[-] two of 3 poems, 100% extra", // substituted as the console would
+  ]);
 });
 
 Deno.test("FileLogObserver with captureConsole leaves what observers print on the real console", () => {
