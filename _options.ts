@@ -10,6 +10,11 @@
  * `--poem a.txt --port 10000 --poem b.txt --port 10001` yields two parallel arrays).
  * `--help` is always recognised and throws {@linkcode HelpRequested}.
  *
+ * Two differences from `usage.Options`, which reads its command line with Python's `getopt`:
+ * options may follow positional arguments (`poem.txt --port 10001`; getopt stops at the first
+ * plain argument), and long options must be spelled out (getopt also takes an unambiguous
+ * prefix such as `--nod`, which here could not tell the runner's options from a plugin's).
+ *
  * @example Parse a poetry server's options
  * ```ts
  * import { parseOptions, parsePort, type CommandSpec } from "@poetry/serve/plugin";
@@ -286,7 +291,10 @@ function scan(spec: LooseSpec, args: readonly string[], untilCommand: boolean): 
       const inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
       const option = byLong.get(name);
       if (!option) {
-        if (name === "help") throw new HelpRequested();
+        if (name === "help") {
+          if (inline !== undefined) throw new UsageError("option --help takes no value");
+          throw new HelpRequested();
+        }
         if (untilCommand) return { values, given, plain, rest: args.slice(i) };
         throw new UsageError(`option --${name} not recognized`);
       }

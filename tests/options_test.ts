@@ -194,6 +194,11 @@ Deno.test("parseOptions rejects an argument too many and a missing required opti
 
 Deno.test("parseOptions throws HelpRequested for --help anywhere", () => {
   assert.throws(() => parseOptions(server, ["-p", "1", "--help"]), HelpRequested);
+  // But --help=... is a mistake, as getopt says.
+  assert.equal(
+    usageError(() => parseOptions(server, ["--help=me"])).message,
+    "option --help takes no value",
+  );
 });
 
 Deno.test("parseOptionsUntilCommand stops at the first plain argument or unknown option", () => {
