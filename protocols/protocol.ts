@@ -123,6 +123,13 @@ export interface Transport extends Consumer, PushProducer {
  * the protocol's own `transport.loseWriteConnection()` has sent end-of-file,
  * `writeConnectionLost()` is called. Once both directions are closed the connection ends.
  *
+ * Twisted closes the connection of a protocol without `readConnectionLost` at once, dropping
+ * what it had not sent yet and stopping its producer. Here end-of-file counts as a
+ * `loseConnection()`: the answer to a request that ended with end-of-file still goes out, and
+ * a pull producer still registered is asked for more until it unregisters, as it would be
+ * after `loseConnection()`. Keeping a connection open after both directions are closed, as
+ * Twisted lets a half-closeable protocol do, is not possible here.
+ *
  * @example Answer after the whole request has arrived
  * ```ts
  * import { type HalfCloseableProtocol, Protocol } from "@poetry/serve/protocol";
