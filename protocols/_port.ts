@@ -48,6 +48,12 @@ export function pemOrFile(value: string, what: string): string {
   }
 }
 
+/** An accept that failed because the connection was reset before it could be accepted. */
+function resetBeforeAccepted(e: unknown): boolean {
+  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionReset ||
+    e instanceof Deno.errors.ConnectionAborted;
+}
+
 /** What a port tells the reactor beyond its connections. */
 export interface PortHooks extends ReactorHooks {
   /** The port has stopped listening and its accept loop has ended. */
@@ -226,6 +232,17 @@ export class Port implements TransportOwner, AsyncDisposable {
         conn = await listener.accept();
       } catch (e) {
         if (this.#stopping || e instanceof Deno.errors.BadResource) break;
+        if (resetBeforeAccepted(e)) {
+          // The peer reset the connection while it waited to be accepted: nothing to serve and
+          // nothing wrong here, so one line (as Twisted logs ECONNABORTED) and no back-off,
+          // which a client resetting on purpose could otherwise stretch out.
+          callWithContext(
+            this.#factory.logPrefix(),
+            () =>
+              msg(`Could not accept a new connection on port ${this.#label}: ${systemMessage(e)}`),
+          );
+          continue;
+        }
         failures++;
         callWithContext(
           this.#factory.logPrefix(),

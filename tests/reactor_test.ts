@@ -228,6 +228,44 @@ Deno.test("Reactor.listenTCP keeps accepting while connections come and go", asy
   assert.equal(factory.built.length, 20);
 });
 
+/** Whether /usr/bin/python3 runs here (it can reset a connection: Deno cannot). */
+function hasPython(): boolean {
+  try {
+    return new Deno.Command("/usr/bin/python3", { args: ["-c", ""] }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "Reactor.listenTCP logs a connection reset before it was accepted in one line, no error",
+  ignore: !hasPython(), // no other way to send a reset: Deno sockets have no SO_LINGER
+  async fn() {
+    await withLog(async (events) => {
+      const factory = new CollectingFactory(() => new Echo());
+      await using port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+      // Five connections reset while they wait to be accepted: the event loop is held up
+      // (outputSync) until they are, so the port finds them reset.
+      const resets = `import socket, struct
+for _ in range(5):
+    s = socket.create_connection(("127.0.0.1", ${port.getHost().port}))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()`;
+      const run = new Deno.Command("/usr/bin/python3", { args: ["-c", resets] }).outputSync();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const client = new Greeter("still serving");
+      reactor.connectTCP("127.0.0.1", port.getHost().port, new OneClientFactory(client));
+      await client.lost.promise;
+      assert.equal(client.text(), "still serving");
+      await Promise.all(factory.built.map((p) => p.lost.promise));
+      assert.equal(factory.built.length, 1, "only the good connection got a protocol");
+      assert.deepEqual(events.filter((e) => e.isError), []);
+      const notes = events.map(textFromEvent).filter((t) => t.startsWith("Could not accept"));
+      assert.ok(notes.length >= 1 && notes.length <= 5, `${notes.length}`);
+    });
+  },
+});
+
 // ---- Connecting ----
 
 /** A port number where nothing listens (it was just released). */
