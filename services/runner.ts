@@ -53,7 +53,15 @@
  */
 
 import denoConfig from "../deno.json" with { type: "json" };
-import { err, type FileLogObserver, msg, startLogging } from "../log.ts";
+import {
+  addObserver,
+  err,
+  type FileLogObserver,
+  type LogEvent,
+  msg,
+  removeObserver,
+  startLogging,
+} from "../log.ts";
 import { reactor } from "../reactor.ts";
 import {
   type CommandSpec,
@@ -571,6 +579,27 @@ async function serve(config: ServeConfig): Promise<number> {
     }
   }
 
+  // The application next, as twistd makes it before its log begins: a plugin refusing its
+  // options (a poem file that is not there) is a usage error with nothing logged before it.
+  // What making it logs is kept, and written once the log has begun.
+  const early: LogEvent[] = [];
+  const keep = (event: LogEvent): void => void early.push(event);
+  addObserver(keep);
+  let made: Service | undefined;
+  let makeError: unknown;
+  try {
+    made = await makeApplication(config.target);
+  } catch (e) {
+    makeError = e ?? new Error("the application could not be made");
+  } finally {
+    removeObserver(keep);
+  }
+  if (makeError instanceof UsageError) {
+    removePidFile();
+    removeSignals();
+    return report(2, `${usagePrefix}: ${makeError.message}`);
+  }
+
   let observer: FileLogObserver;
   try {
     // What the program prints goes into the log as timestamped lines, as twistd logs a
@@ -587,6 +616,7 @@ async function serve(config: ServeConfig): Promise<number> {
     return report(1, `${program}: cannot open the log file ${config.logfile}: ${oneLine(e)}`);
   }
   for (const warning of warnings) msg(warning);
+  for (const event of early) observer.emit(event);
 
   // Errors no one handled reach the log before Deno ends the process.
   const onError = (event: ErrorEvent): void => err(event.error, "Unhandled error:");
@@ -606,15 +636,13 @@ async function serve(config: ServeConfig): Promise<number> {
     return message === undefined ? code : report(code, message);
   };
 
-  let application: Service;
-  try {
-    application = await makeApplication(config.target);
-  } catch (e) {
+  if (made === undefined) {
+    const e = makeError;
     if (e instanceof StartupError) return finish(e.code, `${program}: ${e.message}`);
-    if (e instanceof UsageError) return finish(2, `${usagePrefix}: ${e.message}`);
     err(e, "Failed to load the application:");
     return finish(1, `${program}: failed to load the application: ${oneLine(e)}`);
   }
+  const application = made;
 
   msg(`${program} ${config.version} (Deno ${Deno.version.deno}) starting up.`);
   msg(`reactor class: ${reactor.constructor.name}.`);

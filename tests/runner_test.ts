@@ -159,11 +159,15 @@ async function withTempDir(fn: (dir: string) => Promise<void> | void): Promise<v
   }
 }
 
-/** Asserts a usage failure: status 2 and exactly one line on stderr, without a stack trace. */
+/**
+ * Asserts a usage failure: status 2 and exactly one line on stderr, without a stack trace, and
+ * nothing logged before it (no log is begun for a command line that cannot run).
+ */
 function assertUsageError(status: Deno.CommandStatus, runner: Runner, line: string): void {
   assert.equal(status.code, 2, runner.output);
   assert.equal(runner.stderr, line + "\n");
   assert.doesNotMatch(runner.stderr, /^\s+at /m);
+  assert.equal(runner.stdout, "", "nothing logged");
 }
 
 // --- The pid file, in this process ---
