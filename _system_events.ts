@@ -43,6 +43,8 @@ export class SystemEventTriggers {
   /** The triggers not yet removed (nor made, for `once` ones). */
   readonly records: TriggerRecord[] = [];
   #nextId = 1;
+  /** The events whose phases are under way. */
+  readonly #firing = new Set<string>();
 
   /** Adds a trigger and returns its id; throws for an unknown phase. */
   add(
@@ -93,9 +95,17 @@ export class SystemEventTriggers {
    * Errors are logged and do not stop the event.
    * `during`, if given, is the owner's own part of the event and runs before the `during`
    * triggers. The Deferred fires once the `after` phase is done: at once when nothing waited.
+   * Fired again while it is under way (from one of its own triggers), the event is not run a
+   * second time: that Deferred fires at once. (Twisted's triggers are used up as they run, so
+   * there too each runs once.)
    */
   fire(eventType: string, during?: () => unknown): Deferred<void> {
     const done = new Deferred<void>();
+    if (this.#firing.has(eventType)) {
+      done.callback(undefined);
+      return done;
+    }
+    this.#firing.add(eventType);
     const run = (index: number): void => {
       while (index < PHASES.length) {
         const waits = this.#runPhase(PHASES[index++], eventType, during);
@@ -104,6 +114,7 @@ export class SystemEventTriggers {
           return;
         }
       }
+      this.#firing.delete(eventType);
       done.callback(undefined);
     };
     run(0);

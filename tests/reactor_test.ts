@@ -611,6 +611,23 @@ Deno.test("Reactor.fireSystemEvent runs the phases of any event", async () => {
   );
 });
 
+Deno.test("Reactor.fireSystemEvent from one of the event's own triggers does not run it again", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  const ids = [
+    r.addSystemEventTrigger("before", "reload", () => {
+      seen.push("before");
+      return r.fireSystemEvent("reload"); // already under way: fires at once, runs nothing
+    }),
+    r.addSystemEventTrigger("during", "reload", () => seen.push("during")),
+  ];
+  await r.fireSystemEvent("reload");
+  assert.deepEqual(seen, ["before", "during"]);
+  await r.fireSystemEvent("reload"); // and over, it can be fired again
+  assert.deepEqual(seen, ["before", "during", "before", "during"]);
+  for (const id of ids) r.removeSystemEventTrigger(id);
+});
+
 Deno.test("Reactor.fireSystemEvent runs a trigger added to the phase under way, in that phase", async () => {
   const r = new Reactor();
   const seen: string[] = [];
