@@ -651,9 +651,13 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     // Deno's event loop ends when nothing is pending; a running reactor keeps it going.
     this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
     if (options.installSignalHandlers ?? true) this.#installSignalHandlers();
-    this.#startup = this.#fire("startup", () => {
+    // Set before the triggers run: a stop() from one of them must wait for this start-up, not
+    // for the last one.
+    const startup = Promise.withResolvers<void>();
+    this.#startup = startup.promise;
+    this.#fire("startup", () => {
       this.#running = true;
-    });
+    }).then(startup.resolve);
     return promise;
   }
 
@@ -685,6 +689,11 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * port, connection attempt and connection the reactor made is closed), then "after". A
    * trigger that returns a Deferred or promise holds back the next phase until it settles.
    * Then `run()`'s promise resolves.
+   *
+   * Delayed calls are timers, as in Deno: shutdown does not wait for one already due (Twisted
+   * runs a `callLater(0)` made just before `stop()` first), and one still pending when
+   * `run()`'s promise resolves runs when due (in Twisted it would never run), so cancel it, or
+   * stop what made it, for the program to end.
    *
    * @throws {ReactorNotRunning} if the reactor is not running, or is already stopping.
    *

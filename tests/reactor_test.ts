@@ -513,6 +513,27 @@ Deno.test("Reactor.stop runs the shutdown phases; a trigger's Deferred holds bac
   assert.deepEqual(seen, ["before", "before (promise)", "during false", "after"]);
 });
 
+Deno.test("Reactor.stop from a start-up trigger waits for start-up, and leaves it stopped", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  const gate = new Deferred<void>();
+  r.addSystemEventTrigger("before", "startup", () => {
+    r.stop();
+    return gate; // start-up is still under way when stop() is called
+  });
+  r.callWhenRunning(() => seen.push(`running ${r.running}`));
+  r.addSystemEventTrigger("before", "shutdown", () => seen.push("shutdown"));
+  let finished = false;
+  const done = r.run({ installSignalHandlers: false }).then(() => (finished = true));
+  await turn();
+  assert.deepEqual(seen, []);
+  assert.equal(finished, false, "shutdown waits for start-up");
+  gate.callback(undefined);
+  await done;
+  assert.deepEqual(seen, ["running true", "shutdown"]);
+  assert.equal(r.running, false);
+});
+
 Deno.test("Reactor.stop throws ReactorNotRunning when the reactor is not running", () => {
   const r = new Reactor();
   assert.throws(() => r.stop(), (e: unknown) => {
