@@ -421,6 +421,12 @@ function before(a: Slot, b: Slot): boolean {
 }
 
 /**
+ * Runs the calls of `clock` that are due now, as its timer would on its next turn: the reactor
+ * runs them before its shutdown, as Twisted's loop finishes its pass first. Set by RealTime.
+ */
+export let runDueCalls: (clock: RealTime) => void;
+
+/**
  * Real time: `callLater` backed by `setTimeout`, the clock the reactor uses. All calls share
  * one heap and a single underlying timer, armed for the earliest call and cleared whenever no
  * call is pending, so a program (or a test under Deno's sanitizers) that cancels its calls
@@ -443,6 +449,10 @@ function before(a: Slot, b: Slot): boolean {
  * ```
  */
 export class RealTime implements ReactorTime {
+  static {
+    runDueCalls = (clock) => clock.#runUntilCurrent();
+  }
+
   #heap: Slot[] = [];
   /** Pending calls and their current slot in the heap. */
   #pending = new Map<DelayedCall, Slot>();

@@ -50,7 +50,7 @@
 import type { Deferred } from "./defer.ts";
 import { ReactorAlreadyRunning, ReactorNotRunning } from "./error.ts";
 import { err, msg } from "./log.ts";
-import { type DelayedCall, type ReactorTime, realTime } from "./_timers.ts";
+import { type DelayedCall, type ReactorTime, RealTime, realTime, runDueCalls } from "./_timers.ts";
 import type { ClientFactory, Connector, Factory } from "./protocols/factory.ts";
 import type { Address, TCPAddress, UNIXAddress } from "./protocols/protocol.ts";
 import { ClientConnector, type ConnectorHooks } from "./protocols/_connector.ts";
@@ -690,8 +690,8 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * trigger that returns a Deferred or promise holds back the next phase until it settles.
    * Then `run()`'s promise resolves.
    *
-   * Delayed calls are timers, as in Deno: shutdown does not wait for one already due (Twisted
-   * runs a `callLater(0)` made just before `stop()` first), and one still pending when
+   * Calls already due when the shutdown begins (a `callLater(0)` made just before `stop()`)
+   * run first, as in Twisted. Delayed calls are timers, as in Deno: one still pending when
    * `run()`'s promise resolves runs when due (in Twisted it would never run), so cancel it, or
    * stop what made it, for the program to end.
    *
@@ -714,6 +714,10 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     const startup = this.#startup;
     (async () => {
       await startup;
+      // Calls already due (a callLater(0) made just before stop()) run first, as Twisted's
+      // loop finishes its pass before it fires "shutdown".
+      const clock = this.#clock;
+      if (clock instanceof RealTime) runDueCalls(clock);
       await this.#fire("shutdown", async () => {
         this.#running = false;
         await this.#disconnectAll();

@@ -534,6 +534,18 @@ Deno.test("Reactor.stop from a start-up trigger waits for start-up, and leaves i
   assert.equal(r.running, false);
 });
 
+Deno.test("Reactor.stop runs the calls already due before the shutdown begins", async () => {
+  const r = new Reactor();
+  const seen: string[] = [];
+  r.addSystemEventTrigger("before", "shutdown", () => seen.push("shutdown"));
+  r.callWhenRunning(() => {
+    r.callLater(0, () => seen.push(`due call, running ${r.running}`));
+    r.stop();
+  });
+  await r.run({ installSignalHandlers: false });
+  assert.deepEqual(seen, ["due call, running true", "shutdown"]);
+});
+
 Deno.test("Reactor.stop throws ReactorNotRunning when the reactor is not running", () => {
   const r = new Reactor();
   assert.throws(() => r.stop(), (e: unknown) => {
