@@ -158,7 +158,8 @@ export class Failure {
    */
   getTraceback(): string {
     const v = this.value;
-    const head = `${this.#typeName()}: ${this.getErrorMessage()}`;
+    const type = this.#typeName();
+    const head = `${type}: ${this.getErrorMessage()}`;
     try {
       const stack = v instanceof Error ? v.stack : undefined;
       if (typeof stack === "string" && stack.length > 0) {
@@ -167,7 +168,7 @@ export class Failure {
         if (!stack.includes(message) && message !== "") return `${head}\n${stack}`;
         // The stack was headed with `name`; head it with the class, as the one-line forms are.
         return stack.startsWith(`${name}: `) || stack === name
-          ? this.#typeName() + stack.slice(name.length)
+          ? type + stack.slice(name.length)
           : stack;
       }
     } catch {
