@@ -572,11 +572,17 @@ Deno.test("LoopingCall keeps to the grid when the clock goes back before its sta
   loop.stop();
 });
 
-Deno.test("LoopingCall.withCount passes the intervals elapsed, as Twisted", () => {
+/** A withCount loop on a test clock that records `[time, count]` for each call. */
+function countingLoop(): { clock: Clock; counts: [number, number][]; loop: LoopingCall<[]> } {
   const clock = new Clock();
   const counts: [number, number][] = [];
   const loop = LoopingCall.withCount((n) => counts.push([clock.seconds(), n]));
   loop.clock = clock;
+  return { clock, counts, loop };
+}
+
+Deno.test("LoopingCall.withCount passes the intervals elapsed, as Twisted", () => {
+  const { clock, counts, loop } = countingLoop();
   loop.start(1);
   clock.pump([1, 3, 0.5, 0.6, 2.2]);
   assert.deepEqual(counts, [[0, 1], [1, 1], [4, 3], [5.1, 1], [7.3, 2]]);
@@ -585,10 +591,7 @@ Deno.test("LoopingCall.withCount passes the intervals elapsed, as Twisted", () =
 });
 
 Deno.test("LoopingCall.withCount with now=false counts from the start time", () => {
-  const clock = new Clock();
-  const counts: [number, number][] = [];
-  const loop = LoopingCall.withCount((n) => counts.push([clock.seconds(), n]));
-  loop.clock = clock;
+  const { clock, counts, loop } = countingLoop();
   loop.start(1, false);
   clock.pump([1, 2.5, 1]);
   assert.deepEqual(counts, [[1, 1], [3.5, 2], [4.5, 1]]);
@@ -596,10 +599,7 @@ Deno.test("LoopingCall.withCount with now=false counts from the start time", () 
 });
 
 Deno.test("LoopingCall.withCount counts afresh after a restart", () => {
-  const clock = new Clock();
-  const counts: [number, number][] = [];
-  const loop = LoopingCall.withCount((n) => counts.push([clock.seconds(), n]));
-  loop.clock = clock;
+  const { clock, counts, loop } = countingLoop();
   loop.start(1, false);
   clock.pump([3.5, 1.25]);
   loop.stop();
