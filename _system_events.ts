@@ -10,7 +10,19 @@ import { Deferred } from "./defer.ts";
 import { err } from "./log.ts";
 import type { SystemEventPhase, SystemEventTriggerID } from "./reactor.ts";
 
-/** A registered trigger (from `addSystemEventTrigger` or `callWhenRunning`). */
+/**
+ * A registered trigger (from `addSystemEventTrigger` or `callWhenRunning`).
+ *
+ * @example Check the shutdown triggers a program added
+ * ```ts
+ * import { MemoryReactor, type TriggerRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * reactor.addSystemEventTrigger("before", "shutdown", () => {});
+ * const [trigger]: TriggerRecord[] = reactor.triggers;
+ * console.log(trigger.phase, trigger.eventType, trigger.once); // before shutdown false
+ * ```
+ */
 export interface TriggerRecord {
   /** The id returned, for `removeSystemEventTrigger`. */
   id: SystemEventTriggerID;

@@ -24,6 +24,32 @@ import { describeAddress, HIGH_WATER_MARK } from "./protocols/_transport.ts";
  * How {@linkcode loopbackAsync} hands one side's writes to the other: given the pieces written
  * since the last delivery, in order, it returns the arrays to pass to `dataReceived`, in
  * order. The bytes must be the same; only where they are cut may differ.
+ *
+ * @example Deliver one byte at a time, to test a parser's buffering
+ * ```ts
+ * import { LineReceiver } from "@poetry/serve/line-receiver";
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import { loopbackAsync, type PumpPolicy } from "@poetry/serve/testing";
+ *
+ * const byteByByte: PumpPolicy = (written) =>
+ *   written.flatMap((piece) => Array.from(piece, (byte) => Uint8Array.of(byte)));
+ *
+ * class Lines extends LineReceiver {
+ *   lines: string[] = [];
+ *   override lineReceived(line: Uint8Array): void {
+ *     this.lines.push(new TextDecoder().decode(line));
+ *   }
+ * }
+ * class Sender extends Protocol {
+ *   override connectionMade(): void {
+ *     this.transport.write("tide\r\nkettle\r\n");
+ *     this.transport.loseConnection();
+ *   }
+ * }
+ * const server = new Lines();
+ * await loopbackAsync(server, new Sender(), byteByByte);
+ * console.log(server.lines); // [ "tide", "kettle" ]
+ * ```
  */
 export type PumpPolicy = (written: Uint8Array[]) => Uint8Array[];
 

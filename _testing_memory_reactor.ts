@@ -48,6 +48,22 @@ export type { TriggerRecord };
  * Both the real `Reactor` and {@linkcode MemoryReactor} are one; type a `reactor` parameter
  * with it (or with just the parts the code uses, e.g. `ReactorTCP & ReactorTime`) so that a
  * test can pass a {@linkcode MemoryReactor}.
+ *
+ * @example A program that takes its reactor
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { reactor as realReactor } from "@poetry/serve/reactor";
+ * import { MemoryReactor, type ReactorLike } from "@poetry/serve/testing";
+ *
+ * function serveUntilStopped(reactor: ReactorLike): void {
+ *   reactor.listenTCP(10000, new Factory());
+ *   reactor.callLater(60, () => reactor.stop());
+ * }
+ * const memory = new MemoryReactor();
+ * serveUntilStopped(memory); // in production: serveUntilStopped(realReactor)
+ * memory.advance(60);
+ * console.log(memory.hasStopped, realReactor.running); // true false
+ * ```
  */
 export type ReactorLike = ReactorCore & ReactorTime & ReactorTCP & ReactorUNIX & ReactorSSL;
 
@@ -290,7 +306,21 @@ export class MemoryConnector implements DisposableConnector {
   }
 }
 
-/** A recorded `listenTCP` call. */
+/**
+ * A recorded `listenTCP` call.
+ *
+ * @example Check the `listenTCP` a program made
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor, type TCPServerRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const factory = new Factory();
+ * reactor.listenTCP(10000, factory, { interface: "127.0.0.1" });
+ * const record: TCPServerRecord = reactor.tcpServers[0];
+ * console.log(record.port, record.options.interface, record.factory === factory); // 10000 127.0.0.1 true
+ * ```
+ */
 export interface TCPServerRecord {
   /** The port asked for. */
   port: number;
@@ -302,7 +332,21 @@ export interface TCPServerRecord {
   listeningPort: MemoryPort;
 }
 
-/** A recorded `connectTCP` call. */
+/**
+ * A recorded `connectTCP` call.
+ *
+ * @example Check the `connectTCP` a program made
+ * ```ts
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor, type TCPClientRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const factory = new ClientFactory();
+ * reactor.connectTCP("127.0.0.1", 10000, factory, { timeout: 5 });
+ * const record: TCPClientRecord = reactor.tcpClients[0];
+ * console.log(record.host, record.port, record.options.timeout); // 127.0.0.1 10000 5
+ * ```
+ */
 export interface TCPClientRecord {
   /** The host asked for. */
   host: string;
@@ -316,7 +360,21 @@ export interface TCPClientRecord {
   connector: MemoryConnector;
 }
 
-/** A recorded `listenSSL` call. */
+/**
+ * A recorded `listenSSL` call.
+ *
+ * @example Check the `listenSSL` a program made
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor, type SSLServerRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const factory = new Factory();
+ * reactor.listenSSL(8443, factory, { cert: "server.crt", key: "server.key" });
+ * const record: SSLServerRecord = reactor.sslServers[0];
+ * console.log(record.port, record.options.cert); // 8443 server.crt
+ * ```
+ */
 export interface SSLServerRecord {
   /** The port asked for. */
   port: number;
@@ -328,7 +386,21 @@ export interface SSLServerRecord {
   listeningPort: MemoryPort;
 }
 
-/** A recorded `connectSSL` call. */
+/**
+ * A recorded `connectSSL` call.
+ *
+ * @example Check the `connectSSL` a program made
+ * ```ts
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor, type SSLClientRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const factory = new ClientFactory();
+ * reactor.connectSSL("127.0.0.1", 8443, factory, { hostname: "localhost" });
+ * const record: SSLClientRecord = reactor.sslClients[0];
+ * console.log(record.port, record.options.hostname); // 8443 localhost
+ * ```
+ */
 export interface SSLClientRecord {
   /** The host asked for. */
   host: string;
@@ -342,7 +414,21 @@ export interface SSLClientRecord {
   connector: MemoryConnector;
 }
 
-/** A recorded `listenUNIX` call. */
+/**
+ * A recorded `listenUNIX` call.
+ *
+ * @example Check the `listenUNIX` a program made
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor, type UNIXServerRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const factory = new Factory();
+ * reactor.listenUNIX("/run/poetry.sock", factory, { mode: 0o600 });
+ * const record: UNIXServerRecord = reactor.unixServers[0];
+ * console.log(record.path, record.listeningPort.getHost()); // /run/poetry.sock { type: "UNIX", path: "/run/poetry.sock" }
+ * ```
+ */
 export interface UNIXServerRecord {
   /** The socket path asked for. */
   path: string;
@@ -354,7 +440,21 @@ export interface UNIXServerRecord {
   listeningPort: MemoryPort;
 }
 
-/** A recorded `connectUNIX` call. */
+/**
+ * A recorded `connectUNIX` call.
+ *
+ * @example Check the `connectUNIX` a program made
+ * ```ts
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor, type UNIXClientRecord } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const factory = new ClientFactory();
+ * reactor.connectUNIX("/run/poetry.sock", factory);
+ * const record: UNIXClientRecord = reactor.unixClients[0];
+ * console.log(record.path, record.connector.state); // /run/poetry.sock connecting
+ * ```
+ */
 export interface UNIXClientRecord {
   /** The socket path asked for. */
   path: string;
@@ -366,7 +466,20 @@ export interface UNIXClientRecord {
   connector: MemoryConnector;
 }
 
-/** Options for {@linkcode MemoryReactor}. */
+/**
+ * Options for {@linkcode MemoryReactor}.
+ *
+ * @example Share one clock between a reactor and other timed code
+ * ```ts
+ * import { Clock } from "@poetry/serve/task";
+ * import { MemoryReactor, type MemoryReactorOptions } from "@poetry/serve/testing";
+ *
+ * const options: MemoryReactorOptions = { clock: new Clock() };
+ * const reactor = new MemoryReactor(options);
+ * options.clock!.advance(5);
+ * console.log(reactor.seconds()); // 5
+ * ```
+ */
 export interface MemoryReactorOptions {
   /**
    * The clock for `callLater` and `seconds`.
@@ -856,7 +969,24 @@ export class MemoryReactor implements ReactorLike {
   }
 }
 
-/** What {@linkcode connectProtocol} returns: the connected protocol and its transport. */
+/**
+ * What {@linkcode connectProtocol} returns: the connected protocol and its transport.
+ *
+ * @example Keep both halves
+ * ```ts
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import {
+ *   type ConnectedProtocol,
+ *   connectProtocol,
+ *   type StringTransportWithDisconnection,
+ * } from "@poetry/serve/testing";
+ *
+ * const connected: ConnectedProtocol<Protocol, StringTransportWithDisconnection> =
+ *   connectProtocol(new Protocol());
+ * connected.protocol.transport.write("hi");
+ * console.log(connected.transport.valueText(), connected.protocol.connected); // hi true
+ * ```
+ */
 export interface ConnectedProtocol<P extends Protocol, T extends Transport> {
   /** The protocol, its `makeConnection` called. */
   protocol: P;

@@ -20,7 +20,18 @@ import type {
 
 const decoder = new TextDecoder();
 
-/** Options for {@linkcode StringTransport}. */
+/**
+ * Options for {@linkcode StringTransport}.
+ *
+ * @example A transport whose peer is on loopback
+ * ```ts
+ * import { StringTransport, type StringTransportOptions } from "@poetry/serve/testing";
+ *
+ * const options: StringTransportOptions = { peer: { type: "TCP", host: "127.0.0.1", port: 40000 } };
+ * const transport = new StringTransport(options);
+ * console.log(transport.getPeer()); // { type: "TCP", host: "127.0.0.1", port: 40000 }
+ * ```
+ */
 export interface StringTransportOptions {
   /**
    * What {@linkcode StringTransport.getPeer} returns.
@@ -45,7 +56,27 @@ export interface StringTransportOptions {
   lenient?: boolean;
 }
 
-/** The state of a {@linkcode StringTransport} in its role as a push producer. */
+/**
+ * The state of a {@linkcode StringTransport} in its role as a push producer.
+ *
+ * @example See that a protocol stopped reading
+ * ```ts
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import { type ProducerState, StringTransport } from "@poetry/serve/testing";
+ *
+ * class Slow extends Protocol {
+ *   override dataReceived(_data: Uint8Array): void {
+ *     this.transport.pauseProducing(); // busy: no more for now
+ *   }
+ * }
+ * const transport = new StringTransport();
+ * const protocol = new Slow();
+ * protocol.makeConnection(transport);
+ * protocol.dataReceived(new Uint8Array(1));
+ * const state: ProducerState = transport.producerState;
+ * console.log(state); // paused
+ * ```
+ */
 export type ProducerState = "producing" | "paused" | "stopped";
 
 /**

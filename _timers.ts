@@ -89,6 +89,24 @@ export class AlreadyCancelled extends Error {
 /**
  * What a {@linkcode DelayedCall} needs from the clock that owns it. Only clock implementers
  * need this: users get delayed calls from `callLater`.
+ *
+ * @example A minimal clock that keeps its calls in a set
+ * ```ts
+ * import { DelayedCall, type DelayedCallOwner } from "@poetry/serve/task";
+ *
+ * let now = 0;
+ * const pending = new Set<DelayedCall>();
+ * const owner: DelayedCallOwner = {
+ *   seconds: () => now,
+ *   remove: (call) => pending.delete(call),
+ *   reschedule: () => {},
+ * };
+ * const call = new DelayedCall(5, () => console.log("five seconds"), [], owner);
+ * pending.add(call);
+ * now = 5;
+ * for (const due of [...pending]) if (due.getTime() <= now) due.fire(); // five seconds
+ * console.log(pending.size); // 0
+ * ```
  */
 export interface DelayedCallOwner {
   /** The clock's current time, in seconds. */

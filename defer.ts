@@ -421,7 +421,20 @@ export function reportUnhandledErrors(): number {
 // ---------------------------------------------------------------------------------------------
 // Clocks
 
-/** A scheduled call, as a clock's `callLater` returns it. */
+/**
+ * A scheduled call, as a clock's `callLater` returns it.
+ *
+ * @example Cancel a call before it is made
+ * ```ts
+ * import type { DelayedCallLike } from "@poetry/serve/defer";
+ * import { Clock } from "@poetry/serve/task";
+ *
+ * const clock = new Clock();
+ * const call: DelayedCallLike = clock.callLater(5, () => console.log("never"));
+ * call.cancel();
+ * console.log(call.active()); // false
+ * ```
+ */
 export interface DelayedCallLike {
   /** Stops the call from being made. */
   cancel(): void;
@@ -432,6 +445,25 @@ export interface DelayedCallLike {
 /**
  * Anything that can call a function later: the reactor, `task.Clock` (for tests), or the
  * timer-based clock {@linkcode Deferred.addTimeout} uses by default.
+ *
+ * @example A time source that counts what it is asked to schedule
+ * ```ts
+ * import { Deferred, type TimeSource } from "@poetry/serve/defer";
+ * import { Clock } from "@poetry/serve/task";
+ *
+ * const clock = new Clock();
+ * const delays: number[] = [];
+ * const counting: TimeSource = {
+ *   callLater(seconds, fn) {
+ *     delays.push(seconds);
+ *     return clock.callLater(seconds, fn);
+ *   },
+ * };
+ * const d = new Deferred<string>().addTimeout(3, counting);
+ * d.addErrback(() => "timed out").addCallback(console.log);
+ * clock.advance(3); // timed out
+ * console.log(delays); // [ 3 ]
+ * ```
  */
 export interface TimeSource {
   /** Calls `fn` after `seconds` seconds; the result can cancel the call. */
@@ -463,10 +495,37 @@ const timerClock: TimeSource = {
 /**
  * A callback's result type once the chain has adopted it: a returned Deferred or Promise is
  * waited for, and a returned {@linkcode Failure} goes to the next errback instead.
+ *
+ * @example The type a callback returning a Deferred gives the next one
+ * ```ts
+ * import { type ChainResult, type Deferred, succeed } from "@poetry/serve/defer";
+ *
+ * const lookUp = (name: string): Deferred<number> => succeed(name.length);
+ * const length: ChainResult<ReturnType<typeof lookUp>> = 5; // a number, not a Deferred
+ * succeed("kettle").addCallback(lookUp).addCallback((n) => console.log(n + length)); // 11
+ * ```
  */
 export type ChainResult<U> = Exclude<Awaited<U>, Failure>;
 
-/** Extra arguments for {@linkcode Deferred.addCallbacks}. */
+/**
+ * Extra arguments for {@linkcode Deferred.addCallbacks}.
+ *
+ * @example Pass extra arguments to the callback and to the errback
+ * ```ts
+ * import { type AddCallbacksOptions, succeed } from "@poetry/serve/defer";
+ * import type { Failure } from "@poetry/serve/failure";
+ *
+ * const options: AddCallbacksOptions<[string], [string]> = {
+ *   callbackArgs: ["got"],
+ *   errbackArgs: ["lost"],
+ * };
+ * succeed("a poem").addCallbacks(
+ *   (poem: string, word: string) => console.log(word, poem), // got a poem
+ *   (failure: Failure, word: string) => console.log(word, failure.getErrorMessage()),
+ *   options,
+ * );
+ * ```
+ */
 export interface AddCallbacksOptions<A extends unknown[], B extends unknown[]> {
   /** Passed to the callback after the result. @default [] */
   callbackArgs?: A;
@@ -1572,7 +1631,21 @@ export function ensureDeferred<T>(value: Deferred<T> | PromiseLike<T>): Deferred
 // ---------------------------------------------------------------------------------------------
 // DeferredList and gatherResults
 
-/** Options for {@linkcode DeferredList}. */
+/**
+ * Options for {@linkcode DeferredList}.
+ *
+ * @example Take the first poem to arrive
+ * ```ts
+ * import { Deferred, DeferredList, type DeferredListOptions } from "@poetry/serve/defer";
+ *
+ * const options: DeferredListOptions = { fireOnOneCallback: true, consumeErrors: true };
+ * const slow = new Deferred<string>();
+ * const fast = new Deferred<string>();
+ * new DeferredList([slow, fast], options).addCallback(console.log); // [ "tide", 1 ]
+ * fast.callback("tide");
+ * slow.callback("kettle"); // too late: the list has fired
+ * ```
+ */
 export interface DeferredListOptions {
   /**
    * Fire as soon as one Deferred succeeds, with `[result, index]`, instead of waiting for all.
@@ -1593,7 +1666,19 @@ export interface DeferredListOptions {
   consumeErrors?: boolean;
 }
 
-/** One Deferred's outcome in a {@linkcode DeferredList}: `[true, result]` or `[false, failure]`. */
+/**
+ * One Deferred's outcome in a {@linkcode DeferredList}: `[true, result]` or `[false, failure]`.
+ *
+ * @example Tell successes from failures
+ * ```ts
+ * import { DeferredList, type DeferredListOutcome, fail, succeed } from "@poetry/serve/defer";
+ *
+ * const show = ([ok, value]: DeferredListOutcome<string>): string =>
+ *   ok ? `poem: ${value}` : `error: ${value.getErrorMessage()}`;
+ * new DeferredList([succeed("tide"), fail(new Error("no kettle"))], { consumeErrors: true })
+ *   .addCallback((outcomes) => console.log(outcomes.map(show))); // [ "poem: tide", "error: no kettle" ]
+ * ```
+ */
 export type DeferredListOutcome<T> = [success: true, result: T] | [
   success: false,
   failure: Failure,
@@ -1602,6 +1687,17 @@ export type DeferredListOutcome<T> = [success: true, result: T] | [
 /**
  * What a {@linkcode DeferredList} fires with: `[result, index]` of the first success with
  * `fireOnOneCallback: true`, otherwise every outcome, in the order of the list.
+ *
+ * @example The result type follows the options
+ * ```ts
+ * import { DeferredList, type DeferredListResult, succeed } from "@poetry/serve/defer";
+ *
+ * const first: DeferredListResult<string, { fireOnOneCallback: true }> = ["tide", 0];
+ * const all: DeferredListResult<string> = [[true, "tide"], [true, "kettle"]];
+ * new DeferredList([succeed("tide"), succeed("kettle")]).addCallback((outcomes) => {
+ *   console.log(outcomes.length === all.length, first[1]); // true 0
+ * });
+ * ```
  */
 export type DeferredListResult<T, O extends DeferredListOptions = DeferredListOptions> = O extends
   { fireOnOneCallback: true } ? [result: T, index: number] : DeferredListOutcome<T>[];
@@ -1723,7 +1819,21 @@ export class DeferredList<T, O extends DeferredListOptions = DeferredListOptions
   }
 }
 
-/** The result types of a tuple of Deferreds. */
+/**
+ * The result types of a tuple of Deferreds.
+ *
+ * @example The results `gatherResults` fires with
+ * ```ts
+ * import { type Deferred, type DeferredResults, gatherResults, succeed } from "@poetry/serve/defer";
+ *
+ * type Pending = [Deferred<string>, Deferred<number>];
+ * const pending: Pending = [succeed("tide"), succeed(3)];
+ * gatherResults(pending).addCallback((results: DeferredResults<Pending>) => {
+ *   const [poem, stanzas] = results; // a string and a number
+ *   console.log(poem.toUpperCase(), stanzas + 1); // TIDE 4
+ * });
+ * ```
+ */
 export type DeferredResults<D extends readonly Deferred<unknown>[]> = {
   -readonly [K in keyof D]: D[K] extends Deferred<infer U> ? U : never;
 };

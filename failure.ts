@@ -14,7 +14,18 @@
  * @module
  */
 
-/** A class whose instances can be failure values (any `Error` subclass, or any constructor). */
+/**
+ * A class whose instances can be failure values (any `Error` subclass, or any constructor).
+ *
+ * @example Handle only some kinds of error
+ * ```ts
+ * import { Failure, type ErrorType } from "@poetry/serve/failure";
+ *
+ * const expected: ErrorType[] = [RangeError, TypeError];
+ * const failure = new Failure(new TypeError("not a poem"));
+ * console.log(failure.check(...expected) === TypeError); // true
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export type ErrorType = abstract new (...args: any[]) => unknown;
 

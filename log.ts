@@ -46,7 +46,23 @@
 import { Failure } from "./failure.ts";
 import { consoleMessage } from "./_console_format.ts";
 
-/** One logged event, as observers receive it. */
+/**
+ * One logged event, as observers receive it.
+ *
+ * @example Keep the errors
+ * ```ts
+ * import { addObserver, err, type LogEvent, removeObserver } from "@poetry/serve/log";
+ *
+ * const errors: LogEvent[] = [];
+ * const observer = (event: LogEvent) => {
+ *   if (event.isError) errors.push(event);
+ * };
+ * addObserver(observer);
+ * err(new Error("the kettle boiled dry"), "while making tea");
+ * removeObserver(observer);
+ * console.log(errors[0].why, errors[0].failure?.getErrorMessage()); // while making tea the kettle boiled dry
+ * ```
+ */
 export interface LogEvent {
   /** When it was logged, in seconds since the epoch. */
   time: number;
@@ -62,7 +78,22 @@ export interface LogEvent {
   why?: string;
 }
 
-/** A function that receives every logged event. It must not throw; if it does, it is removed. */
+/**
+ * A function that receives every logged event. It must not throw; if it does, it is removed.
+ *
+ * @example Count the messages
+ * ```ts
+ * import { addObserver, type LogObserver, msg, removeObserver } from "@poetry/serve/log";
+ *
+ * let count = 0;
+ * const counter: LogObserver = () => count++;
+ * addObserver(counter);
+ * msg("one");
+ * msg("two");
+ * removeObserver(counter);
+ * console.log(count); // 2
+ * ```
+ */
 export type LogObserver = (event: LogEvent) => void;
 
 const observers: LogObserver[] = [];
@@ -280,13 +311,44 @@ export function formatEvent(event: LogEvent): string {
 /**
  * Where a {@linkcode FileLogObserver} writes: anything with a synchronous `writeSync`, such as
  * `Deno.stdout`, `Deno.stderr`, a `Deno.FsFile` or a `LogFile` (from `services/log_file.ts`).
+ *
+ * @example Collect log lines in memory
+ * ```ts
+ * import { FileLogObserver, type LogSink, msg } from "@poetry/serve/log";
+ *
+ * const lines: string[] = [];
+ * const sink: LogSink = {
+ *   writeSync(data: Uint8Array): number {
+ *     lines.push(new TextDecoder().decode(data));
+ *     return data.length;
+ *   },
+ * };
+ * const observer = new FileLogObserver(sink);
+ * observer.start();
+ * msg("a poem was served");
+ * observer.stop();
+ * console.log(lines[0].endsWith("[-] a poem was served\n")); // true
+ * ```
  */
 export interface LogSink {
   /** Writes some of `data` at once and returns how many bytes were written. */
   writeSync(data: Uint8Array): number;
 }
 
-/** Options for {@linkcode FileLogObserver} and {@linkcode startLogging}. */
+/**
+ * Options for {@linkcode FileLogObserver} and {@linkcode startLogging}.
+ *
+ * @example Log what the program prints, too
+ * ```ts
+ * import { FileLogObserver, type FileLogObserverOptions } from "@poetry/serve/log";
+ *
+ * const options: FileLogObserverOptions = { captureConsole: true };
+ * const observer = new FileLogObserver(Deno.stdout, options);
+ * observer.start();
+ * console.log("served tide"); // written as a log line: <time> [-] served tide
+ * observer.stop();
+ * ```
+ */
 export interface FileLogObserverOptions {
   /**
    * While the observer is started, send what the program writes with `console.log`,

@@ -64,6 +64,23 @@ export type { ReactorTime } from "./_timers.ts";
  * A port listening for connections, as `listenTCP`, `listenUNIX` and `listenSSL` return. `A` is
  * the kind of address it has: `listenTCP` and `listenSSL` give a `ListeningPort<TCPAddress>`,
  * so `port.getHost().port` needs no check of the address's type.
+ *
+ * @example A port that stops listening at the end of its scope
+ * ```ts
+ * import { type ListeningPort, reactor } from "@poetry/serve/reactor";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { Protocol, type TCPAddress } from "@poetry/serve/protocol";
+ *
+ * async function servedOn(): Promise<number> {
+ *   await using port: ListeningPort<TCPAddress> = reactor.listenTCP(
+ *     0,
+ *     Factory.forProtocol(Protocol),
+ *     { interface: "127.0.0.1" },
+ *   );
+ *   return port.getHost().port; // a number: TCP ports always have one
+ * }
+ * console.log(await servedOn() > 0); // true
+ * ```
  */
 export interface ListeningPort<A extends Address = Address> extends AsyncDisposable {
   /**
@@ -83,10 +100,38 @@ export interface ListeningPort<A extends Address = Address> extends AsyncDisposa
  * A connection attempt and its connection, as `connectTCP`, `connectUNIX` and `connectSSL`
  * return: a {@linkcode Connector} that `using` disconnects and `await using` disconnects and
  * waits for (no attempt left under way, the connection's `connectionLost` called).
+ *
+ * @example Give up on a connection at the end of a scope
+ * ```ts
+ * import { type DisposableConnector, reactor } from "@poetry/serve/reactor";
+ * import { ClientFactory, Factory } from "@poetry/serve/factory";
+ *
+ * const port = reactor.listenTCP(0, new Factory(), { interface: "127.0.0.1" });
+ * const free = port.getHost().port;
+ * await port.stopListening(); // nothing listens there now
+ * {
+ *   await using connector: DisposableConnector = reactor.connectTCP("127.0.0.1", free, new ClientFactory());
+ *   console.log(connector.getDestination()); // { type: "TCP", host: "127.0.0.1", port: <free> }
+ * } // the attempt is over here
+ * ```
  */
 export interface DisposableConnector extends Connector, Disposable, AsyncDisposable {}
 
-/** Options of {@linkcode Reactor.listenTCP}. */
+/**
+ * Options of {@linkcode Reactor.listenTCP}.
+ *
+ * @example Listen on loopback only, with a short queue
+ * ```ts
+ * import { type ListenTCPOptions, reactor } from "@poetry/serve/reactor";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { Protocol } from "@poetry/serve/protocol";
+ *
+ * const options: ListenTCPOptions = { interface: "127.0.0.1", backlog: 16 };
+ * const port = reactor.listenTCP(0, Factory.forProtocol(Protocol), options);
+ * console.log(port.getHost().host); // 127.0.0.1
+ * await port.stopListening();
+ * ```
+ */
 export interface ListenTCPOptions {
   /**
    * The local address to listen on. `"0.0.0.0"` listens on every IPv4 interface (what
@@ -108,7 +153,22 @@ export interface ListenTCPOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode Reactor.listenSSL}. */
+/**
+ * Options of {@linkcode Reactor.listenSSL}.
+ *
+ * @example Certificate and key from files, on loopback only
+ * ```ts
+ * import type { ListenSSLOptions } from "@poetry/serve/reactor";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const options: ListenSSLOptions = { cert: "server.crt", key: "server.key", interface: "127.0.0.1" };
+ * // The real reactor reads the files here; a MemoryReactor only records the call.
+ * const reactor = new MemoryReactor();
+ * reactor.listenSSL(8443, new Factory(), options);
+ * console.log(reactor.sslServers[0].options.key); // server.key
+ * ```
+ */
 export interface ListenSSLOptions extends ListenTCPOptions {
   /** The certificate chain: PEM text, or the path of a PEM file. */
   cert: string;
@@ -116,7 +176,22 @@ export interface ListenSSLOptions extends ListenTCPOptions {
   key: string;
 }
 
-/** Options of {@linkcode Reactor.listenUNIX}. */
+/**
+ * Options of {@linkcode Reactor.listenUNIX}.
+ *
+ * @example A socket only its owner may connect to
+ * ```ts
+ * import type { ListenUNIXOptions } from "@poetry/serve/reactor";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const options: ListenUNIXOptions = { mode: 0o600 };
+ * // The real reactor makes the socket file with this mode; a MemoryReactor only records it.
+ * const reactor = new MemoryReactor();
+ * reactor.listenUNIX("/run/poetry.sock", new Factory(), options);
+ * console.log(reactor.unixServers[0].options.mode?.toString(8)); // 600
+ * ```
+ */
 export interface ListenUNIXOptions {
   /**
    * The file mode to give the socket (e.g. `0o600`); by default the mode the process's umask
@@ -132,7 +207,21 @@ export interface ListenUNIXOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode Reactor.connectTCP} and {@linkcode Reactor.connectUNIX}. */
+/**
+ * Options of {@linkcode Reactor.connectTCP} and {@linkcode Reactor.connectUNIX}.
+ *
+ * @example Give up after five seconds
+ * ```ts
+ * import type { ConnectTCPOptions } from "@poetry/serve/reactor";
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const options: ConnectTCPOptions = { timeout: 5 };
+ * const reactor = new MemoryReactor();
+ * reactor.connectTCP("127.0.0.1", 10000, new ClientFactory(), options);
+ * console.log(reactor.tcpClients[0].options.timeout); // 5
+ * ```
+ */
 export interface ConnectTCPOptions {
   /**
    * Seconds to wait for the connection before the attempt fails with `TimeoutError`; `null`
@@ -142,10 +231,39 @@ export interface ConnectTCPOptions {
   timeout?: number | null;
 }
 
-/** Options of {@linkcode Reactor.connectUNIX}. */
+/**
+ * Options of {@linkcode Reactor.connectUNIX}.
+ *
+ * @example Wait as long as the system does
+ * ```ts
+ * import type { ConnectUNIXOptions } from "@poetry/serve/reactor";
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const options: ConnectUNIXOptions = { timeout: null };
+ * const reactor = new MemoryReactor();
+ * reactor.connectUNIX("/run/poetry.sock", new ClientFactory(), options);
+ * console.log(reactor.unixClients[0].path); // /run/poetry.sock
+ * ```
+ */
 export type ConnectUNIXOptions = ConnectTCPOptions;
 
-/** Options of {@linkcode Reactor.connectSSL}. */
+/**
+ * Options of {@linkcode Reactor.connectSSL}.
+ *
+ * @example Trust a self-signed certificate for one name
+ * ```ts
+ * import type { ConnectSSLOptions } from "@poetry/serve/reactor";
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const options: ConnectSSLOptions = { caCerts: ["server.crt"], hostname: "localhost" };
+ * // The real reactor reads the certificate here; a MemoryReactor only records the call.
+ * const reactor = new MemoryReactor();
+ * reactor.connectSSL("127.0.0.1", 8443, new ClientFactory(), options);
+ * console.log(reactor.sslClients[0].options.hostname); // localhost
+ * ```
+ */
 export interface ConnectSSLOptions extends ConnectTCPOptions {
   /**
    * Certificates (PEM text or paths of PEM files) trusted in addition to the system's roots,
@@ -161,7 +279,24 @@ export interface ConnectSSLOptions extends ConnectTCPOptions {
   hostname?: string;
 }
 
-/** Listening and connecting over TCP, as Twisted's `IReactorTCP`. */
+/**
+ * Listening and connecting over TCP, as Twisted's `IReactorTCP`.
+ *
+ * @example Code that takes its reactor, so a test can pass a MemoryReactor
+ * ```ts
+ * import type { ReactorTCP } from "@poetry/serve/reactor";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * function serve(reactor: ReactorTCP): void {
+ *   reactor.listenTCP(10000, Factory.forProtocol(Protocol), { interface: "127.0.0.1" });
+ * }
+ * const memory = new MemoryReactor();
+ * serve(memory);
+ * console.log(memory.tcpServers[0].port); // 10000
+ * ```
+ */
 export interface ReactorTCP {
   /** Listens on TCP `port` (0 for any free port) with `factory` building each protocol. */
   listenTCP(
@@ -178,7 +313,23 @@ export interface ReactorTCP {
   ): DisposableConnector;
 }
 
-/** Listening and connecting over UNIX domain sockets, as Twisted's `IReactorUNIX`. */
+/**
+ * Listening and connecting over UNIX domain sockets, as Twisted's `IReactorUNIX`.
+ *
+ * @example Code that takes its reactor, so a test can pass a MemoryReactor
+ * ```ts
+ * import type { ReactorUNIX } from "@poetry/serve/reactor";
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * function dial(reactor: ReactorUNIX): void {
+ *   reactor.connectUNIX("/run/poetry.sock", new ClientFactory());
+ * }
+ * const memory = new MemoryReactor();
+ * dial(memory);
+ * console.log(memory.unixClients[0].path); // /run/poetry.sock
+ * ```
+ */
 export interface ReactorUNIX {
   /** Listens on the UNIX socket at `path`. */
   listenUNIX(
@@ -194,7 +345,23 @@ export interface ReactorUNIX {
   ): DisposableConnector;
 }
 
-/** Listening and connecting over TLS, as Twisted's `IReactorSSL`. */
+/**
+ * Listening and connecting over TLS, as Twisted's `IReactorSSL`.
+ *
+ * @example Code that takes its reactor, so a test can pass a MemoryReactor
+ * ```ts
+ * import type { ReactorSSL } from "@poetry/serve/reactor";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * function serve(reactor: ReactorSSL): void {
+ *   reactor.listenSSL(8443, new Factory(), { cert: "server.crt", key: "server.key" });
+ * }
+ * const memory = new MemoryReactor();
+ * serve(memory);
+ * console.log(memory.sslServers[0].port); // 8443
+ * ```
+ */
 export interface ReactorSSL {
   /** Listens on TCP `port` for TLS connections, with the given certificate and key. */
   listenSSL(port: number, factory: Factory, options: ListenSSLOptions): ListeningPort<TCPAddress>;
@@ -207,16 +374,71 @@ export interface ReactorSSL {
   ): DisposableConnector;
 }
 
-/** The phases of a system event, in the order they run. */
+/**
+ * The phases of a system event, in the order they run.
+ *
+ * @example One trigger in each phase
+ * ```ts
+ * import { type SystemEventPhase } from "@poetry/serve/reactor";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const phases: SystemEventPhase[] = ["after", "during", "before"];
+ * for (const phase of phases) reactor.addSystemEventTrigger(phase, "shutdown", () => console.log(phase));
+ * await reactor.fireSystemEvent("shutdown"); // before, during, after
+ * ```
+ */
 export type SystemEventPhase = "before" | "during" | "after";
 
-/** The system events the reactor fires itself; other names can be fired with `fireSystemEvent`. */
+/**
+ * The system events the reactor fires itself; other names can be fired with `fireSystemEvent`.
+ *
+ * @example Say goodbye at shutdown
+ * ```ts
+ * import { type SystemEventType } from "@poetry/serve/reactor";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const event: SystemEventType = "shutdown";
+ * reactor.addSystemEventTrigger("before", event, () => console.log("goodbye"));
+ * await reactor.fireSystemEvent(event); // goodbye
+ * ```
+ */
 export type SystemEventType = "startup" | "shutdown";
 
-/** What {@linkcode Reactor.addSystemEventTrigger} returns, to remove the trigger with. */
+/**
+ * What {@linkcode Reactor.addSystemEventTrigger} returns, to remove the trigger with.
+ *
+ * @example Remove a trigger before its event
+ * ```ts
+ * import { type SystemEventTriggerID } from "@poetry/serve/reactor";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const id: SystemEventTriggerID = reactor.addSystemEventTrigger("before", "shutdown", () => console.log("never"));
+ * reactor.removeSystemEventTrigger(id);
+ * await reactor.fireSystemEvent("shutdown"); // prints nothing
+ * ```
+ */
 export type SystemEventTriggerID = number;
 
-/** The reactor's life cycle, as Twisted's `IReactorCore`. */
+/**
+ * The reactor's life cycle, as Twisted's `IReactorCore`.
+ *
+ * @example Code that stops its reactor, tested with a MemoryReactor
+ * ```ts
+ * import type { ReactorCore } from "@poetry/serve/reactor";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * function finish(reactor: ReactorCore): void {
+ *   reactor.addSystemEventTrigger("before", "shutdown", () => console.log("closing"));
+ *   reactor.stop();
+ * }
+ * const memory = new MemoryReactor();
+ * finish(memory);
+ * console.log(memory.hasStopped); // true
+ * ```
+ */
 export interface ReactorCore {
   /** `true` from the end of start-up until shutdown begins. */
   readonly running: boolean;
@@ -242,7 +464,21 @@ export interface ReactorCore {
   fireSystemEvent(eventType: string): Deferred<void>;
 }
 
-/** Options of the {@linkcode Reactor} constructor. */
+/**
+ * Options of the {@linkcode Reactor} constructor.
+ *
+ * @example A reactor whose time moves only when a test says
+ * ```ts
+ * import { Reactor, type ReactorOptions } from "@poetry/serve/reactor";
+ * import { Clock } from "@poetry/serve/task";
+ *
+ * const clock = new Clock();
+ * const options: ReactorOptions = { clock };
+ * const reactor = new Reactor(options);
+ * reactor.callLater(30, () => console.log("half a minute later"));
+ * clock.advance(30); // half a minute later
+ * ```
+ */
 export interface ReactorOptions {
   /**
    * The clock `callLater` and connection timeouts use: by default the real-time clock shared

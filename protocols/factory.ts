@@ -31,7 +31,23 @@ import type { Failure } from "../failure.ts";
 import { msg } from "../log.ts";
 import { type Address, Protocol } from "./protocol.ts";
 
-/** A protocol class that a factory can build with no arguments. */
+/**
+ * A protocol class that a factory can build with no arguments.
+ *
+ * @example Choose the protocol class at run time
+ * ```ts
+ * import { Factory, type ProtocolClass } from "@poetry/serve/factory";
+ * import { Protocol } from "@poetry/serve/protocol";
+ *
+ * class Quiet extends Protocol {}
+ * class Loud extends Protocol {}
+ * const chosen: ProtocolClass = Deno.args.includes("--loud") ? Loud : Quiet;
+ * const factory = new Factory();
+ * factory.protocol = chosen;
+ * const built = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 50000 });
+ * console.log(built instanceof Quiet); // true
+ * ```
+ */
 export type ProtocolClass = new () => Protocol;
 
 /**
@@ -236,7 +252,25 @@ export class Factory {
  */
 export class ServerFactory extends Factory {}
 
-/** An outgoing connection attempt, as a {@linkcode ClientFactory} sees it. */
+/**
+ * An outgoing connection attempt, as a {@linkcode ClientFactory} sees it.
+ *
+ * @example Try again when the connection is lost
+ * ```ts
+ * import { ClientFactory, type Connector } from "@poetry/serve/factory";
+ * import type { Failure } from "@poetry/serve/failure";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * class Persistent extends ClientFactory {
+ *   override clientConnectionLost(connector: Connector, _reason: Failure): void {
+ *     connector.connect();
+ *   }
+ * }
+ * const reactor = new MemoryReactor();
+ * const connector: Connector = reactor.connectTCP("127.0.0.1", 10000, new Persistent());
+ * console.log(connector.state, connector.getDestination()); // connecting { type: "TCP", host: "127.0.0.1", port: 10000 }
+ * ```
+ */
 export interface Connector {
   /** Starts (or retries) connecting. */
   connect(): void;

@@ -22,7 +22,21 @@
 import type { Failure } from "../failure.ts";
 import type { Factory } from "./factory.ts";
 
-/** The address of a TCP (or TLS) endpoint. */
+/**
+ * The address of a TCP (or TLS) endpoint.
+ *
+ * @example Say who connected
+ * ```ts
+ * import { Protocol, type TCPAddress } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * const peer: TCPAddress = { type: "TCP", host: "127.0.0.1", port: 50000 };
+ * const protocol = new Protocol();
+ * protocol.makeConnection(new StringTransport({ peer }));
+ * const { host, port } = protocol.transport.getPeer() as TCPAddress;
+ * console.log(`${host}:${port}`); // 127.0.0.1:50000
+ * ```
+ */
 export interface TCPAddress {
   /** Always `"TCP"`. */
   type: "TCP";
@@ -32,7 +46,19 @@ export interface TCPAddress {
   port: number;
 }
 
-/** The address of a UNIX domain socket. */
+/**
+ * The address of a UNIX domain socket.
+ *
+ * @example A transport on a UNIX socket
+ * ```ts
+ * import type { UNIXAddress } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * const host: UNIXAddress = { type: "UNIX", path: "/run/poetry.sock" };
+ * const transport = new StringTransport({ host });
+ * console.log(transport.getHost()); // { type: "UNIX", path: "/run/poetry.sock" }
+ * ```
+ */
 export interface UNIXAddress {
   /** Always `"UNIX"`. */
   type: "UNIX";
@@ -40,16 +66,68 @@ export interface UNIXAddress {
   path: string;
 }
 
-/** Where a connection's end is: {@linkcode TCPAddress} or {@linkcode UNIXAddress}. */
+/**
+ * Where a connection's end is: {@linkcode TCPAddress} or {@linkcode UNIXAddress}.
+ *
+ * @example Describe either kind
+ * ```ts
+ * import type { Address } from "@poetry/serve/protocol";
+ *
+ * const describe = (address: Address): string =>
+ *   address.type === "TCP" ? `${address.host}:${address.port}` : address.path;
+ * console.log(describe({ type: "TCP", host: "127.0.0.1", port: 10000 })); // 127.0.0.1:10000
+ * console.log(describe({ type: "UNIX", path: "/run/poetry.sock" })); // /run/poetry.sock
+ * ```
+ */
 export type Address = TCPAddress | UNIXAddress;
 
-/** Bytes to send: a `Uint8Array`, or a string sent as UTF-8. */
+/**
+ * Bytes to send: a `Uint8Array`, or a string sent as UTF-8.
+ *
+ * @example Both kinds go out as bytes
+ * ```ts
+ * import type { Data } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * const transport = new StringTransport();
+ * const pieces: Data[] = ["ode ", new Uint8Array([0xe2, 0x99, 0xaa])];
+ * transport.writeSequence(pieces);
+ * console.log(transport.valueText()); // ode ♪
+ * ```
+ */
 export type Data = Uint8Array | string;
 
 /**
  * A producer that writes on its own and can be paused: the consumer calls
  * {@linkcode PushProducer.pauseProducing} when its buffer is full and
  * {@linkcode PushProducer.resumeProducing} when it has drained.
+ *
+ * @example Stream numbered lines until the transport's buffer fills
+ * ```ts
+ * import type { PushProducer, Transport } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * class Lines implements PushProducer {
+ *   paused = false;
+ *   constructor(private transport: Transport) {}
+ *   pauseProducing(): void {
+ *     this.paused = true;
+ *   }
+ *   resumeProducing(): void {
+ *     this.paused = false;
+ *     // A real producer writes until paused, from a timer or its own input.
+ *     this.transport.write("another line\n");
+ *   }
+ *   stopProducing(): void {
+ *     this.paused = true;
+ *   }
+ * }
+ * const transport = new StringTransport();
+ * const lines = new Lines(transport);
+ * transport.registerProducer(lines, true);
+ * lines.resumeProducing();
+ * console.log(transport.valueText()); // another line
+ * ```
  */
 export interface PushProducer {
   /** Stop producing until {@linkcode PushProducer.resumeProducing} is called. */
@@ -63,6 +141,29 @@ export interface PushProducer {
 /**
  * A producer that writes only when asked: the consumer calls
  * {@linkcode PullProducer.resumeProducing} each time it wants more.
+ *
+ * @example Hand over a poem one stanza per request
+ * ```ts
+ * import type { PullProducer, Transport } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * class Stanzas implements PullProducer {
+ *   constructor(private transport: Transport, private stanzas: string[]) {}
+ *   resumeProducing(): void {
+ *     const next = this.stanzas.shift();
+ *     if (next === undefined) this.transport.unregisterProducer();
+ *     else this.transport.write(next);
+ *   }
+ *   stopProducing(): void {
+ *     this.stanzas = [];
+ *   }
+ * }
+ * const transport = new StringTransport();
+ * const producer = new Stanzas(transport, ["one\n", "two\n"]);
+ * transport.registerProducer(producer, false);
+ * producer.resumeProducing(); // as the transport does each time its buffer empties
+ * console.log(transport.valueText()); // one
+ * ```
  */
 export interface PullProducer {
   /** Write the next piece of data to the consumer. */
@@ -71,7 +172,22 @@ export interface PullProducer {
   stopProducing(): void;
 }
 
-/** Something that data can be written to, with flow control through a registered producer. */
+/**
+ * Something that data can be written to, with flow control through a registered producer.
+ *
+ * @example Copy a poem into any consumer
+ * ```ts
+ * import type { Consumer } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * function recite(consumer: Consumer, lines: string[]): void {
+ *   for (const line of lines) consumer.write(`${line}\n`);
+ * }
+ * const transport = new StringTransport();
+ * recite(transport, ["Roses are red", "Violets are blue"]);
+ * console.log(transport.value().length); // 31
+ * ```
+ */
 export interface Consumer {
   /**
    * Registers the producer that writes to this consumer. `streaming` is `true` for a
@@ -87,6 +203,25 @@ export interface Consumer {
 /**
  * One end of a connection, as a protocol sees it. Writes are buffered and sent in order;
  * the transport is itself a {@linkcode PushProducer}: pausing it stops reading from the peer.
+ *
+ * @example Answer, then close once the answer is sent
+ * ```ts
+ * import { Protocol, type Transport } from "@poetry/serve/protocol";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * class Answer extends Protocol {
+ *   override dataReceived(_data: Uint8Array): void {
+ *     const transport: Transport = this.transport;
+ *     transport.write("42\r\n");
+ *     transport.loseConnection();
+ *   }
+ * }
+ * const transport = new StringTransport();
+ * const answer = new Answer();
+ * answer.makeConnection(transport);
+ * answer.dataReceived(new TextEncoder().encode("?"));
+ * console.log(JSON.stringify(transport.valueText()), transport.disconnecting); // "42\r\n" true
+ * ```
  */
 export interface Transport extends Consumer, PushProducer {
   /**
