@@ -103,7 +103,22 @@ export class HelpRequested extends Error {
   }
 }
 
-/** The element type of a repeated option's array, or the value type itself. */
+/**
+ * The element type of a repeated option's array, or the value type itself: what an option's
+ * `parse` returns.
+ *
+ * @example Type a parser for a repeated option
+ * ```ts
+ * import { type OptionItem, parsePort } from "@poetry/serve/plugin";
+ *
+ * interface ServerOptions {
+ *   port: number[];
+ * }
+ * // One port per `--port`, not the whole array:
+ * const parse: (text: string) => OptionItem<ServerOptions["port"]> = parsePort;
+ * console.log(parse("10001")); // 10001
+ * ```
+ */
 export type OptionItem<V> = V extends readonly (infer E)[] ? E : V;
 
 /**
@@ -112,11 +127,29 @@ export type OptionItem<V> = V extends readonly (infer E)[] ? E : V;
  * - a *flag* (`flag: true`) takes no value and is `true` when given, else its default (`false`);
  * - a *repeated* option (`repeat: true`) collects every value given, in order, into an array;
  * - any other option takes one value; given twice, the last one wins.
+ *
+ * @example A repeated option with a parser
+ * ```ts
+ * import { type OptionSpec, parseOptions, parsePort } from "@poetry/serve/plugin";
+ *
+ * const port: OptionSpec<"port", number[]> = {
+ *   name: "port",
+ *   short: "p",
+ *   repeat: true,
+ *   help: "The port to listen on, once per poem.",
+ *   parse: parsePort,
+ * };
+ * const parsed = parseOptions<{ port: number[] }>({ options: [port] }, ["-p10000", "-p", "10001"]);
+ * console.log(parsed.port); // [ 10000, 10001 ]
+ * ```
  */
 export interface OptionSpec<K extends string = string, V = unknown> {
   /** The long name, without dashes: `port` for `--port`. */
   name: K;
-  /** A one-character short name, without the dash: `p` for `-p`. */
+  /**
+   * A one-character short name, without the dash: `p` for `-p`.
+   * @default {undefined} (no short name)
+   */
   short?: string;
   /** One sentence for `--help`. */
   help: string;
@@ -133,9 +166,14 @@ export interface OptionSpec<K extends string = string, V = unknown> {
   /**
    * The value when the option is not given (`false` for flags, `[]` for repeated options,
    * `undefined` otherwise); shown by `--help`.
+   * @default {undefined} (so the value is `false` for a flag, `[]` for a repeated option)
    */
   default?: V;
-  /** How `--help` shows the default, when `String(default)` would not do. */
+  /**
+   * How `--help` shows the default, when `String(default)` would not do.
+   * @default {String(default)} (an array's items joined by ", "; nothing for a flag, an undefined
+   * default or an empty array)
+   */
   defaultText?: string;
   /**
    * Turns the text given into the value; throws (preferably a {@linkcode UsageError}) when the
@@ -150,7 +188,25 @@ export interface OptionSpec<K extends string = string, V = unknown> {
   required?: boolean;
 }
 
-/** One positional argument, stored under `name` with the options. */
+/**
+ * One positional argument, stored under `name` with the options.
+ *
+ * @example An optional port argument
+ * ```ts
+ * import { parseOptions, parsePort, type PositionalSpec } from "@poetry/serve/plugin";
+ *
+ * const port: PositionalSpec<"port", number> = {
+ *   name: "port",
+ *   optional: true,
+ *   default: 10000,
+ *   help: "The port to listen on.",
+ *   parse: parsePort,
+ * };
+ * const spec = { positionals: [port] };
+ * console.log(parseOptions<{ port: number }>(spec, []).port); // 10000
+ * console.log(parseOptions<{ port: number }>(spec, ["10001"]).port); // 10001
+ * ```
+ */
 export interface PositionalSpec<K extends string = string, V = unknown> {
   /** Its name, used as the record key and in `--help`. */
   name: K;
@@ -172,7 +228,10 @@ export interface PositionalSpec<K extends string = string, V = unknown> {
    * @default {false}
    */
   required?: boolean;
-  /** The value when it is left out. */
+  /**
+   * The value when it is left out.
+   * @default {undefined} (`[]` for a `rest` positional)
+   */
   default?: V;
   /**
    * Turns the text given into the value; throws (preferably a {@linkcode UsageError}) when the
@@ -182,10 +241,44 @@ export interface PositionalSpec<K extends string = string, V = unknown> {
   parse?: (text: string) => OptionItem<V>;
 }
 
-/** An option for one of the keys of `O`, whose value type is that key's. */
+/**
+ * An option for one of the keys of `O`, whose value type is that key's.
+ *
+ * @example Options checked against the record they fill
+ * ```ts
+ * import { type OptionFor, parseOptions } from "@poetry/serve/plugin";
+ *
+ * interface ServerOptions {
+ *   iface: string;
+ *   verbose: boolean;
+ * }
+ * const options: OptionFor<ServerOptions>[] = [
+ *   { name: "iface", default: "localhost", help: "The interface to listen on." },
+ *   { name: "verbose", short: "v", flag: true, help: "Say more." }, // `default: 1` is a type error
+ * ];
+ * const parsed = parseOptions<ServerOptions>({ options }, ["-v"]);
+ * console.log(parsed); // { verbose: true, iface: "localhost" }
+ * ```
+ */
 export type OptionFor<O> = { [K in keyof O & string]-?: OptionSpec<K, O[K]> }[keyof O & string];
 
-/** A positional argument for one of the keys of `O`, whose value type is that key's. */
+/**
+ * A positional argument for one of the keys of `O`, whose value type is that key's.
+ *
+ * @example Poem files as the rest of the command line
+ * ```ts
+ * import { parseOptions, type PositionalFor } from "@poetry/serve/plugin";
+ *
+ * interface ServerOptions {
+ *   files: string[];
+ * }
+ * const positionals: PositionalFor<ServerOptions>[] = [
+ *   { name: "files", rest: true, required: true, help: "The poems to serve." },
+ * ];
+ * const options = parseOptions<ServerOptions>({ positionals }, ["ecstasy.txt", "tide.txt"]);
+ * console.log(options.files); // [ "ecstasy.txt", "tide.txt" ]
+ * ```
+ */
 export type PositionalFor<O> = { [K in keyof O & string]-?: PositionalSpec<K, O[K]> }[
   keyof O & string
 ];
@@ -193,19 +286,57 @@ export type PositionalFor<O> = { [K in keyof O & string]-?: PositionalSpec<K, O[
 /**
  * What a command accepts: its options and positional arguments, each stored in the parsed
  * record `O` under its name.
+ *
+ * @example A command with an option and an argument
+ * ```ts
+ * import { type CommandSpec, formatHelp, parseOptions, parsePort } from "@poetry/serve/plugin";
+ *
+ * const spec: CommandSpec<{ port: number; poem: string }> = {
+ *   options: [{ name: "port", short: "p", default: 10000, help: "The port.", parse: parsePort }],
+ *   positionals: [{ name: "poem", help: "The poem to serve." }],
+ * };
+ * console.log(formatHelp(spec, "poetry").split("\n")[0]); // Usage: poetry [options] poem
+ * console.log(parseOptions(spec, ["tide.txt"])); // { port: 10000, poem: "tide.txt" }
+ * ```
  */
 export interface CommandSpec<O = Record<string, unknown>> {
-  /** The usage line after the program's name; made from the spec when left out. */
+  /**
+   * The usage line after the program's name; made from the spec when left out.
+   * @default {made from the spec} (`[options]`, then the positional arguments' names)
+   */
   synopsis?: string;
-  /** A paragraph printed after the options by `--help`. */
+  /**
+   * A paragraph printed after the options by `--help`.
+   * @default {undefined} (no paragraph)
+   */
   description?: string;
-  /** The options, in the order `--help` lists them. */
+  /**
+   * The options, in the order `--help` lists them.
+   * @default {[]}
+   */
   options?: readonly OptionFor<O>[];
-  /** The positional arguments, in order. */
+  /**
+   * The positional arguments, in order.
+   * @default {[]}
+   */
   positionals?: readonly PositionalFor<O>[];
 }
 
-/** The result of {@linkcode parseOptionsUntilCommand}. */
+/**
+ * The result of {@linkcode parseOptionsUntilCommand}.
+ *
+ * @example The runner's options, then the plugin's command line
+ * ```ts
+ * import { type PartialParse, parseOptionsUntilCommand } from "@poetry/serve/plugin";
+ *
+ * const parsed: PartialParse<{ nodaemon: boolean }> = parseOptionsUntilCommand(
+ *   { options: [{ name: "nodaemon", short: "n", flag: true, help: "Stay in the foreground." }] },
+ *   ["-n", "fastpoetry", "--port", "10000"],
+ * );
+ * console.log(parsed.options); // { nodaemon: true }
+ * console.log(parsed.rest); // [ "fastpoetry", "--port", "10000" ]
+ * ```
+ */
 export interface PartialParse<O> {
   /** The options given before the first plain argument, with defaults for the rest. */
   options: O;
@@ -637,7 +768,17 @@ export function parseNumber(text: string): number {
   return value;
 }
 
-/** A host and port, as {@linkcode parseAddress} reads them. */
+/**
+ * A host and port, as {@linkcode parseAddress} reads them.
+ *
+ * @example Read a server's address
+ * ```ts
+ * import { type HostPort, parseAddress } from "@poetry/serve/plugin";
+ *
+ * const server: HostPort = parseAddress("[::1]:10001");
+ * console.log(server.host, server.port); // ::1 10001
+ * ```
+ */
 export interface HostPort {
   /** The host name or address. */
   host: string;

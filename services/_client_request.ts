@@ -11,7 +11,22 @@ import type { ClientFactory } from "../protocols/factory.ts";
 import { describeAddress } from "../protocols/_transport.ts";
 import type { ReactorTCP, ReactorTime } from "../reactor.ts";
 
-/** What the poetry clients need of a reactor: `connectTCP`, and `callLater` for timeouts. */
+/**
+ * What the poetry clients need of a reactor: `connectTCP`, and `callLater` for timeouts.
+ *
+ * @example Time out a download on a test reactor, with no network
+ * ```ts
+ * import { type ClientReactor, getPoetry } from "@poetry/serve/get";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const memory = new MemoryReactor(); // records connectTCP; its clock moves when told
+ * const reactor: ClientReactor = memory;
+ * const d = getPoetry("127.0.0.1", 10000, { reactor, timeout: 5 });
+ * d.addErrback((failure) => console.log(failure.type?.name));
+ * console.log(memory.tcpClients[0].port); // 10000
+ * memory.advance(5); // TimeoutError
+ * ```
+ */
 export type ClientReactor = ReactorTCP & ReactorTime;
 
 /** `host:port`, with an IPv6 host in brackets. */

@@ -19,7 +19,18 @@
 import { type OptionFor, parsePort, type PositionalFor, UsageError } from "../_options.ts";
 import { getPoem, poems } from "../poetry/poems.ts";
 
-/** The bundled poem the poetry servers serve when given none. */
+/**
+ * The bundled poem the poetry servers serve when given none.
+ *
+ * @example A server given no poem serves the default one
+ * ```ts
+ * import { DEFAULT_POEM, makeFastPoetryService, PoetryService } from "@poetry/serve/fastpoetry";
+ *
+ * const top = await makeFastPoetryService({ port: [0], iface: "127.0.0.1", poem: [], files: [] });
+ * const poetry = [...top].find((service) => service instanceof PoetryService)!;
+ * console.log(DEFAULT_POEM, poetry.poetryFile === DEFAULT_POEM); // keeper true
+ * ```
+ */
 export const DEFAULT_POEM = "keeper";
 
 /**
@@ -212,15 +223,45 @@ async function fetchPoem(url: URL, signal?: AbortSignal): Promise<Uint8Array> {
  * The options the poetry servers share: where to listen and which poems to serve. The i-th
  * poem (the `--poem` options in order, then the positional files) is served on the i-th
  * `--port`; with no `--port`, on consecutive ports from the server's default port.
+ *
+ * @example The same poems from the fast and the slow server
+ * ```ts
+ * import { makeFastPoetryService, type PoemServerOptions } from "@poetry/serve/fastpoetry";
+ * import { makeSlowPoetryService } from "@poetry/serve/slowpoetry";
+ *
+ * const poems: PoemServerOptions = {
+ *   port: [0, 0],
+ *   iface: "127.0.0.1",
+ *   poem: ["tide"],
+ *   files: ["hours"],
+ * };
+ * const fast = await makeFastPoetryService(poems);
+ * const slow = await makeSlowPoetryService({ ...poems, "num-bytes": 20, delay: 0.1 });
+ * console.log([...fast].length, [...slow].length); // 4 4
+ * ```
  */
 export interface PoemServerOptions {
-  /** The ports, one per poem, in the same order as the poems. */
+  /**
+   * The ports, one per poem, in the same order as the poems.
+   * @default {[]} (the command line's default: the server's default port for the first poem,
+   * the next ports for the others)
+   */
   port: number[];
-  /** The interface to listen on. */
+  /**
+   * The interface to listen on.
+   * @default {"localhost"} (the command line's default)
+   */
   iface: string;
-  /** The poems given with `--poem`. */
+  /**
+   * The poems given with `--poem`.
+   * @default {[]} (the command line's default; with no `files` either, {@linkcode DEFAULT_POEM} is
+   * served)
+   */
   poem: string[];
-  /** The poems given as positional arguments, served after the `--poem` ones. */
+  /**
+   * The poems given as positional arguments, served after the `--poem` ones.
+   * @default {[]} (the command line's default)
+   */
   files: string[];
 }
 

@@ -36,7 +36,18 @@
 
 import { MultiService } from "./multi_service.ts";
 
-/** Options for {@linkcode Application}. */
+/**
+ * Options for {@linkcode Application}.
+ *
+ * @example Drop root for an unprivileged user once the ports are bound
+ * ```ts
+ * import { Application, type ApplicationOptions } from "@poetry/serve/application";
+ *
+ * const options: ApplicationOptions = { uid: 1000, gid: 1000 };
+ * const application = new Application("fastpoetry", options);
+ * console.log(application.uid, application.gid); // 1000 1000
+ * ```
+ */
 export interface ApplicationOptions {
   /**
    * The user id the runner switches to after the privileged start, when it runs as root.

@@ -64,7 +64,25 @@ import {
 
 export { DEFAULT_POEM, PoemNotFoundError, type PoemServerOptions };
 
-/** The port fastpoetry listens on when given none. */
+/**
+ * The port fastpoetry listens on when given none.
+ *
+ * @example Poems given no port go on consecutive ports from the default
+ * ```ts
+ * import { FAST_POETRY_PORT, makeFastPoetryService } from "@poetry/serve/fastpoetry";
+ * import { TCPServer } from "@poetry/serve/internet";
+ *
+ * const top = await makeFastPoetryService({
+ *   port: [],
+ *   iface: "localhost",
+ *   poem: ["keeper", "tide"],
+ *   files: [],
+ * });
+ * const servers = [...top].filter((service) => service instanceof TCPServer);
+ * const ports = servers.map((server) => server.portNumber);
+ * console.log(FAST_POETRY_PORT, ports); // 10000 [ 10000, 10001 ]
+ * ```
+ */
 export const FAST_POETRY_PORT = 10000;
 
 /**
@@ -270,13 +288,40 @@ export class PoetryFactory extends ServerFactory {
   }
 }
 
-/** What {@linkcode makeFastPoetryService} and the `fastpoetry` plugin take. */
+/**
+ * What {@linkcode makeFastPoetryService} and the `fastpoetry` plugin take.
+ *
+ * @example Serve a poem from code, and read it back
+ * ```ts
+ * import { type FastPoetryOptions, makeFastPoetryService } from "@poetry/serve/fastpoetry";
+ * import { getPoetry } from "@poetry/serve/get";
+ * import { TCPServer } from "@poetry/serve/internet";
+ *
+ * const options: FastPoetryOptions = { port: [0], iface: "127.0.0.1", poem: ["tide"], files: [] };
+ * const top = await makeFastPoetryService(options);
+ * top.startService();
+ * const server = [...top].find((service) => service instanceof TCPServer)!;
+ * const poem = await getPoetry("127.0.0.1", server.getHost().port);
+ * console.log(poem.split("\n")[0]); // Villanelle of the Tide
+ * await top.stopService();
+ * ```
+ */
 export type FastPoetryOptions = PoemServerOptions;
 
 /**
  * The `fastpoetry` command line: `--port`/`-p`, `--poem`, `--iface`, and poems as positional
  * arguments. Repeat `--poem` and `--port` to serve several poems: the i-th poem (the `--poem`
  * options in order, then the positional files) goes with the i-th `--port`.
+ *
+ * @example Two poems, each with its port
+ * ```ts
+ * import { fastPoetryOptions } from "@poetry/serve/fastpoetry";
+ * import { parseOptions } from "@poetry/serve/plugin";
+ *
+ * const args = ["--poem", "keeper", "-p", "10000", "--poem", "tide", "-p", "10001"];
+ * const options = parseOptions(fastPoetryOptions, args);
+ * console.log(options.poem, options.port); // [ "keeper", "tide" ] [ 10000, 10001 ]
+ * ```
  */
 export const fastPoetryOptions: CommandSpec<FastPoetryOptions> = {
   synopsis: "[options] [poem...]",

@@ -79,7 +79,22 @@ import { type ClientReactor, connectRequest, hostPort } from "./_client_request.
 
 export type { ClientReactor };
 
-/** Options of {@linkcode getPoetry} and {@linkcode getPoetryBytes}. */
+/**
+ * Options of {@linkcode getPoetry} and {@linkcode getPoetryBytes}.
+ *
+ * @example A time limit, and a way to give up
+ * ```ts
+ * import { getPoetry, type GetPoetryOptions } from "@poetry/serve/get";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const controller = new AbortController();
+ * const reactor = new MemoryReactor();
+ * const options: GetPoetryOptions = { timeout: 10, signal: controller.signal, reactor };
+ * const d = getPoetry("127.0.0.1", 10000, options);
+ * controller.abort(); // the user gave up before the 10 seconds
+ * d.addErrback((failure) => console.log((failure.value as Error).name)); // AbortError
+ * ```
+ */
 export interface GetPoetryOptions {
   /**
    * Seconds the whole download (connecting and reading) may take before it fails with
@@ -545,13 +560,46 @@ const GET_COMMAND: CommandSpec<GetCommandOptions> = {
   ],
 };
 
-/** A place to write the program's output: `Deno.stdout`, `Deno.stderr` or a test's. */
+/**
+ * A place to write the program's output: `Deno.stdout`, `Deno.stderr` or a test's.
+ *
+ * @example Catch the program's complaint
+ * ```ts
+ * import { type OutputSync, poetryMain } from "@poetry/serve/get";
+ *
+ * let text = "";
+ * const stderr: OutputSync = {
+ *   writeSync(data: Uint8Array): number {
+ *     text += new TextDecoder().decode(data);
+ *     return data.length;
+ *   },
+ * };
+ * console.log(await poetryMain(["10000", "ten"], { stderr })); // 2
+ * console.log(text.trimEnd()); // get: argument addresses: "ten" is not a port number (0 to 65535)
+ * ```
+ */
 export interface OutputSync {
   /** Writes some of `data`; returns how many bytes were written. */
   writeSync(data: Uint8Array): number;
 }
 
-/** Options of {@linkcode poetryMain}. */
+/**
+ * Options of {@linkcode poetryMain}.
+ *
+ * @example Run the program on a test reactor
+ * ```ts
+ * import { poetryMain, type PoetryMainOptions } from "@poetry/serve/get";
+ * import { connectProtocol, MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const options: PoetryMainOptions = { reactor }; // and the process's stdout and stderr
+ * const status = poetryMain(["10000"], options); // connects at once
+ * const { protocol, transport } = connectProtocol(reactor.tcpClients[0].factory);
+ * protocol.dataReceived(new TextEncoder().encode("Roses are red"));
+ * transport.loseConnection();
+ * console.log(await status); // prints the poem, "Roses are red", then 0
+ * ```
+ */
 export interface PoetryMainOptions {
   /**
    * Where the poems go.

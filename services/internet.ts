@@ -246,7 +246,23 @@ export abstract class ListeningService<A extends Address = Address> extends Serv
   }
 }
 
-/** Options of {@linkcode TCPServer}. */
+/**
+ * Options of {@linkcode TCPServer}.
+ *
+ * @example Listen on loopback only, checked on a test reactor
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { TCPServer, type TCPServerOptions } from "@poetry/serve/internet";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const options: TCPServerOptions = { interface: "127.0.0.1", backlog: 50, reactor };
+ * const server = new TCPServer(10000, new Factory(), options);
+ * server.startService();
+ * console.log(reactor.tcpServers[0].options); // { interface: "127.0.0.1", backlog: 50 }
+ * await server.stopService();
+ * ```
+ */
 export interface TCPServerOptions {
   /**
    * The local address to listen on: `"0.0.0.0"` for every IPv4 interface, `"::"` for every
@@ -348,7 +364,23 @@ export class TCPServer extends ListeningService<TCPAddress> {
   }
 }
 
-/** Options of {@linkcode UNIXServer}. */
+/**
+ * Options of {@linkcode UNIXServer}.
+ *
+ * @example A socket only its owner may use
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { UNIXServer, type UNIXServerOptions } from "@poetry/serve/internet";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const options: UNIXServerOptions = { mode: 0o600, reactor };
+ * const server = new UNIXServer("/run/poetry.sock", new Factory(), options);
+ * server.startService();
+ * console.log(reactor.unixServers[0].options.mode === 0o600); // true
+ * await server.stopService();
+ * ```
+ */
 export interface UNIXServerOptions {
   /**
    * The file mode to give the socket (e.g. `0o600`).
@@ -431,7 +463,23 @@ export class UNIXServer extends ListeningService<UNIXAddress> {
   }
 }
 
-/** Options of {@linkcode SSLServer}. */
+/**
+ * Options of {@linkcode SSLServer}.
+ *
+ * @example Serve TLS with a short queue, checked on a test reactor
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { SSLServer, type SSLServerOptions } from "@poetry/serve/internet";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor(); // reads no files
+ * const options: SSLServerOptions = { cert: "cert.pem", key: "key.pem", backlog: 50, reactor };
+ * const server = new SSLServer(10443, new Factory(), options);
+ * server.startService();
+ * console.log(reactor.sslServers[0].options.backlog); // 50
+ * await server.stopService();
+ * ```
+ */
 export interface SSLServerOptions {
   /** The certificate chain: PEM text, or the path of a PEM file. */
   cert: string;
@@ -534,7 +582,23 @@ export class SSLServer extends ListeningService<TCPAddress> {
   }
 }
 
-/** Options of {@linkcode TCPClient}. */
+/**
+ * Options of {@linkcode TCPClient}.
+ *
+ * @example Give up connecting after five seconds
+ * ```ts
+ * import { ClientFactory } from "@poetry/serve/factory";
+ * import { TCPClient, type TCPClientOptions } from "@poetry/serve/internet";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const options: TCPClientOptions = { timeout: 5, reactor };
+ * const client = new TCPClient("localhost", 10000, new ClientFactory(), options);
+ * client.startService();
+ * console.log(reactor.tcpClients[0].options); // { timeout: 5 }
+ * await client.stopService();
+ * ```
+ */
 export interface TCPClientOptions {
   /**
    * Seconds to wait for the connection before the attempt fails; `null` waits as long as

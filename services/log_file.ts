@@ -28,7 +28,21 @@ import type { LogSink } from "../log.ts";
 
 export type { LogSink } from "../log.ts";
 
-/** Options for {@linkcode LogFile}. */
+/**
+ * Options for {@linkcode LogFile}.
+ *
+ * @example Keep three old logs of 64 KiB each
+ * ```ts
+ * import { LogFile, type LogFileOptions } from "@poetry/serve/log-file";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const options: LogFileOptions = { rotateLength: 65_536, maxRotatedFiles: 3 };
+ * const file = new LogFile(`${dir}/twistd.log`, options);
+ * console.log(file.rotateLength, file.maxRotatedFiles); // 65536 3
+ * file.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface LogFileOptions {
   /**
    * The size in bytes at which the file is rotated (before the next write). `Infinity` never

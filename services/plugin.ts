@@ -75,6 +75,25 @@ export {
 /**
  * A plugin: a named maker of a service, with the command-line options it is configured by
  * (Twisted's `IServiceMaker`). `O` is the record its options parse into.
+ *
+ * @example A plugin that makes a named service
+ * ```ts
+ * import { parseOptions, type ServiceMaker } from "@poetry/serve/plugin";
+ * import { Service } from "@poetry/serve/service";
+ *
+ * const idle: ServiceMaker<{ name: string }> = {
+ *   tapname: "idle",
+ *   description: "Does nothing, under a name.",
+ *   options: { options: [{ name: "name", default: "idle", help: "The service's name." }] },
+ *   makeService(options) {
+ *     const service = new Service();
+ *     service.setName(options.name);
+ *     return service;
+ *   },
+ * };
+ * const service = await idle.makeService(parseOptions(idle.options, ["--name", "sleepy"]));
+ * console.log(service.name, service.running); // sleepy false
+ * ```
  */
 export interface ServiceMaker<O = Record<string, unknown>> {
   /** The name the plugin is run by: `fastpoetry`. */
@@ -94,6 +113,16 @@ export interface ServiceMaker<O = Record<string, unknown>> {
 
 /**
  * A plugin whatever its options' type: what registries and the runner hold.
+ *
+ * @example Plugins with different options in one list
+ * ```ts
+ * import { plugin as fastpoetry } from "@poetry/serve/fastpoetry";
+ * import type { AnyServiceMaker } from "@poetry/serve/plugin";
+ * import { plugin as transform } from "@poetry/serve/transform";
+ *
+ * const plugins: AnyServiceMaker[] = [fastpoetry, transform];
+ * console.log(plugins.map((plugin) => plugin.tapname)); // [ "fastpoetry", "transform" ]
+ * ```
  */
 // deno-lint-ignore no-explicit-any
 export type AnyServiceMaker = ServiceMaker<any>;

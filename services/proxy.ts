@@ -90,10 +90,44 @@ import { TransformProtocol } from "./transform.ts";
 import { TransformProxy } from "./transform_client.ts";
 import { hostPort } from "./_client_request.ts";
 
-/** How many transformed poems {@linkcode TransformProxyService} keeps unless told otherwise. */
+/**
+ * How many transformed poems {@linkcode TransformProxyService} keeps unless told otherwise.
+ *
+ * @example One poem too many: the least recently used is asked for again
+ * ```ts
+ * import { DEFAULT_MAX_CACHED, TransformProxyService } from "@poetry/serve/proxy";
+ * import { succeed } from "@poetry/serve/defer";
+ *
+ * let requests = 0;
+ * const service = new TransformProxyService("127.0.0.1", 11000, {
+ *   xform: (_name, poem) => (requests++, succeed(poem.toLowerCase())),
+ * });
+ * for (let i = 0; i <= DEFAULT_MAX_CACHED; i++) await service.xform("cummingsify", `POEM ${i}`);
+ * await service.xform("cummingsify", "POEM 0"); // no longer cached
+ * console.log(DEFAULT_MAX_CACHED, requests); // 100 102
+ * ```
+ */
 export const DEFAULT_MAX_CACHED = 100;
 
-/** What the cache needs of a clock: the time, in seconds. */
+/**
+ * What the cache needs of a clock: the time, in seconds.
+ *
+ * @example Age the cache on a clock of your own
+ * ```ts
+ * import { ProxyService, type SecondsClock } from "@poetry/serve/proxy";
+ * import { succeed } from "@poetry/serve/defer";
+ *
+ * let now = 0;
+ * const clock: SecondsClock = { seconds: () => now };
+ * let fetches = 0;
+ * const getPoetry = () => succeed(`poem ${++fetches}`);
+ * const service = new ProxyService("127.0.0.1", 10001, { ttl: 60, clock, getPoetry });
+ * await service.getPoem();
+ * now = 60; // a minute later: too old
+ * await service.getPoem();
+ * console.log(fetches); // 2
+ * ```
+ */
 export type SecondsClock = Pick<ReactorTime, "seconds">;
 
 interface CachedEntry<V> {
@@ -258,10 +292,31 @@ class PendingReply<T> {
 /**
  * Fetches a poem from a poetry server: what {@linkcode ProxyService} fetches with. It returns
  * the poem as bytes or text (text is sent as UTF-8).
+ *
+ * @example Serve a poem made in the process
+ * ```ts
+ * import { type PoemFetcher, ProxyService } from "@poetry/serve/proxy";
+ * import { succeed } from "@poetry/serve/defer";
+ *
+ * const fetcher: PoemFetcher = (host, port) => succeed(`the poem of ${host}:${port}`);
+ * const service = new ProxyService("127.0.0.1", 10001, { getPoetry: fetcher });
+ * console.log(new TextDecoder().decode(await service.getPoem())); // the poem of 127.0.0.1:10001
+ * ```
  */
 export type PoemFetcher = (host: string, port: number) => Deferred<Data>;
 
-/** Options of {@linkcode ProxyService}. */
+/**
+ * Options of {@linkcode ProxyService}.
+ *
+ * @example Fetch again every two hours; give a slow upstream ten seconds
+ * ```ts
+ * import { ProxyService, type ProxyServiceOptions } from "@poetry/serve/proxy";
+ *
+ * const options: ProxyServiceOptions = { ttl: 7200, timeout: 10 };
+ * const service = new ProxyService("poetry.example.org", 10001, options);
+ * console.log(service.where, service.ttl); // poetry.example.org:10001 7200
+ * ```
+ */
 export interface ProxyServiceOptions {
   /**
    * Seconds a cached poem is served before it is fetched again.
@@ -536,10 +591,50 @@ export class PoetryProxyFactory extends ServerFactory {
   }
 }
 
-/** Transforms a poem: what {@linkcode TransformProxyService} transforms with. */
+/**
+ * Transforms a poem: what {@linkcode TransformProxyService} transforms with.
+ *
+ * @example Transform in the process, with no upstream server
+ * ```ts
+ * import { type TransformFetcher, TransformProxyService } from "@poetry/serve/proxy";
+ * import { fail, succeed } from "@poetry/serve/defer";
+ * import { TransformFactory, TransformService } from "@poetry/serve/transform";
+ *
+ * const factory = new TransformFactory(new TransformService());
+ * const inProcess: TransformFetcher = (xformName, poem) => {
+ *   const result = factory.transform(xformName, poem);
+ *   return result === undefined ? fail(new Error(`no transform ${xformName}`)) : succeed(result);
+ * };
+ * const service = new TransformProxyService("127.0.0.1", 11000, { xform: inProcess });
+ * console.log(await service.xform("uppercase", "ode")); // ODE
+ * ```
+ */
 export type TransformFetcher = (xformName: string, poem: string) => Deferred<string>;
 
-/** Options of {@linkcode TransformProxyService}. */
+/**
+ * Options of {@linkcode TransformProxyService}.
+ *
+ * @example A small cache whose results last a minute, on a test clock
+ * ```ts
+ * import { TransformProxyService, type TransformProxyServiceOptions } from "@poetry/serve/proxy";
+ * import { succeed } from "@poetry/serve/defer";
+ * import { Clock } from "@poetry/serve/task";
+ *
+ * const clock = new Clock();
+ * let requests = 0;
+ * const options: TransformProxyServiceOptions = {
+ *   ttl: 60,
+ *   maxCached: 10,
+ *   clock,
+ *   xform: (_name, poem) => (requests++, succeed(poem.toLowerCase())),
+ * };
+ * const service = new TransformProxyService("127.0.0.1", 11000, options);
+ * await service.xform("cummingsify", "ODE");
+ * clock.advance(60);
+ * await service.xform("cummingsify", "ODE"); // too old: asked for again
+ * console.log(requests); // 2
+ * ```
+ */
 export interface TransformProxyServiceOptions {
   /**
    * Seconds a transformed poem is served from the cache.
@@ -805,21 +900,60 @@ export class TransformProxyFactory extends ServerFactory {
   }
 }
 
-/** What {@linkcode makeProxyService} and the `proxy` plugin take. */
+/**
+ * What {@linkcode makeProxyService} and the `proxy` plugin take.
+ *
+ * @example Proxy a poetry server from code
+ * ```ts
+ * import { makeProxyService, type ProxyOptions } from "@poetry/serve/proxy";
+ *
+ * const options: ProxyOptions = {
+ *   port: 0,
+ *   iface: "127.0.0.1",
+ *   ttl: 3600,
+ *   timeout: 10,
+ *   transform: undefined,
+ *   "xform-port": 0,
+ *   server: { host: "127.0.0.1", port: 10001 },
+ * };
+ * console.log([...makeProxyService(options)].length); // 2 (the ProxyService and its TCPServer)
+ * ```
+ */
 export interface ProxyOptions {
-  /** The port to serve the poem on (0: any free port). */
+  /**
+   * The port to serve the poem on (0: any free port).
+   * @default {0} (the command line's default)
+   */
   port: number;
-  /** The interface to listen on. */
+  /**
+   * The interface to listen on.
+   * @default {"localhost"} (the command line's default)
+   */
   iface: string;
-  /** Seconds a cached poem (or transform) is served; `undefined` for as long as the proxy runs. */
+  /**
+   * Seconds a cached poem (or transform) is served; `undefined` for as long as the proxy runs.
+   * @default {undefined} (the command line's default)
+   */
   ttl: number | undefined;
-  /** Seconds an upstream request may take; `undefined` for no limit. */
+  /**
+   * Seconds an upstream request may take; `undefined` for no limit.
+   * @default {undefined} (the command line's default)
+   */
   timeout: number | undefined;
-  /** The upstream transformation server, for the transformation proxy. */
+  /**
+   * The upstream transformation server, for the transformation proxy.
+   * @default {undefined} (the command line's default: no transformation proxy)
+   */
   transform: HostPort | undefined;
-  /** The port the transformation proxy listens on (0: any free port). */
+  /**
+   * The port the transformation proxy listens on (0: any free port).
+   * @default {0} (the command line's default)
+   */
   "xform-port": number;
-  /** The upstream poetry server. */
+  /**
+   * The upstream poetry server.
+   * @default {undefined} (the command line's default: no poetry proxy)
+   */
   server: HostPort | undefined;
 }
 
@@ -834,6 +968,16 @@ function parsePositiveSeconds(text: string): number {
 /**
  * The `proxy` command line: `[--port P] [--iface I] [--ttl S] [--timeout S]
  * [--transform HOST:PORT [--xform-port P]] [[HOST:]PORT]`.
+ *
+ * @example Parse a proxy's command line
+ * ```ts
+ * import { proxyOptions } from "@poetry/serve/proxy";
+ * import { parseOptions } from "@poetry/serve/plugin";
+ *
+ * const options = parseOptions(proxyOptions, ["--ttl", "7200", "poetry.example.org:10001"]);
+ * console.log(options.server, options.ttl); // { host: "poetry.example.org", port: 10001 } 7200
+ * console.log(options.port, options.iface); // 0 localhost
+ * ```
  */
 export const proxyOptions: CommandSpec<ProxyOptions> = {
   synopsis: "[options] [HOST:]PORT",

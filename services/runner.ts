@@ -79,7 +79,24 @@ import { importFromCwd } from "./_import.ts";
 import { absolutePath, AlreadyRunningError, checkPidFile, PidFile } from "./_pidfile.ts";
 import { DAEMON_CHILD_FLAG, reportDaemonStatus, startDaemon } from "./_daemon.ts";
 
-/** Options for {@linkcode runMain}. */
+/**
+ * Options for {@linkcode runMain}.
+ *
+ * @example A program of your own, with its name and version
+ * ```ts
+ * import { runMain, type RunMainOptions } from "@poetry/serve/runner";
+ * import { plugin } from "@poetry/serve/transform";
+ *
+ * const options: RunMainOptions = {
+ *   plugins: [plugin],
+ *   defaultPlugin: "transform",
+ *   program: "xformd",
+ *   version: "1.2.3",
+ * };
+ * const status = await runMain(["--version"], options); // prints "xformd 1.2.3 (Deno <version>)"
+ * console.log(status); // 0
+ * ```
+ */
 export interface RunMainOptions {
   /**
    * The plugins offered by name, besides those added with `registerPlugin` and `--plugin`.

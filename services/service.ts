@@ -45,6 +45,18 @@ import { describeService } from "./_names.ts";
  * A container of services, as Twisted's `IServiceCollection`: `MultiService` and
  * `Application` implement it. Only {@linkcode Service.setServiceParent} and
  * {@linkcode Service.disownServiceParent} should call `addService` and `removeService`.
+ *
+ * @example Find a child by its name
+ * ```ts
+ * import { MultiService } from "@poetry/serve/multi-service";
+ * import { Service, type ServiceCollection } from "@poetry/serve/service";
+ *
+ * const top: ServiceCollection = new MultiService();
+ * const poetry = new Service();
+ * poetry.setName("poetry");
+ * poetry.setServiceParent(top);
+ * console.log(top.getServiceNamed("poetry") === poetry, [...top].length); // true 1
+ * ```
  */
 export interface ServiceCollection {
   /**

@@ -53,14 +53,77 @@ import { MultiService } from "./multi_service.ts";
 import type { CommandSpec, ServiceMaker } from "./plugin.ts";
 import { pairPoemsWithPorts, type PoemServerOptions, poemServerOptions } from "./_poem_source.ts";
 
-/** The port slowpoetry listens on when given none (fastpoetry's default plus one). */
+/**
+ * The port slowpoetry listens on when given none (fastpoetry's default plus one).
+ *
+ * @example Poems given no port go on consecutive ports from the default
+ * ```ts
+ * import { TCPServer } from "@poetry/serve/internet";
+ * import { parseOptions } from "@poetry/serve/plugin";
+ * import { makeSlowPoetryService, plugin, SLOW_POETRY_PORT } from "@poetry/serve/slowpoetry";
+ *
+ * const options = parseOptions(plugin.options, ["keeper", "tide"]); // no --port
+ * const top = await makeSlowPoetryService(options);
+ * const servers = [...top].filter((service) => service instanceof TCPServer);
+ * const ports = servers.map((server) => server.portNumber);
+ * console.log(SLOW_POETRY_PORT, ports); // 10001 [ 10001, 10002 ]
+ * ```
+ */
 export const SLOW_POETRY_PORT = 10001;
-/** How many bytes slowpoetry sends at a time unless told otherwise. */
+/**
+ * How many bytes slowpoetry sends at a time unless told otherwise.
+ *
+ * @example The first piece a client gets
+ * ```ts
+ * import { PoetryService } from "@poetry/serve/fastpoetry";
+ * import { DEFAULT_NUM_BYTES, SlowPoetryFactory } from "@poetry/serve/slowpoetry";
+ * import { Clock } from "@poetry/serve/task";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * const service = new PoetryService("kettle");
+ * service.startService();
+ * const transport = new StringTransport();
+ * const factory = new SlowPoetryFactory(service, { clock: new Clock() });
+ * factory.buildProtocol(transport.getPeer())!.makeConnection(transport);
+ * console.log(DEFAULT_NUM_BYTES, transport.valueText()); // 10 Sonnet for
+ * ```
+ */
 export const DEFAULT_NUM_BYTES = 10;
-/** How many seconds slowpoetry waits between pieces unless told otherwise. */
+/**
+ * How many seconds slowpoetry waits between pieces unless told otherwise.
+ *
+ * @example Twice as fast as the default
+ * ```ts
+ * import { PoetryService } from "@poetry/serve/fastpoetry";
+ * import { DEFAULT_DELAY, SlowPoetryFactory } from "@poetry/serve/slowpoetry";
+ *
+ * const factory = new SlowPoetryFactory(new PoetryService("tide"), { delay: DEFAULT_DELAY / 2 });
+ * console.log(DEFAULT_DELAY, factory.delay); // 0.7 0.35
+ * ```
+ */
 export const DEFAULT_DELAY = 0.7;
 
-/** Options for {@linkcode SlowPoetryFactory}. */
+/**
+ * Options for {@linkcode SlowPoetryFactory}.
+ *
+ * @example Six bytes every two seconds, on a test clock
+ * ```ts
+ * import { PoetryService } from "@poetry/serve/fastpoetry";
+ * import { SlowPoetryFactory, type SlowPoetryFactoryOptions } from "@poetry/serve/slowpoetry";
+ * import { Clock } from "@poetry/serve/task";
+ * import { StringTransport } from "@poetry/serve/testing";
+ *
+ * const service = new PoetryService("kettle");
+ * service.startService();
+ * const clock = new Clock();
+ * const options: SlowPoetryFactoryOptions = { numBytes: 6, delay: 2, clock };
+ * const transport = new StringTransport();
+ * const factory = new SlowPoetryFactory(service, options);
+ * factory.buildProtocol(transport.getPeer())!.makeConnection(transport);
+ * clock.advance(2);
+ * console.log(JSON.stringify(transport.valueText())); // "Sonnet for a"
+ * ```
+ */
 export interface SlowPoetryFactoryOptions {
   /**
    * How many bytes to send at a time (a whole number, at least 1).
@@ -230,11 +293,41 @@ export class SlowPoetryFactory extends ServerFactory {
   }
 }
 
-/** What {@linkcode makeSlowPoetryService} and the `slowpoetry` plugin take. */
+/**
+ * What {@linkcode makeSlowPoetryService} and the `slowpoetry` plugin take.
+ *
+ * @example Serve a poem slowly, and read it back
+ * ```ts
+ * import { getPoetry } from "@poetry/serve/get";
+ * import { TCPServer } from "@poetry/serve/internet";
+ * import { makeSlowPoetryService, type SlowPoetryOptions } from "@poetry/serve/slowpoetry";
+ *
+ * const options: SlowPoetryOptions = {
+ *   port: [0],
+ *   iface: "127.0.0.1",
+ *   poem: ["kettle"],
+ *   files: [],
+ *   "num-bytes": 200,
+ *   delay: 0.01,
+ * };
+ * const top = await makeSlowPoetryService(options);
+ * top.startService();
+ * const server = [...top].find((service) => service instanceof TCPServer)!;
+ * const poem = await getPoetry("127.0.0.1", server.getHost().port); // four pieces
+ * console.log(poem.split("\n")[0]); // Sonnet for a Kettle
+ * await top.stopService();
+ * ```
+ */
 export interface SlowPoetryOptions extends PoemServerOptions {
-  /** How many bytes to send at a time. */
+  /**
+   * How many bytes to send at a time.
+   * @default {10} (the command line's default: {@linkcode DEFAULT_NUM_BYTES})
+   */
   "num-bytes": number;
-  /** How many seconds to wait between pieces. */
+  /**
+   * How many seconds to wait between pieces.
+   * @default {0.7} (the command line's default: {@linkcode DEFAULT_DELAY})
+   */
   delay: number;
 }
 
@@ -255,6 +348,15 @@ const shared = poemServerOptions(SLOW_POETRY_PORT);
 /**
  * The `slowpoetry` command line: fastpoetry's options (`--port`, `--poem`, `--iface`, poems as
  * positional arguments, pairs of `--poem`/`--port`) and the pace: `--num-bytes` and `--delay`.
+ *
+ * @example Parse a slow server's command line
+ * ```ts
+ * import { parseOptions } from "@poetry/serve/plugin";
+ * import { slowPoetryOptions } from "@poetry/serve/slowpoetry";
+ *
+ * const options = parseOptions(slowPoetryOptions, ["--delay", "0.2", "--poem", "tide"]);
+ * console.log(options.delay, options["num-bytes"], options.poem); // 0.2 10 [ "tide" ]
+ * ```
  */
 export const slowPoetryOptions: CommandSpec<SlowPoetryOptions> = {
   synopsis: "[options] [poem...]",

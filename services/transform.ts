@@ -50,10 +50,33 @@ import { MultiService } from "./multi_service.ts";
 import type { CommandSpec, ServiceMaker } from "./plugin.ts";
 import { Service } from "./service.ts";
 
-/** The port the transformation server listens on when given none (the tutorial's). */
+/**
+ * The port the transformation server listens on when given none (the tutorial's).
+ *
+ * @example Build the server on the tutorial's port
+ * ```ts
+ * import { TCPServer } from "@poetry/serve/internet";
+ * import { makeTransformService, TRANSFORM_PORT } from "@poetry/serve/transform";
+ *
+ * const top = makeTransformService({ port: TRANSFORM_PORT, iface: "localhost" });
+ * const server = [...top].find((service) => service instanceof TCPServer)!;
+ * console.log(String(server)); // TCPServer on 11000
+ * ```
+ */
 export const TRANSFORM_PORT = 11000;
 
-/** The prefix that marks a {@linkcode TransformFactory} method as callable over the wire. */
+/**
+ * The prefix that marks a {@linkcode TransformFactory} method as callable over the wire.
+ *
+ * @example The methods a client can reach
+ * ```ts
+ * import { TransformFactory, XFORM_PREFIX } from "@poetry/serve/transform";
+ *
+ * const names = Object.getOwnPropertyNames(TransformFactory.prototype);
+ * console.log(names.filter((name) => name.startsWith(XFORM_PREFIX)));
+ * // [ "xform_cummingsify", "xform_uppercase", "xform_reverse" ]
+ * ```
+ */
 export const XFORM_PREFIX = "xform_";
 
 /**
@@ -361,15 +384,49 @@ export class TransformFactory extends ServerFactory {
   }
 }
 
-/** What {@linkcode makeTransformService} and the `transform` plugin take. */
+/**
+ * What {@linkcode makeTransformService} and the `transform` plugin take.
+ *
+ * @example Serve transforms from code, and ask for one
+ * ```ts
+ * import { TCPServer } from "@poetry/serve/internet";
+ * import { makeTransformService, type TransformOptions } from "@poetry/serve/transform";
+ * import { TransformProxy } from "@poetry/serve/transform-client";
+ *
+ * const options: TransformOptions = { port: 0, iface: "127.0.0.1" };
+ * const top = makeTransformService(options);
+ * top.startService();
+ * const server = [...top].find((service) => service instanceof TCPServer)!;
+ * const proxy = new TransformProxy("127.0.0.1", server.getHost().port);
+ * console.log(await proxy.xform("uppercase", "ode")); // ODE
+ * await top.stopService();
+ * ```
+ */
 export interface TransformOptions {
-  /** The port to listen on. */
+  /**
+   * The port to listen on.
+   * @default {11000} (the command line's default: {@linkcode TRANSFORM_PORT})
+   */
   port: number;
-  /** The interface to listen on. */
+  /**
+   * The interface to listen on.
+   * @default {"localhost"} (the command line's default)
+   */
   iface: string;
 }
 
-/** The `transform` command line: `--port`/`-p` and `--iface`. */
+/**
+ * The `transform` command line: `--port`/`-p` and `--iface`.
+ *
+ * @example Parse a transformation server's command line
+ * ```ts
+ * import { parseOptions } from "@poetry/serve/plugin";
+ * import { transformOptions } from "@poetry/serve/transform";
+ *
+ * console.log(parseOptions(transformOptions, ["-p", "11001", "--iface", "127.0.0.1"]));
+ * // { port: 11001, iface: "127.0.0.1" }
+ * ```
+ */
 export const transformOptions: CommandSpec<TransformOptions> = {
   description: "Transforms poems: send a netstring '<transform>.<poem>' and get the " +
     "transformed poem back as a netstring. Transforms: cummingsify, uppercase, reverse.",

@@ -364,7 +364,21 @@ export class TransformClientFactory extends ClientFactory {
   }
 }
 
-/** Options of {@linkcode TransformProxy}. */
+/**
+ * Options of {@linkcode TransformProxy}.
+ *
+ * @example Two seconds per request, timed on a test reactor
+ * ```ts
+ * import { TransformProxy, type TransformProxyOptions } from "@poetry/serve/transform-client";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const reactor = new MemoryReactor();
+ * const options: TransformProxyOptions = { timeout: 2, reactor };
+ * const proxy = new TransformProxy("127.0.0.1", 11000, options);
+ * proxy.xform("uppercase", "ode").addErrback((failure) => console.log(failure.getErrorMessage()));
+ * reactor.advance(2); // transform uppercase at 127.0.0.1:11000 timed out after 2 seconds
+ * ```
+ */
 export interface TransformProxyOptions {
   /**
    * Seconds each request (connecting, sending, waiting for the reply) may take before it
@@ -380,7 +394,22 @@ export interface TransformProxyOptions {
   reactor?: ClientReactor;
 }
 
-/** Options of one {@linkcode TransformProxy.xform} request. */
+/**
+ * Options of one {@linkcode TransformProxy.xform} request.
+ *
+ * @example Give up on one request
+ * ```ts
+ * import { TransformProxy, type XformOptions } from "@poetry/serve/transform-client";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * const controller = new AbortController();
+ * const options: XformOptions = { signal: controller.signal };
+ * const proxy = new TransformProxy("127.0.0.1", 11000, { reactor: new MemoryReactor() });
+ * const d = proxy.xform("reverse", "one\ntwo\n", options);
+ * d.addErrback((failure) => console.log((failure.value as Error).name));
+ * controller.abort(); // AbortError
+ * ```
+ */
 export interface XformOptions {
   /**
    * Cancels the request when it aborts: the connection is closed and the Deferred fails with
