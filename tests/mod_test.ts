@@ -3,6 +3,9 @@
 // serving the files `deno publish` would publish (and nothing it leaves out), to a Deno with an
 // empty module cache. A module that read its own files from disk, or imported something left out
 // of the package, would fail here while every local test passed.
+//
+// Its documentation as users read it: `deno doc` over every entry point the package exports,
+// each exported symbol with an `@example` (which `deno test --doc` then runs).
 
 import assert from "node:assert/strict";
 
@@ -94,4 +97,47 @@ Deno.test("mod.ts runs from a URL with --allow-net alone, and programs import it
     Deno.removeSync(cache, { recursive: true });
     Deno.removeSync(user, { recursive: true });
   }
+});
+
+/** A symbol as `deno doc --json` lists it, with only the fields this test reads. */
+interface DocSymbol {
+  name: string;
+  declarations: {
+    kind: string;
+    location: { filename: string; line: number };
+    jsDoc?: { tags?: { kind: string }[] };
+  }[];
+}
+
+Deno.test("every symbol the package exports has JSDoc with an @example", async () => {
+  const entryPoints = Object.values(config.exports).map((path) => new URL(path, ROOT).pathname);
+  const doc = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", ...entryPoints],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  assert.equal(doc.code, 0, decoder.decode(doc.stderr));
+  const nodes: Record<string, { symbols?: DocSymbol[] }> = JSON.parse(
+    decoder.decode(doc.stdout),
+  ).nodes;
+  const without: string[] = [];
+  let checked = 0;
+  for (const { symbols = [] } of Object.values(nodes)) {
+    for (const symbol of symbols) {
+      // A renamed re-export (`plugin as fastpoetryPlugin`) is documented where it is declared.
+      const declared = symbol.declarations.filter((d) => d.kind !== "reference");
+      if (declared.length === 0) continue;
+      checked++;
+      const example = declared.some((d) => d.jsDoc?.tags?.some((tag) => tag.kind === "example"));
+      if (!example) {
+        const { filename, line } = declared[0].location;
+        without.push(`${symbol.name} (${filename.slice(ROOT.href.length)}:${line})`);
+      }
+    }
+  }
+  assert.ok(checked > 200, `only ${checked} symbols found`);
+  assert.deepEqual([...new Set(without)].sort(), []);
 });
