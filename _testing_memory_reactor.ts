@@ -554,7 +554,20 @@ export class MemoryReactor implements ReactorLike {
   readonly connectors: MemoryConnector[] = [];
   #events = new SystemEventTriggers();
 
-  /** The triggers and `callWhenRunning` calls not yet removed (or made, for the latter). */
+  /**
+   * The triggers and `callWhenRunning` calls not yet removed (or made, for the latter).
+   *
+   * @example A call made once the reactor runs leaves the list
+   * ```ts
+   * import { MemoryReactor } from "@poetry/serve/testing";
+   *
+   * const reactor = new MemoryReactor();
+   * reactor.callWhenRunning(() => console.log("running"));
+   * console.log(reactor.triggers.length); // 1
+   * await reactor.run(); // running
+   * console.log(reactor.triggers.length); // 0
+   * ```
+   */
   get triggers(): TriggerRecord[] {
     return this.#events.records;
   }

@@ -219,7 +219,15 @@ export class Failure {
     return `[Failure ${this.#typeName()}: ${this.getErrorMessage()}]`;
   }
 
-  /** `Deno.inspect` and `console.log` show a failure as its one-line {@linkcode Failure.toString}. */
+  /**
+   * `Deno.inspect` and `console.log` show a failure as its one-line {@linkcode Failure.toString}.
+   *
+   * @example
+   * ```ts
+   * import { Failure } from "@poetry/serve/failure";
+   * console.log(Deno.inspect(new Failure(new RangeError("too long")))); // [Failure RangeError: too long]
+   * ```
+   */
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
   }

@@ -172,7 +172,27 @@ export class SlowPoetryProtocol extends Protocol {
   #sent = 0;
   #call: DelayedCall | undefined = undefined;
 
-  /** How many bytes of the poem have been written so far. */
+  /**
+   * How many bytes of the poem have been written so far.
+   *
+   * @example After the first piece
+   * ```ts
+   * import { PoetryService } from "@poetry/serve/fastpoetry";
+   * import { SlowPoetryFactory, type SlowPoetryProtocol } from "@poetry/serve/slowpoetry";
+   * import { Clock } from "@poetry/serve/task";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const service = new PoetryService("tide");
+   * service.startService();
+   * const clock = new Clock();
+   * const transport = new StringTransport();
+   * const factory = new SlowPoetryFactory(service, { numBytes: 4, clock });
+   * const protocol = factory.buildProtocol(transport.getPeer()) as SlowPoetryProtocol;
+   * protocol.makeConnection(transport);
+   * console.log(protocol.bytesSent); // 4
+   * protocol.transport.abortConnection(); // stops the rest
+   * ```
+   */
   get bytesSent(): number {
     return this.#sent;
   }
