@@ -264,28 +264,55 @@ function checkTtl(ttl: number): number {
   return ttl;
 }
 
-/**
- * One client's request to a proxy service, for the proxy's protocols: the answer is sent and
- * the connection closed; a failure (the service has logged why) closes it with nothing sent;
- * a client that leaves first has its request cancelled.
- */
-class PendingReply<T> {
-  #deferred: Deferred<T> | undefined = undefined;
+/** One request in a {@linkcode PendingReplies} queue. */
+interface PendingRequest<T> {
+  deferred: Deferred<T>;
+  send: (value: T) => void;
+  settled: boolean;
+  /** Set when the request succeeded. */
+  answer?: { value: T };
+}
 
-  /** Waits for `d`: sends its result with `send`, then closes `transport`. */
-  start(d: Deferred<T>, transport: Transport, send: (value: T) => void): void {
-    this.#deferred = d;
-    d.addCallbacks(send, (): void => {}).addBoth(() => {
-      this.#deferred = undefined;
-      transport.loseConnection();
+/**
+ * One client's requests to a proxy service, for the proxy's protocols. Answers go out in the
+ * order the requests came, whichever is ready first, as the server behind the proxy would send
+ * them; a failed request (the service has logged why) is answered with nothing. Once every
+ * request so far is answered, the connection is closed. A client that leaves first has the
+ * requests still waiting cancelled.
+ */
+class PendingReplies<T> {
+  #queue: PendingRequest<T>[] = [];
+  #cancelled = false;
+
+  /** Queues `d`: its result is sent with `send` in turn, and `transport` closed after the last. */
+  add(d: Deferred<T>, transport: Transport, send: (value: T) => void): void {
+    const request: PendingRequest<T> = { deferred: d, send, settled: false };
+    this.#queue.push(request);
+    d.addCallbacks((value: T): void => {
+      request.answer = { value };
+    }, (): void => {}).addBoth(() => {
+      request.settled = true;
+      this.#flush(transport);
     });
   }
 
-  /** Cancels the request if its answer has not come yet. */
+  /** Sends the answers that are next in turn; closes once none is left waiting. */
+  #flush(transport: Transport): void {
+    if (this.#cancelled) return;
+    const queue = this.#queue;
+    while (queue.length > 0 && queue[0].settled) {
+      const { answer, send } = queue.shift()!;
+      if (answer) send(answer.value);
+    }
+    if (queue.length === 0) transport.loseConnection();
+  }
+
+  /** Cancels every request whose answer has not come yet. */
   cancel(): void {
-    const d = this.#deferred;
-    this.#deferred = undefined;
-    d?.cancel();
+    this.#cancelled = true;
+    const waiting = this.#queue;
+    this.#queue = [];
+    for (const { deferred } of waiting) deferred.cancel();
   }
 }
 
@@ -504,7 +531,7 @@ export class ProxyService extends Service {
 export class PoetryProxyProtocol extends Protocol {
   /** The factory that built this protocol. */
   declare factory: PoetryProxyFactory;
-  #reply = new PendingReply<Uint8Array>();
+  #reply = new PendingReplies<Uint8Array>();
 
   /**
    * Asks for the poem; writes it when it comes, then closes the connection.
@@ -524,7 +551,7 @@ export class PoetryProxyProtocol extends Protocol {
    * ```
    */
   override connectionMade(): void {
-    this.#reply.start(this.factory.service.getPoem(), this.transport, (poem) => {
+    this.#reply.add(this.factory.service.getPoem(), this.transport, (poem) => {
       this.transport.write(poem);
     });
   }
@@ -781,7 +808,9 @@ export class TransformProxyService extends Service {
  * One client of the transformation proxy: reads a request as the transformation server does
  * (`TransformProtocol` of `transform.ts`: a netstring `<name>.<poem>`), has the
  * {@linkcode TransformProxyService} transform it, and answers with the transformed poem as a
- * netstring; closes the connection with no reply if the transform fails.
+ * netstring; a transform that fails is answered with nothing. Several requests sent at once on
+ * one connection are answered in the order they came, as the server answers them, and the
+ * connection is closed after the last answer.
  *
  * @example Answer a request through the proxy
  * ```ts
@@ -800,11 +829,12 @@ export class TransformProxyService extends Service {
  * ```
  */
 export class TransformProxyProtocol extends TransformProtocol {
-  #reply = new PendingReply<string>();
+  #replies = new PendingReplies<string>();
 
   /**
-   * Has the proxy service transform the poem; sends the result and closes the connection, or
-   * closes it with no reply.
+   * Has the proxy service transform the poem; sends the result once the requests before it are
+   * answered (nothing if the transform fails), and closes the connection when no request is
+   * left waiting.
    *
    * @param xformName The transform.
    * @param poem The poem.
@@ -829,7 +859,7 @@ export class TransformProxyProtocol extends TransformProtocol {
    */
   override xformRequestReceived(xformName: string, poem: string): void {
     const factory = this.factory as unknown as TransformProxyFactory;
-    this.#reply.start(factory.service.xform(xformName, poem), this.transport, (newPoem) => {
+    this.#replies.add(factory.service.xform(xformName, poem), this.transport, (newPoem) => {
       this.sendString(newPoem);
     });
   }
@@ -858,7 +888,7 @@ export class TransformProxyProtocol extends TransformProtocol {
    * ```
    */
   override connectionLost(_reason: Failure): void {
-    this.#reply.cancel();
+    this.#replies.cancel();
   }
 }
 

@@ -9,7 +9,12 @@ import type { Failure } from "../failure.ts";
 import { parseOptions, UsageError } from "../_options.ts";
 import { reactor } from "../reactor.ts";
 import { Clock } from "../task.ts";
-import { assertFailure } from "../testing.ts";
+import {
+  assertFailure,
+  connectProtocol,
+  StringTransport,
+  StringTransportWithDisconnection,
+} from "../testing.ts";
 import { poems } from "../poetry/poems.ts";
 import { getPoetry } from "../services/get.ts";
 import {
@@ -351,6 +356,61 @@ Deno.test("TransformProxyService closes the client with no reply when the upstre
   );
   const client = new TransformProxy("127.0.0.1", proxy.port);
   await assertFailure(client.xform("cummingsify", "A POEM"), TransformFailedError);
+});
+
+Deno.test("TransformProxyProtocol answers requests sent on one connection in order, as the server does", async () => {
+  await using upstream = transformServer();
+  await using proxy = transformProxyServer(new TransformProxyService("127.0.0.1", upstream.port));
+  const netstrings = (...requests: string[]): Uint8Array =>
+    encoder.encode(requests.map((r) => `${encoder.encode(r).length}:${r},`).join(""));
+  const exchange = async (requests: Uint8Array): Promise<string> => {
+    const got = decoder.decode(await readAll(proxy.port, requests));
+    assert.equal(got, decoder.decode(await readAll(upstream.port, requests)));
+    return got;
+  };
+  // Neither answer cached; then the second cached while the first is not; then a failing
+  // transform (answered with nothing) between two that succeed.
+  assert.equal(await exchange(netstrings("uppercase.ode", "cummingsify.ODE")), "3:ODE,3:ode,");
+  assert.equal(await exchange(netstrings("reverse.a\nb\n", "uppercase.ode")), "4:b\na\n,3:ODE,");
+  assert.equal(
+    await exchange(netstrings("uppercase.a", "sonnetify.b", "cummingsify.CD")),
+    "1:A,2:cd,",
+  );
+});
+
+Deno.test("TransformProxyProtocol holds a ready answer until the ones asked before it are sent", () => {
+  const requests: Deferred<string>[] = [];
+  const service = new TransformProxyService("127.0.0.1", 11000, {
+    xform: () => {
+      const d = new Deferred<string>();
+      requests.push(d);
+      return d;
+    },
+  });
+  const transport = new StringTransport();
+  const protocol = new TransformProxyFactory(service).buildProtocol(transport.getPeer())!;
+  protocol.makeConnection(transport);
+  protocol.dataReceived(encoder.encode("11:uppercase.a,11:uppercase.b,11:uppercase.c,"));
+  assert.equal(requests.length, 3);
+  requests[2].callback("C");
+  requests[1].callback("B");
+  assert.equal(transport.valueText(), "");
+  requests[0].errback(new Error("no such transform")); // answered with nothing, as the server does
+  assert.equal(transport.valueText(), "1:B,1:C,");
+  assert.ok(transport.disconnecting);
+});
+
+Deno.test("TransformProxyProtocol cancels every request still waiting when the client leaves", () => {
+  const cancelled: string[] = [];
+  const service = new TransformProxyService("127.0.0.1", 11000, {
+    xform: (_name, poem) => new Deferred<string>(() => cancelled.push(poem)),
+  });
+  const transport = new StringTransportWithDisconnection();
+  const { protocol } = connectProtocol(new TransformProxyFactory(service), transport);
+  protocol.dataReceived(encoder.encode("11:uppercase.a,11:uppercase.b,"));
+  transport.loseConnection();
+  assert.deepEqual(cancelled, ["a", "b"]);
+  assert.equal(transport.valueText(), "");
 });
 
 Deno.test("TransformProxyService shares one upstream request among identical ones, and keeps maxCached", async () => {
