@@ -60,21 +60,54 @@ Deno.test("fastpoetry_1 serves a poem that get_poetry_4 prints, twice", async ()
   assert.match(log, /^Serving tide on port \d+\.\n/);
 });
 
-Deno.test("fastpoetry_1 serves a poem file with --allow-read for it", async () => {
+Deno.test("fastpoetry_1 serves a poem file's bytes as they are, with --allow-read for it", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const file = `${dir}/ode.txt`;
-    Deno.writeTextFileSync(file, "An ode \u2014 short.\n");
+    // UTF-8, then bytes that are not: both go out unchanged.
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode("An ode \u2014 short.\n"),
+      0x63,
+      0x61,
+      0x66,
+      0xe9,
+      0x20,
+      0xff,
+      0xfe,
+      0x0a,
+    ]);
+    Deno.writeFileSync(file, bytes);
     const { code } = await runServerModule(
       "../examples/servers/fastpoetry_1.ts",
       [...NET, `--allow-read=${file}`],
       ["--port", "0", "--iface", "127.0.0.1", file],
-      async (port) => assert.equal(decoder.decode(await readAll(port)), "An ode \u2014 short.\n"),
+      async (port) => assert.deepEqual(await readAll(port), bytes),
       ON_PORT,
     );
     assert.equal(code, 0);
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("fastpoetry_1 and the clients refuse a missing poem file or a bad address with one line", async () => {
+  const missing = await runToEnd(example("servers/fastpoetry_1.ts"), [...NET, "--allow-read"], [
+    "no-such-poem.txt",
+  ]);
+  assert.deepEqual(
+    [missing.code, missing.stdout, missing.stderr],
+    [2, "", "fastpoetry_1.ts: argument poem: no such file: no-such-poem.txt\n"],
+  );
+  const bad: [string, string[], string][] = [
+    ["get_poetry_4.ts", ["10000", "abc"], 'argument addresses: "abc"'],
+    ["get_poetry_6.ts", ["x", "10000"], 'argument xformAddress: "x"'],
+  ];
+  for (const [program, args, what] of bad) {
+    const out = await runToEnd(example(`clients/${program}`), NET, args);
+    assert.deepEqual(
+      [out.code, out.stdout, out.stderr],
+      [2, "", `${program}: ${what} is not a port number (0 to 65535)\n`],
+    );
   }
 });
 

@@ -12,16 +12,24 @@
  * @module
  */
 
-import { parseAddress } from "../../services/plugin.ts";
+import { type HostPort, parseAddress, parseCommandLine } from "../../services/plugin.ts";
 import type { Failure } from "../../failure.ts";
 import { reactor } from "../../reactor.ts";
 import { getPoetry } from "../../services/get.ts";
 
-if (Deno.args.length === 0) {
-  console.error("usage: get_poetry_4.ts [HOST:]PORT ...");
-  Deno.exit(2);
-}
-const addresses = Deno.args.map((arg) => parseAddress(arg));
+const { addresses } = parseCommandLine<{ addresses: HostPort[] }>(
+  {
+    positionals: [{
+      name: "addresses",
+      rest: true,
+      required: true,
+      help: "The poetry servers, [HOST:]PORT.",
+      parse: (text) => parseAddress(text),
+    }],
+  },
+  Deno.args,
+  "get_poetry_4.ts",
+);
 
 const poems: string[] = [];
 const errors: Failure[] = [];

@@ -14,17 +14,31 @@
  * @module
  */
 
-import { parseAddress } from "../../services/plugin.ts";
+import { type HostPort, parseAddress, parseCommandLine } from "../../services/plugin.ts";
 import type { Failure } from "../../failure.ts";
 import { reactor } from "../../reactor.ts";
 import { getPoetry } from "../../services/get.ts";
 import { TransformProxy } from "../../services/transform_client.ts";
 
-if (Deno.args.length < 2) {
-  console.error("usage: get_poetry_6.ts [HOST:]XFORM-PORT [HOST:]PORT ...");
-  Deno.exit(2);
-}
-const [xformAddress, ...addresses] = Deno.args.map((arg) => parseAddress(arg));
+const { xformAddress, addresses } = parseCommandLine<
+  { xformAddress: HostPort; addresses: HostPort[] }
+>(
+  {
+    positionals: [{
+      name: "xformAddress",
+      help: "The transformation server, [HOST:]PORT.",
+      parse: (text) => parseAddress(text),
+    }, {
+      name: "addresses",
+      rest: true,
+      required: true,
+      help: "The poetry servers, [HOST:]PORT.",
+      parse: (text) => parseAddress(text),
+    }],
+  },
+  Deno.args,
+  "get_poetry_6.ts",
+);
 const proxy = new TransformProxy(xformAddress.host, xformAddress.port);
 
 const poems: string[] = [];

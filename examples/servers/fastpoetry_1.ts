@@ -15,10 +15,10 @@
  */
 
 import { ServerFactory } from "../../protocols/factory.ts";
-import { Protocol } from "../../protocols/protocol.ts";
+import { type Data, Protocol } from "../../protocols/protocol.ts";
 import { reactor } from "../../reactor.ts";
 import { getPoem } from "../../poetry/poems.ts";
-import { parseCommandLine, parsePort } from "../../services/plugin.ts";
+import { parseCommandLine, parseExistingFile, parsePort } from "../../services/plugin.ts";
 
 /** Sends the factory's poem to whoever connects, then closes the connection. */
 export class PoetryProtocol extends Protocol {
@@ -35,8 +35,8 @@ export class PoetryProtocol extends Protocol {
 export class PoetryFactory extends ServerFactory {
   override protocol: typeof PoetryProtocol = PoetryProtocol;
 
-  /** A factory serving `poem`. */
-  constructor(readonly poem: string) {
+  /** A factory serving `poem`: text (sent as UTF-8) or the file's bytes as they are. */
+  constructor(readonly poem: Data) {
     super();
   }
 }
@@ -48,13 +48,19 @@ if (import.meta.main) {
         { name: "port", default: 0, help: "The port to listen on (0: any).", parse: parsePort },
         { name: "iface", default: "localhost", help: "The interface to listen on." },
       ],
-      positionals: [{ name: "poem", help: "A bundled poem's name, or a poem file." }],
+      positionals: [{
+        name: "poem",
+        help: "A bundled poem's name, or a poem file.",
+        // A file that is not there is a usage error, reported before anything starts.
+        parse: (text) => getPoem(text) === undefined ? parseExistingFile(text) : text,
+      }],
     },
     Deno.args,
     "fastpoetry_1.ts",
   );
 
-  const poem = getPoem(options.poem) ?? Deno.readTextFileSync(options.poem);
+  // The file's bytes are served as they are, whatever their encoding.
+  const poem = getPoem(options.poem) ?? Deno.readFileSync(options.poem);
   const factory = new PoetryFactory(poem);
   const port = reactor.listenTCP(options.port, factory, { interface: options.iface });
   const number = port.getHost().port;
