@@ -134,11 +134,16 @@ function fileError(source: { path: string | URL }, e: unknown): Error {
         : `no such poem file: ${shown}`,
     );
   }
-  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+  // Deno's permissions refused the read: the flag to run with says how to allow it.
+  if (e instanceof Deno.errors.NotCapable) {
     const path = source.path instanceof URL ? decodeURIComponent(source.path.pathname) : shown;
     return new UsageError(
       `no permission to read poem file ${shown}: run with --allow-read=${path}`,
     );
+  }
+  // The system refused it (the file's mode, its owner): no flag would help.
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new UsageError(`cannot read poem file ${shown}: permission denied`);
   }
   if (e instanceof Deno.errors.IsADirectory) {
     return new UsageError(`${shown} is a directory, not a poem file`);

@@ -110,6 +110,35 @@ Deno.test("PoetryService says which bundled poems exist when a bare name is neit
   });
 });
 
+Deno.test("PoetryService tells a file the system will not let it read from one Deno must allow", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  // A write-only file that even root cannot read. Deno asks for every permission before it
+  // opens anything under /proc/sys, so the check runs in a program that has them all.
+  const fastpoetry = new URL("../services/fastpoetry.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { PoetryService } from "${fastpoetry}";
+      try {
+        new PoetryService("/proc/sys/vm/drop_caches").startService();
+      } catch (e) {
+        console.log(e.name + ": " + e.message);
+      }`,
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  assert.equal(
+    new TextDecoder().decode(out.stdout),
+    "UsageError: cannot read poem file /proc/sys/vm/drop_caches: permission denied\n",
+    new TextDecoder().decode(out.stderr),
+  );
+});
+
 Deno.test("PoetryService refuses a directory and an unsupported URL scheme", () => {
   using dir = tempDir();
   assert.throws(() => new PoetryService(dir.path).startService(), /is a directory/);
