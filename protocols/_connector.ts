@@ -7,7 +7,7 @@
  */
 
 import { connectTimeout } from "../_connect_timeout.ts";
-import { NotConnectingError, UserError } from "../error.ts";
+import { ConnectError, NotConnectingError, UserError } from "../error.ts";
 import { Failure } from "../failure.ts";
 import { callWithContext, err } from "../log.ts";
 import type { DelayedCall } from "../_timers.ts";
@@ -142,6 +142,12 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
   }
 
   async #open(attempt: Attempt): Promise<Deno.Conn> {
+    // Dial only once the code that started the attempt has run, as Twisted connects on the
+    // reactor's next turn: an attempt stopped right away (`stopConnecting()` after
+    // `connectTCP`, or from `startedConnecting`) then sends nothing, and no server sees a
+    // connection that its client never had.
+    await Promise.resolve();
+    if (attempt.stale) throw new Deno.errors.Interrupted("the connection attempt was stopped");
     const spec = this.#spec;
     if (spec.kind === "UNIX") return await Deno.connect({ transport: "unix", path: spec.path });
     const signal = attempt.controller!.signal;
@@ -196,7 +202,10 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
         `${factory.logPrefix()},client`,
         () => err(e, "Unhandled error in buildProtocol"),
       );
-      this.#connectionFailed(Failure.from(e));
+      // The attempt failed, as any failed attempt does: a ConnectError (the error logged above
+      // is its cause), so that `reason.check(ConnectError)` holds as in Twisted.
+      const detail = `buildProtocol failed: ${e instanceof Error ? e.message : String(e)}`;
+      this.#connectionFailed(new Failure(new ConnectError(this.#where(), detail, { cause: e })));
       return;
     }
     const refused = protocol === null;

@@ -324,6 +324,62 @@ Deno.test("Connector.connect tries again after a failure", async () => {
   await server!.stopListening();
 });
 
+Deno.test("Connector stopped in the turn it started dials nothing: the server never sees it", async () => {
+  const serverFactory = new CollectingFactory(() => new Echo());
+  await using port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+  const number = port.getHost().port;
+  class StopsWhenStarted extends ClientFactory {
+    failures: Failure[] = [];
+    override startedConnecting(connector: Connector): void {
+      connector.stopConnecting();
+    }
+    override clientConnectionFailed(_connector: Connector, reason: Failure): void {
+      this.failures.push(reason);
+    }
+  }
+  const stopped = reactor.connectTCP("127.0.0.1", number, new ClientFactory());
+  stopped.stopConnecting();
+  const disconnected = reactor.connectTCP("127.0.0.1", number, new ClientFactory());
+  disconnected.disconnect();
+  const fromCallback = new StopsWhenStarted();
+  const third = reactor.connectTCP("127.0.0.1", number, fromCallback);
+  assert.ok(fromCallback.failures[0]?.check(UserError));
+  for (const connector of [stopped, disconnected, third]) await connector[Symbol.asyncDispose]();
+  // One real connection afterwards is the first (and only) one the server builds a protocol for.
+  const client = new OneClientFactory(new Recorder());
+  await using connector = reactor.connectTCP("127.0.0.1", number, client);
+  await client.protocolInstance.made.promise;
+  const server = await serverFactory.nth(0);
+  connector.disconnect();
+  await server.lost.promise;
+  assert.equal(serverFactory.built.length, 1);
+});
+
+Deno.test("Connector: a client buildProtocol that throws fails the attempt with ConnectError", async () => {
+  const serverFactory = new CollectingFactory(() => new Echo());
+  await using port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });
+  class Broken extends ClientFactory {
+    readonly failed = Promise.withResolvers<Failure>();
+    override buildProtocol(): Protocol {
+      throw new TypeError("no protocol today");
+    }
+    override clientConnectionFailed(_connector: Connector, reason: Failure): void {
+      this.failed.resolve(reason);
+    }
+  }
+  const factory = new Broken();
+  await withLog(async (events) => {
+    await using _connector = reactor.connectTCP("127.0.0.1", port.getHost().port, factory);
+    const reason = await factory.failed.promise;
+    assert.ok(reason.check(ConnectError));
+    assert.ok(reason.value instanceof ConnectError && reason.value.cause instanceof TypeError);
+    assert.match(reason.getErrorMessage(), /buildProtocol failed: no protocol today/);
+    assert.equal(factory.numPorts, 0);
+    assert.ok(events.some((e) => e.isError && e.failure?.check(TypeError)));
+  });
+  await (await serverFactory.nth(0)).lost.promise;
+});
+
 Deno.test("Connector.stopConnecting fails the attempt with UserError at once", async () => {
   // A raw listener that never accepts: the attempt is stopped before it can complete.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
