@@ -702,8 +702,10 @@ export class StreamTransport implements Transport {
       return;
     }
     if (e instanceof Deno.errors.UnexpectedEof) {
-      // A TLS peer that closed without close_notify: an end of file all the same.
-      this.#eof();
+      // A TLS peer closed the socket without close_notify: what came may have been cut short,
+      // so the connection is lost rather than done, as Twisted reports it.
+      const detail = "the peer closed it without TLS close_notify";
+      this.#shutdown(new Failure(new ConnectionLost(this.#where(), detail, { cause: e })));
       return;
     }
     this.#shutdown(new Failure(lostErrorFor(e, this.#where())));

@@ -761,6 +761,68 @@ Deno.test("Reactor.listenSSL and connectSSL carry data over TLS with a self-sign
   assert.ok((await server.lost.promise).check(ConnectionDone));
 });
 
+Deno.test("TLS: a peer that closes without close_notify loses the connection (it may be cut short)", async () => {
+  // The server says hello and waits; a plain TCP relay between it and the client then drops
+  // both sockets, so neither end gets a close_notify.
+  class Hello extends Recorder {
+    override connectionMade(): void {
+      super.connectionMade();
+      this.transport.write("hello");
+    }
+  }
+  class HalfCloseable extends Recorder {
+    readonly got = Promise.withResolvers<void>();
+    readonly readLost = Promise.withResolvers<"end of file">();
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      if (this.text() === "hello") this.got.resolve();
+    }
+    readConnectionLost(): void {
+      this.readLost.resolve("end of file");
+    }
+  }
+  const serverFactory = new CollectingFactory(() => new Hello());
+  await using port = reactor.listenSSL(0, serverFactory, {
+    cert: certPath,
+    key: keyPath,
+    interface: "127.0.0.1",
+  });
+  const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const pump = async (from: Deno.Conn, to: Deno.Conn): Promise<void> => {
+    const buf = new Uint8Array(16 * 1024);
+    try {
+      for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+        await to.write(buf.subarray(0, n));
+      }
+    } catch {
+      // The relay dropped the sockets.
+    }
+  };
+  const relayed = (async () => {
+    const down = await relay.accept();
+    const up = await Deno.connect({ hostname: "127.0.0.1", port: port.getHost().port });
+    return { down, up, pumps: Promise.all([pump(down, up), pump(up, down)]) };
+  })();
+  const client = new HalfCloseable();
+  await using _connector = reactor.connectSSL(
+    "127.0.0.1",
+    relay.addr.port,
+    new OneClientFactory(client),
+    { caCerts: [certPath], hostname: "localhost" },
+  );
+  await client.got.promise;
+  const { down, up, pumps } = await relayed;
+  down.close();
+  up.close();
+  relay.close();
+  await pumps;
+  const reason = await Promise.race([client.lost.promise, client.readLost.promise]);
+  assert.ok(typeof reason !== "string" && reason.check(ConnectionLost), String(reason));
+  assert.match(reason.getErrorMessage(), /without TLS close_notify/);
+  const server = await serverFactory.nth(0);
+  assert.ok((await server.lost.promise).check(ConnectionLost));
+});
+
 Deno.test("Reactor.listenSSL takes file paths; connectSSL fails an unverified certificate", async () => {
   const serverFactory = new CollectingFactory(() => new Echo());
   await using port = reactor.listenSSL(0, serverFactory, {
