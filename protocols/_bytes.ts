@@ -22,13 +22,23 @@ export function toBytes(data: Data): Uint8Array {
 }
 
 /**
+ * Throws unless `data` is a `Uint8Array` or a string, so that a write of anything else fails
+ * in the call that made it (as Twisted's `write` refuses what is not bytes), not later in the
+ * socket write, which would drop the connection with everything queued after it.
+ */
+export function checkData(data: unknown, what: string): asserts data is Data {
+  if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+    throw new TypeError(`${what} takes a Uint8Array or a string, not ${describe(data)}`);
+  }
+}
+
+/**
  * `data` as bytes of its own, to keep past the call: a string encoded as UTF-8, a `Uint8Array`
  * copied. `what` names the method for the error a wrong type gets.
  */
 export function ownBytes(data: Data, what: string): Uint8Array {
-  if (typeof data === "string") return encoder.encode(data);
-  if (data instanceof Uint8Array) return data.slice();
-  throw new TypeError(`${what} takes a Uint8Array or a string, not ${describe(data)}`);
+  checkData(data, what);
+  return typeof data === "string" ? encoder.encode(data) : data.slice();
 }
 
 /**
@@ -36,6 +46,15 @@ export function ownBytes(data: Data, what: string): Uint8Array {
  * that a bad piece writes nothing. Anything not iterable is refused, as `for...of` would.
  */
 export function ownSequence(data: Iterable<Data>, what: string): Uint8Array[] {
+  return checkedSequence(data, what).map((piece) => ownBytes(piece, what));
+}
+
+/**
+ * The pieces of `data` in an array, each checked with {@linkcode checkData} before any is
+ * used, so that a bad piece writes nothing. Anything not iterable is refused, as `for...of`
+ * would.
+ */
+export function checkedSequence(data: Iterable<Data>, what: string): Data[] {
   if (
     data === null ||
     typeof (data as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== "function"
@@ -44,8 +63,8 @@ export function ownSequence(data: Iterable<Data>, what: string): Uint8Array[] {
       `${what} takes an iterable of Uint8Arrays or strings, not ${describe(data)}`,
     );
   }
-  const pieces: Uint8Array[] = [];
-  for (const piece of data) pieces.push(ownBytes(piece, what));
+  const pieces = [...data];
+  for (const piece of pieces) checkData(piece, what);
   return pieces;
 }
 

@@ -20,6 +20,7 @@ import {
   TCPTimedOutError,
 } from "../error.ts";
 import type { Address, Data, Protocol, PullProducer, PushProducer, Transport } from "./protocol.ts";
+import { checkData, checkedSequence } from "./_bytes.ts";
 
 /** The first read buffer of a connection: small, so that idle connections cost little. */
 export const INITIAL_READ_SIZE = 1024;
@@ -272,6 +273,7 @@ export class StreamTransport implements Transport {
 
   /** Queues `data` (a string as UTF-8); it is sent in order, coalesced with other writes. */
   write(data: Data): void {
+    checkData(data, "transport.write");
     if (this.#closed || this.#writeDisconnected) return;
     if (data.length === 0) return;
     this.#queue.push(data);
@@ -281,9 +283,10 @@ export class StreamTransport implements Transport {
 
   /** Queues each piece in order. */
   writeSequence(data: Iterable<Data>): void {
+    const pieces = checkedSequence(data, "transport.writeSequence");
     if (this.#closed || this.#writeDisconnected) return;
     let added = 0;
-    for (const piece of data) {
+    for (const piece of pieces) {
       if (piece.length === 0) continue;
       this.#queue.push(piece);
       added += piece.length;

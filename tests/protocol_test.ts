@@ -112,6 +112,23 @@ Deno.test("StreamTransport coalesces the writes of one turn into one socket writ
   await protocol.lost.promise;
 });
 
+Deno.test("StreamTransport.write refuses what is not bytes or a string, and the connection goes on", async () => {
+  const protocol = new Recorder();
+  const { conn, transport } = scripted(protocol);
+  const wrong: unknown[] = [123, null, new ArrayBuffer(4), new DataView(new ArrayBuffer(2))];
+  for (const value of wrong) {
+    assert.throws(() => transport.write(value as string), TypeError);
+    // A bad piece anywhere in a sequence writes none of it.
+    assert.throws(() => transport.writeSequence(["ok", value as string]), TypeError);
+  }
+  assert.throws(() => transport.writeSequence(5 as unknown as string[]), TypeError);
+  transport.write("ok");
+  await turn();
+  assert.deepEqual(conn.writes.map((w) => new TextDecoder().decode(w)), ["ok"]);
+  transport.loseConnection();
+  assert.ok((await protocol.lost.promise).check(ConnectionDone));
+});
+
 Deno.test("StreamTransport writes the rest of a partial write before anything else", async () => {
   const protocol = new Recorder();
   const { conn, transport } = scripted(protocol);
