@@ -194,9 +194,9 @@ export interface ListenSSLOptions extends ListenTCPOptions {
  */
 export interface ListenUNIXOptions {
   /**
-   * The file mode to give the socket (e.g. `0o600`); by default the mode the process's umask
-   * gives.
-   * @default {undefined}
+   * The file mode to give the socket (e.g. `0o600` for its owner alone). Connecting needs
+   * write permission, so the default, Twisted's, lets every user connect.
+   * @default {0o666}
    */
   mode?: number;
   /**

@@ -23,6 +23,9 @@ import {
   type TransportOwner,
 } from "./_transport.ts";
 
+/** The mode a UNIX socket gets when none is given: Twisted's `listenUNIX` default. */
+const UNIX_SOCKET_MODE = 0o666;
+
 /** What to listen on. */
 export type ListenSpec =
   | { kind: "TCP"; port: number; interface: string; backlog?: number }
@@ -109,13 +112,13 @@ export class Port implements TransportOwner, AsyncDisposable {
     try {
       if (spec.kind === "UNIX") {
         listener = Deno.listen({ transport: "unix", path: spec.path });
-        if (spec.mode !== undefined) {
-          try {
-            Deno.chmodSync(spec.path, spec.mode);
-          } catch (e) {
-            this.#release(listener);
-            throw e;
-          }
+        // As Twisted, 0o666 unless told otherwise: connecting needs write permission, and the
+        // umask alone (commonly 0o022) would let no other user connect.
+        try {
+          Deno.chmodSync(spec.path, spec.mode ?? UNIX_SOCKET_MODE);
+        } catch (e) {
+          this.#release(listener);
+          throw e;
         }
       } else if (spec.kind === "TCP") {
         listener = Deno.listen({

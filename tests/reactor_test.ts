@@ -880,3 +880,19 @@ unixTest("Reactor.listenUNIX and connectUNIX carry data over a UNIX socket", {
   assert.ok(reason.check(ConnectError));
   assert.match(reason.getErrorMessage(), /missing\.sock/);
 });
+
+unixTest("Reactor.listenUNIX makes the socket 0o666 unless given a mode, whatever the umask", {
+  file: import.meta.url,
+  sockets: ["open.sock", "private.sock"],
+}, async (dir) => {
+  const mode = (path: string) => (Deno.statSync(path).mode! & 0o777).toString(8);
+  const open = reactor.listenUNIX(`${dir}/open.sock`, new Factory());
+  const owner = reactor.listenUNIX(`${dir}/private.sock`, new Factory(), { mode: 0o600 });
+  try {
+    assert.equal(mode(`${dir}/open.sock`), "666");
+    assert.equal(mode(`${dir}/private.sock`), "600");
+  } finally {
+    await open.stopListening();
+    await owner.stopListening();
+  }
+});
