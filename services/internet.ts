@@ -383,8 +383,8 @@ export class TCPServer extends ListeningService<TCPAddress> {
  */
 export interface UNIXServerOptions {
   /**
-   * The file mode to give the socket (e.g. `0o600`).
-   * @default {undefined} (what the process's umask gives)
+   * The file mode to give the socket (e.g. `0o600` for its owner alone).
+   * @default {0o666} (as `listenUNIX`: every user may connect)
    */
   mode?: number;
   /**
