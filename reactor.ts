@@ -748,6 +748,13 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * given (as PEM text or paths of PEM files). Otherwise as {@linkcode Reactor.listenTCP};
    * the handshake happens as the first data flows.
    *
+   * The certificate must be one for a server, not for a certificate authority: Deno's TLS
+   * refuses a peer certificate marked `CA:TRUE`, which `openssl req -x509` makes unless given
+   * `-addext basicConstraints=critical,CA:FALSE`. A peer that closes the socket without TLS
+   * `close_notify` loses its connection (`ConnectionLost`), as in Twisted, since what came may
+   * have been cut short; `abortConnection()` still sends `close_notify`, as Deno gives no way
+   * not to.
+   *
    * @throws {CannotListenError} at once if the port cannot be opened or the key material is
    * not usable.
    * @throws {TypeError} if a certificate or key file cannot be read.
@@ -785,8 +792,9 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
 
   /**
    * Connects over TLS to `host`:`port`. The handshake completes before the protocol is built,
-   * so a certificate that does not verify fails the attempt (`clientConnectionFailed`).
-   * Otherwise as {@linkcode Reactor.connectTCP}.
+   * so a certificate that does not verify fails the attempt (`clientConnectionFailed` with a
+   * `ConnectError`; Twisted makes the connection and then loses it), and `timeout` covers the
+   * handshake too. Otherwise as {@linkcode Reactor.connectTCP}.
    *
    * @example
    * ```ts ignore
