@@ -38,6 +38,10 @@ export function checkData(data: unknown, what: string): asserts data is Data {
  */
 export function ownBytes(data: Data, what: string): Uint8Array {
   checkData(data, what);
+  return copyOf(data);
+}
+
+function copyOf(data: Data): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : data.slice();
 }
 
@@ -46,7 +50,7 @@ export function ownBytes(data: Data, what: string): Uint8Array {
  * that a bad piece writes nothing. Anything not iterable is refused, as `for...of` would.
  */
 export function ownSequence(data: Iterable<Data>, what: string): Uint8Array[] {
-  return checkedSequence(data, what).map((piece) => ownBytes(piece, what));
+  return checkedSequence(data, what).map(copyOf);
 }
 
 /**
