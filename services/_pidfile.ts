@@ -105,8 +105,9 @@ export class PidFile {
   }
 
   /**
-   * Takes the pid file at `path`: creates it (empty) or, when it is stale, empties it, and
-   * holds its lock. `warn` receives a line saying why a stale file is replaced.
+   * Takes the pid file at `path`: creates it or, when it is stale, replaces what it holds, and
+   * holds its lock. It names this process from then on, so that nothing reading it while the
+   * server starts finds it empty. `warn` receives a line saying why a stale file is replaced.
    *
    * @throws {AlreadyRunningError} When a running server holds it.
    */
@@ -140,9 +141,10 @@ export class PidFile {
             warn(`Removing stale pid file ${full}: ${why}`);
           }
         }
-        file.truncateSync(0);
+        const pidfile = new PidFile(full, file);
+        pidfile.write();
         keep = true;
-        return new PidFile(full, file);
+        return pidfile;
       } finally {
         if (!keep) file.close();
       }

@@ -15,7 +15,7 @@
  * | --- | --- |
  * | `-n`, `--nodaemon` | run in the foreground (the default) |
  * | `--daemon` | detach and run in the background; then `--pidfile poetry.pid --logfile poetry.log` by default |
- * | `--pidfile=FILE` | write the process id to FILE once started; refuse to start if a running server holds it |
+ * | `--pidfile=FILE` | write the process id to FILE as it starts; refuse to start if a running server holds it |
  * | `-l`, `--logfile=FILE` | log to FILE, rotated at 1 MB or on SIGUSR1 (`-` for stdout, the foreground's default) |
  * | `-y`, `--config=MODULE` | run the `application` a module exports |
  * | `--plugin=MODULE` | add the plugin a module exports (repeatable) |
@@ -149,7 +149,7 @@ const RUNNER_SPEC: CommandSpec<RunnerFlags> = {
     },
     {
       name: "pidfile",
-      help: "Write the process id to this file once started, and remove it on shutdown; " +
+      help: "Write the process id to this file as it starts, and remove it on shutdown; " +
         "refuse to start if a running server holds it.",
     },
     {
@@ -390,8 +390,12 @@ export async function runMain(
   }
 
   const daemon = flags.daemon || daemonChild;
-  const pidfile = flags.pidfile ?? (daemon ? DEFAULT_DAEMON_PIDFILE : undefined);
-  const logfile = flags.logfile ?? (daemon ? DEFAULT_DAEMON_LOGFILE : undefined);
+  // As twistd reads them, `--pidfile=` asks for no pid file at all and `--logfile=` for the
+  // default log (standard output in the foreground).
+  const pidfile = flags.pidfile === ""
+    ? undefined
+    : flags.pidfile ?? (daemon ? DEFAULT_DAEMON_PIDFILE : undefined);
+  const logfile = flags.logfile || (daemon ? DEFAULT_DAEMON_LOGFILE : undefined);
   if (daemon && logfile === "-") return fail(2, "a daemon cannot log to standard output");
 
   if (flags.daemon && !daemonChild) {
@@ -678,13 +682,6 @@ async function serve(config: ServeConfig): Promise<number> {
     return finish(1, `${program}: cannot start: ${oneLine(e)}`);
   }
 
-  try {
-    pidfile?.write();
-  } catch (e) {
-    err(e, "Cannot write the pid file:");
-    await application.stopService();
-    return finish(1, `${program}: cannot write the pid file ${pidfile?.path}: ${oneLine(e)}`);
-  }
   if (!config.keepPermissions) {
     dropPermissions(logFile !== undefined, pidfile !== undefined);
   }

@@ -4,6 +4,7 @@ import { AlreadyRunningError, PidFile } from "../services/_pidfile.ts";
 const MAIN = new URL("./fixtures/runner/main.ts", import.meta.url).pathname;
 const APP = new URL("./fixtures/runner/app.ts", import.meta.url).pathname;
 const GREETING = new URL("./fixtures/runner/greeting_plugin.ts", import.meta.url).pathname;
+const PID_APP = new URL("./fixtures/runner/pid_app.ts", import.meta.url).pathname;
 /** The permissions the runner's README asks for, for a daemon with a pid file and a log. */
 const FLAGS = ["--allow-net=127.0.0.1", "--allow-read", "--allow-write", "--allow-run=deno"];
 /** The longest any one wait in these tests may take, in seconds. */
@@ -449,6 +450,29 @@ Deno.test("runner replaces a stale pid file naming a dead process, with a warnin
     );
     await runner.waitFor(/Dropped/);
     assert.equal(Deno.readTextFileSync(`${dir}/hello.pid`).trim(), String(runner.child.pid));
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+  });
+});
+
+Deno.test("runner's pid file names it while the application is still being made", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["--pidfile", "hello.pid", "--config", PID_APP], dir);
+    await runner.port();
+    const line = `pid file while loading: ${JSON.stringify(`${runner.child.pid}\n`)}\n`;
+    assert.ok(runner.stdout.includes(line), runner.output);
+    runner.child.kill("SIGTERM");
+    assert.equal((await runner.exit()).code, 0, runner.output);
+    assert.equal(exists(`${dir}/hello.pid`), false);
+  });
+});
+
+Deno.test("runner reads --pidfile= as no pid file and --logfile= as the default log, as twistd", async () => {
+  await withTempDir(async (dir) => {
+    await using runner = new Runner(["--pidfile=", "--logfile=", "hello", "--port", "0"], dir);
+    const port = await runner.port(); // logged on standard output, the foreground's default
+    assert.equal(await fetchText(port), "hello from the runner\n");
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no pid file, no log file");
     runner.child.kill("SIGTERM");
     assert.equal((await runner.exit()).code, 0, runner.output);
   });
