@@ -108,13 +108,14 @@ export class PidFile {
    * Takes the pid file at `path`: creates it or, when it is stale, replaces what it holds, and
    * holds its lock. It names this process from then on, so that nothing reading it while the
    * server starts finds it empty. `warn` receives a line saying why a stale file is replaced.
+   * A file it creates gets `mode` (less the umask), by default what the umask leaves of `0o666`.
    *
    * @throws {AlreadyRunningError} When a running server holds it.
    */
-  static acquire(path: string, warn: (message: string) => void): PidFile {
+  static acquire(path: string, warn: (message: string) => void, mode?: number): PidFile {
     const full = absolutePath(path);
     for (let attempt = 0;; attempt++) {
-      const file = Deno.openSync(full, { read: true, write: true, create: true });
+      const file = Deno.openSync(full, { read: true, write: true, create: true, mode });
       let keep = false;
       try {
         if (!file.tryLockSync(true)) throw new AlreadyRunningError(full, readPid(file).pid);

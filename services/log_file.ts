@@ -56,6 +56,13 @@ export interface LogFileOptions {
    * @default {10}
    */
   maxRotatedFiles?: number;
+  /**
+   * The mode (e.g. `0o600`) the log file is given whenever it is opened, a new one after
+   * rotation included, as Twisted's `defaultMode`; by default a new file gets what the umask
+   * leaves of `0o666`, and an existing one keeps its own.
+   * @default {undefined}
+   */
+  defaultMode?: number;
 }
 
 /**
@@ -156,6 +163,8 @@ export class LogFile implements LogSink, Disposable {
   readonly rotateLength: number;
   /** How many rotated files are kept (see {@linkcode LogFileOptions.maxRotatedFiles}). */
   readonly maxRotatedFiles: number;
+  /** The mode each file is given (see {@linkcode LogFileOptions.defaultMode}). */
+  readonly defaultMode: number | undefined;
   #file: Deno.FsFile | undefined;
   #size = 0;
   #rotationBroken = false;
@@ -177,12 +186,13 @@ export class LogFile implements LogSink, Disposable {
    * ```
    */
   constructor(path: string, options: LogFileOptions = {}) {
-    const { rotateLength = 1_000_000, maxRotatedFiles = 10 } = options;
+    const { rotateLength = 1_000_000, maxRotatedFiles = 10, defaultMode } = options;
     checkLimit("rotateLength", rotateLength, 1);
     checkLimit("maxRotatedFiles", maxRotatedFiles, 0);
     this.path = path;
     this.rotateLength = rotateLength;
     this.maxRotatedFiles = maxRotatedFiles;
+    this.defaultMode = defaultMode;
     this.#open();
   }
 
@@ -424,8 +434,12 @@ export class LogFile implements LogSink, Disposable {
   }
 
   #open(): void {
-    const file = Deno.openSync(this.path, { append: true, create: true });
+    const mode = this.defaultMode;
+    // A new file is created with the mode (never readable by others, even for a moment); an
+    // existing one is changed to it, as Twisted's LogFile does.
+    const file = Deno.openSync(this.path, { append: true, create: true, mode });
     try {
+      if (mode !== undefined) Deno.chmodSync(this.path, mode);
       this.#size = file.statSync().size;
     } catch (e) {
       file.close();

@@ -30,7 +30,10 @@
  *
  * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once).
  * When logging to a file, SIGUSR1 rotates it (as twistd does) and SIGHUP reopens it, for
- * external rotation.
+ * external rotation (twistd has no SIGHUP handler: it dies of it).
+ *
+ * A daemon's pid and log files are its owner's alone (mode 0600), as twistd's daemon makes
+ * them with its umask of 077.
  *
  * @example Run a plugin from a program's main module
  * ```ts ignore
@@ -183,6 +186,8 @@ const RUNNER_SPEC: CommandSpec<RunnerFlags> = {
 
 const DEFAULT_DAEMON_PIDFILE = "poetry.pid";
 const DEFAULT_DAEMON_LOGFILE = "poetry.log";
+/** The mode of the pid and log files a daemon makes: its owner's alone. */
+const DAEMON_FILE_MODE = 0o600;
 
 /**
  * Writes a line for the person at the terminal: straight to stdout or stderr, never into the
@@ -553,8 +558,8 @@ async function serve(config: ServeConfig): Promise<number> {
     msg(`Received ${signal}, shutting down.`);
     if (reactorStarted) reactor.stop();
   };
-  // SIGHUP reopens the log file and SIGUSR1 rotates it, as twistd does; without a handler,
-  // either signal would end the server.
+  // SIGUSR1 rotates the log file, as twistd does; SIGHUP reopens it, for external rotation
+  // (twistd dies of a SIGHUP). Without a handler, either signal would end the server.
   const onLogFileSignal = (signal: string, verb: "reopen" | "rotate") => (): void => {
     if (logFile === undefined) return;
     msg(`Received ${signal}, ${verb === "reopen" ? "reopening" : "rotating"} the log file.`);
@@ -589,11 +594,14 @@ async function serve(config: ServeConfig): Promise<number> {
     }
   };
 
+  // A daemon's files are its owner's alone, as twistd's daemon (umask 077) makes them.
+  const fileMode = daemonChild ? DAEMON_FILE_MODE : undefined;
+
   // The pid file first: refuse to start while another server runs.
   const warnings: string[] = [];
   if (config.pidfile !== undefined) {
     try {
-      pidfile = PidFile.acquire(config.pidfile, (warning) => warnings.push(warning));
+      pidfile = PidFile.acquire(config.pidfile, (warning) => warnings.push(warning), fileMode);
     } catch (e) {
       removeSignals();
       return report(1, `${program}: ${oneLine(e)}`);
@@ -628,7 +636,7 @@ async function serve(config: ServeConfig): Promise<number> {
     if (config.logfile === undefined || config.logfile === "-") {
       observer = startLogging(Deno.stdout, { captureConsole: true });
     } else {
-      logFile = new LogFile(absolutePath(config.logfile));
+      logFile = new LogFile(absolutePath(config.logfile), { defaultMode: fileMode });
       observer = startLogging(logFile, { captureConsole: true });
     }
   } catch (e) {

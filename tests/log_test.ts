@@ -408,6 +408,25 @@ Deno.test("LogFile keeps only maxRotatedFiles rotated files", async () => {
   });
 });
 
+Deno.test("LogFile gives every file it opens its defaultMode, a new one after rotation too", async () => {
+  await withTempDir((dir) => {
+    const mode = (path: string) => (Deno.statSync(path).mode! & 0o777).toString(8);
+    const path = `${dir}/app.log`;
+    Deno.writeTextFileSync(path, "an older log\n", { mode: 0o644 });
+    Deno.chmodSync(path, 0o644);
+    using file = new LogFile(path, { rotateLength: 20, defaultMode: 0o600 });
+    assert.equal(mode(path), "600", "an existing file is changed to it");
+    file.write("enough to rotate it\n");
+    file.write("into a new file\n");
+    assert.deepEqual(names(dir), ["app.log", "app.log.1"]);
+    assert.equal(mode(path), "600", "the new file is created with it");
+    using plain = new LogFile(`${dir}/plain.log`);
+    assert.equal(plain.defaultMode, undefined);
+    Deno.writeTextFileSync(`${dir}/other`, ""); // what the umask leaves of 0o666
+    assert.equal(mode(`${dir}/plain.log`), mode(`${dir}/other`));
+  });
+});
+
 Deno.test("LogFile writes through startLogging rotate between events", async () => {
   await withTempDir((dir) => {
     const path = `${dir}/twistd.log`;

@@ -364,8 +364,11 @@ Deno.test("runner --daemon detaches, prints the pid, and the daemon stops cleanl
     const pid = Number(parent.stdout.trim());
     assert.ok(Number.isInteger(pid) && pid > 0, parent.output);
     try {
-      // The defaults: poetry.pid and poetry.log in the current directory.
+      // The defaults: poetry.pid and poetry.log in the current directory, its owner's alone.
       assert.equal(Deno.readTextFileSync(`${dir}/poetry.pid`).trim(), String(pid));
+      for (const name of ["poetry.pid", "poetry.log"]) {
+        assert.equal(Deno.statSync(`${dir}/${name}`).mode! & 0o777, 0o600, name);
+      }
       const log = () => Deno.readTextFileSync(`${dir}/poetry.log`);
       await waitUntil("the daemon's start-up log", () => / starting on \d+/.test(log()));
       const port = Number(log().match(/ starting on (\d+)/)![1]);
