@@ -252,7 +252,8 @@ export function textFromEvent(event: LogEvent): string {
 }
 
 /**
- * `YYYY-MM-DD HH:MM:SS+hhmm` in local time, as twistd writes it.
+ * `YYYY-MM-DD HH:MM:SS+hhmm` in local time, as `twisted.python.log` writes it (and twistd did in
+ * the tutorial; twistd 22.4's newer logger puts a `T` between date and time).
  *
  * @example
  * ```ts
