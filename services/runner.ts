@@ -255,7 +255,20 @@ function pluginsBeforeHelp(args: readonly string[]): string[] {
 /** What the command line asks to run. */
 type Target =
   | { kind: "config"; module: string }
-  | { kind: "plugin"; plugin: AnyServiceMaker; options: unknown };
+  | {
+    kind: "plugin";
+    plugin: AnyServiceMaker;
+    options: unknown;
+    /** The first argument, when it named no plugin and went to the default plugin instead. */
+    notAPlugin?: string;
+  };
+
+/** A usage error's message, saying so when the word taken for the default plugin was no plugin. */
+function usageMessage(message: string, notAPlugin: string | undefined): string {
+  return notAPlugin === undefined
+    ? message
+    : `${message} (${JSON.stringify(notAPlugin)} is not a plugin either; --help lists them)`;
+}
 
 /** Everything {@linkcode serve} needs, decided from the command line. */
 interface ServeConfig {
@@ -365,6 +378,7 @@ export async function runMain(
   } else {
     let plugin = rest.length > 0 ? plugins.get(rest[0]) : undefined;
     let pluginArgs = rest.slice(1);
+    let notAPlugin: string | undefined;
     if (plugin === undefined) {
       const fallback = options.defaultPlugin !== undefined
         ? plugins.get(options.defaultPlugin)
@@ -378,10 +392,14 @@ export async function runMain(
       }
       plugin = fallback;
       pluginArgs = rest;
+      // A misspelt plugin name reaches the default plugin as its argument: if that plugin
+      // refuses the command line, say that the word was no plugin either.
+      if (rest.length > 0 && !rest[0].startsWith("-")) notAPlugin = rest[0];
     }
     const prefix = `${program} ${plugin.tapname}`;
     try {
-      target = { kind: "plugin", plugin, options: parseOptions(plugin.options, pluginArgs) };
+      const parsed = parseOptions(plugin.options, pluginArgs);
+      target = { kind: "plugin", plugin, options: parsed, notAPlugin };
     } catch (e) {
       if (e instanceof HelpRequested) {
         let text = formatHelp(plugin.options, `${program} [options] ${plugin.tapname}`).trimEnd();
@@ -389,7 +407,7 @@ export async function runMain(
         say(text);
         return 0;
       }
-      if (e instanceof UsageError) return fail(2, e.message, prefix);
+      if (e instanceof UsageError) return fail(2, usageMessage(e.message, notAPlugin), prefix);
       return fail(1, oneLine(e), prefix);
     }
   }
@@ -626,7 +644,8 @@ async function serve(config: ServeConfig): Promise<number> {
   if (makeError instanceof UsageError) {
     removePidFile();
     removeSignals();
-    return report(2, `${usagePrefix}: ${makeError.message}`);
+    const notAPlugin = config.target.kind === "plugin" ? config.target.notAPlugin : undefined;
+    return report(2, `${usagePrefix}: ${usageMessage(makeError.message, notAPlugin)}`);
   }
 
   let observer: FileLogObserver;

@@ -608,6 +608,35 @@ Deno.test("runner ends bad command lines with one line on stderr and status 2", 
   });
 });
 
+Deno.test("runner: a misspelt plugin name that the default plugin refuses is called no plugin", async () => {
+  const cli = new URL("../mod.ts", import.meta.url).pathname;
+  const run = async (args: string[]): Promise<[number, string, string]> => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.1", "--allow-read", cli, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(WAIT * 1000),
+    }).output();
+    return [out.code, new TextDecoder().decode(out.stdout), new TextDecoder().decode(out.stderr)];
+  };
+  const hint = '("slowpeotry" is not a plugin either; --help lists them)\n';
+  const [code, stdout, stderr] = await run(["slowpeotry"]);
+  assert.deepEqual([code, stdout], [2, ""]);
+  assert.match(stderr, /^poetry fastpoetry: no such poem file: slowpeotry \(and no bundled poem/);
+  assert.ok(stderr.endsWith(` ${hint}`), stderr);
+  assert.deepEqual(await run(["slowpeotry", "--delay", "1"]), [
+    2,
+    "",
+    `poetry fastpoetry: option --delay not recognized ${hint}`,
+  ]);
+  assert.deepEqual(await run(["--delay", "1"]), [
+    2,
+    "",
+    "poetry fastpoetry: option --delay not recognized\n",
+  ]);
+});
+
 Deno.test("runner --config runs the application a module exports", async () => {
   await withTempDir(async (dir) => {
     await using runner = new Runner(["--config", APP], dir);
