@@ -33,7 +33,10 @@
  * external rotation (twistd has no SIGHUP handler: it dies of it).
  *
  * A daemon's pid and log files are its owner's alone (mode 0600), as twistd's daemon makes
- * them with its umask of 077.
+ * them with its umask of 077. Its standard output is the pipe it told the parent of its
+ * start-up on, and breaks once the parent has exited (Deno cannot point it at `/dev/null`
+ * as twistd does): a daemon prints with `console`, whose output goes to the log, not by
+ * writing to `Deno.stdout`.
  *
  * @example Run a plugin from a program's main module
  * ```ts ignore
