@@ -247,9 +247,12 @@ export class Port implements TransportOwner, AsyncDisposable {
           continue;
         }
         failures++;
+        // One line, as Twisted logs EMFILE and the like: a traceback says nothing more about a
+        // system error, and with no file descriptors left formatting one can bring Deno down.
         callWithContext(
           this.#factory.logPrefix(),
-          () => err(e, `Could not accept a new connection on port ${this.#label}`),
+          () =>
+            msg(`Could not accept a new connection on port ${this.#label}: ${systemMessage(e)}`),
         );
         // A persistent error (no file descriptors left...) would spin: back off, up to 1 s.
         if (failures > 1) await this.#sleep(Math.min(0.01 * 2 ** (failures - 2), 1));

@@ -29,10 +29,18 @@ import {
   withLog,
 } from "./fixtures/loopback.ts";
 import { countedSignal } from "./fixtures/signals.ts";
+import { startProgram } from "./_server_program.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url);
 const certPath = new URL("tls_cert.pem", fixtures).pathname;
 const keyPath = new URL("tls_key.pem", fixtures).pathname;
+
+/** Sends `request` on a new connection to `port` and returns all the server sends back. */
+async function exchange(port: number, request: string): Promise<string> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(request));
+  return await new Response(conn.readable).text();
+}
 
 function turn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -236,6 +244,56 @@ function hasPython(): boolean {
     return false;
   }
 }
+
+Deno.test({
+  name: "A server out of file descriptors logs one line per failed accept and serves again after",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // The transformation server holds each connection open until it gets a request; with 128
+    // descriptors, 200 idle clients leave it none to accept with.
+    const transform = new URL("../services/transform.ts", import.meta.url).pathname;
+    await using server = await startProgram("sh", [
+      "-c",
+      'ulimit -n 128 && exec "$0" "$@"',
+      Deno.execPath(),
+      "run",
+      "--allow-net=127.0.0.1",
+      transform,
+      "--port",
+      "0",
+      "--iface",
+      "127.0.0.1",
+    ], { ready: /starting on (\d+)/ });
+    const idle: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 200; i++) {
+        idle.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the accepts fail meanwhile
+    } finally {
+      for (const conn of idle) conn.close();
+    }
+    const answer = await (async () => {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await exchange(server.port, "13:uppercase.ode,");
+        } catch (e) {
+          // The back-off may still be waiting (at most a second): try again a few times.
+          if (attempt === 20) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    })();
+    assert.equal(answer, "3:ODE,");
+    const end = await server.stop();
+    assert.equal(end.code, 0, end.stdout + end.stderr);
+    assert.doesNotMatch(end.stdout + end.stderr, /panicked|Traceback|Unhandled/);
+    assert.match(
+      end.stdout,
+      /Could not accept a new connection on port \d+: too many open files\n/,
+    );
+  },
+});
 
 Deno.test({
   name: "Reactor.listenTCP logs a connection reset before it was accepted in one line, no error",
