@@ -22,7 +22,14 @@
  *   and 200 clients make one upstream connection (Part 14's third exercise).
  * - **Clients that leave.** A client that disconnects while it waits has its Deferred
  *   cancelled; the fetch goes on for the others. When the last one waiting leaves, the fetch
- *   is cancelled (its connection closed) and nothing is cached.
+ *   is cancelled (its connection closed) and nothing is cached. A client's end-of-file counts
+ *   as leaving, as in Twisted: with nothing yet to write, a proxy cannot tell a client that
+ *   closed from one that only half-closed, and holding on to the ones that left would keep
+ *   their fetches going.
+ * - **One request at a time per client.** Requests a client of the transformation proxy
+ *   sends at once are answered one after the other, in order, as the server behind it
+ *   answers them, with one upstream request under way for that client at a time: the
+ *   connection stops reading while its requests wait.
  * - **Age.** With `ttl`, a poem older than `ttl` seconds is dropped and the next request
  *   fetches it again. Without it (the default, as in the tutorial) a poem is kept for as long
  *   as the proxy runs.
@@ -264,55 +271,69 @@ function checkTtl(ttl: number): number {
   return ttl;
 }
 
-/** One request in a {@linkcode PendingReplies} queue. */
-interface PendingRequest<T> {
-  deferred: Deferred<T>;
+/** One request in a {@linkcode PendingReplies} queue, not yet started. */
+interface WaitingRequest<T> {
+  start: () => Deferred<T>;
   send: (value: T) => void;
-  settled: boolean;
-  /** Set when the request succeeded. */
-  answer?: { value: T };
 }
 
 /**
- * One client's requests to a proxy service, for the proxy's protocols. Answers go out in the
- * order the requests came, whichever is ready first, as the server behind the proxy would send
- * them; a failed request (the service has logged why) is answered with nothing. Once every
- * request so far is answered, the connection is closed. A client that leaves first has the
- * requests still waiting cancelled.
+ * One client's requests to a proxy service, for the proxy's protocols. They are made one at a
+ * time, in the order they came, as the server behind the proxy answers them: so one client
+ * sending many requests at once holds one upstream request at a time, not one per request,
+ * and the connection stops reading while requests wait. A failed request (the service has
+ * logged why) is answered with nothing. Once no request is left, the connection is closed. A
+ * client that leaves first has its request cancelled and the waiting ones dropped.
  */
 class PendingReplies<T> {
-  #queue: PendingRequest<T>[] = [];
-  #cancelled = false;
+  #waiting: WaitingRequest<T>[] = [];
+  #current: Deferred<T> | undefined = undefined;
+  #paused = false;
+  #stopped = false;
 
-  /** Queues `d`: its result is sent with `send` in turn, and `transport` closed after the last. */
-  add(d: Deferred<T>, transport: Transport, send: (value: T) => void): void {
-    const request: PendingRequest<T> = { deferred: d, send, settled: false };
-    this.#queue.push(request);
-    d.addCallbacks((value: T): void => {
-      request.answer = { value };
-    }, (): void => {}).addBoth(() => {
-      request.settled = true;
-      this.#flush(transport);
-    });
-  }
-
-  /** Sends the answers that are next in turn; closes once none is left waiting. */
-  #flush(transport: Transport): void {
-    if (this.#cancelled) return;
-    const queue = this.#queue;
-    while (queue.length > 0 && queue[0].settled) {
-      const { answer, send } = queue.shift()!;
-      if (answer) send(answer.value);
+  /** Queues a request: `start()` makes it in turn, and `send` gets its answer. */
+  add(start: () => Deferred<T>, transport: Transport, send: (value: T) => void): void {
+    this.#waiting.push({ start, send });
+    if (this.#current === undefined) {
+      this.#run(transport);
+    } else if (!this.#paused) {
+      // Read no more requests until these are answered.
+      this.#paused = true;
+      transport.pauseProducing();
     }
-    if (queue.length === 0) transport.loseConnection();
   }
 
-  /** Cancels every request whose answer has not come yet. */
+  /** Makes the waiting requests one after the other; closes once none is left. */
+  #run(transport: Transport): void {
+    // A loop, not recursion: answers that are ready at once (cached) come one after another.
+    while (!this.#stopped && this.#current === undefined) {
+      const request = this.#waiting.shift();
+      if (request === undefined) {
+        transport.loseConnection();
+        return;
+      }
+      if (this.#waiting.length === 0 && this.#paused) {
+        this.#paused = false;
+        transport.resumeProducing();
+      }
+      let started = false;
+      const d = request.start();
+      this.#current = d;
+      d.addCallbacks(request.send, (): void => {}).addBoth(() => {
+        this.#current = undefined;
+        if (started) this.#run(transport);
+      });
+      started = true;
+    }
+  }
+
+  /** Cancels the request under way and drops the waiting ones. */
   cancel(): void {
-    this.#cancelled = true;
-    const waiting = this.#queue;
-    this.#queue = [];
-    for (const { deferred } of waiting) deferred.cancel();
+    this.#stopped = true;
+    this.#waiting = [];
+    const d = this.#current;
+    this.#current = undefined;
+    d?.cancel();
   }
 }
 
@@ -551,7 +572,7 @@ export class PoetryProxyProtocol extends Protocol {
    * ```
    */
   override connectionMade(): void {
-    this.#reply.add(this.factory.service.getPoem(), this.transport, (poem) => {
+    this.#reply.add(() => this.factory.service.getPoem(), this.transport, (poem) => {
       this.transport.write(poem);
     });
   }
@@ -859,7 +880,7 @@ export class TransformProxyProtocol extends TransformProtocol {
    */
   override xformRequestReceived(xformName: string, poem: string): void {
     const factory = this.factory as unknown as TransformProxyFactory;
-    this.#replies.add(factory.service.xform(xformName, poem), this.transport, (newPoem) => {
+    this.#replies.add(() => factory.service.xform(xformName, poem), this.transport, (newPoem) => {
       this.sendString(newPoem);
     });
   }

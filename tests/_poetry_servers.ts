@@ -113,6 +113,10 @@ export function poetryServer(poem: string | Uint8Array): TestServer<CountingPoet
 export class CountingTransformFactory extends TransformFactory {
   /** How many connections it has accepted. */
   connections = 0;
+  /** How many of them are open now. */
+  open = 0;
+  /** The most that were open at once. */
+  mostAtOnce = 0;
 
   constructor() {
     super(new TransformService());
@@ -120,7 +124,16 @@ export class CountingTransformFactory extends TransformFactory {
 
   override buildProtocol(addr: Address): Protocol | null {
     this.connections++;
-    return super.buildProtocol(addr);
+    const protocol = super.buildProtocol(addr);
+    if (protocol !== null) {
+      this.mostAtOnce = Math.max(this.mostAtOnce, ++this.open);
+      const lost = protocol.connectionLost.bind(protocol);
+      protocol.connectionLost = (reason) => {
+        this.open--;
+        lost(reason);
+      };
+    }
+    return protocol;
   }
 }
 

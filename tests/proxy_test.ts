@@ -378,12 +378,12 @@ Deno.test("TransformProxyProtocol answers requests sent on one connection in ord
   );
 });
 
-Deno.test("TransformProxyProtocol holds a ready answer until the ones asked before it are sent", () => {
-  const requests: Deferred<string>[] = [];
+Deno.test("TransformProxyProtocol makes a client's requests one at a time, reading no more meanwhile", () => {
+  const requests: [string, Deferred<string>][] = [];
   const service = new TransformProxyService("127.0.0.1", 11000, {
-    xform: () => {
+    xform: (_name, poem) => {
       const d = new Deferred<string>();
-      requests.push(d);
+      requests.push([poem, d]);
       return d;
     },
   });
@@ -391,25 +391,49 @@ Deno.test("TransformProxyProtocol holds a ready answer until the ones asked befo
   const protocol = new TransformProxyFactory(service).buildProtocol(transport.getPeer())!;
   protocol.makeConnection(transport);
   protocol.dataReceived(encoder.encode("11:uppercase.a,11:uppercase.b,11:uppercase.c,"));
-  assert.equal(requests.length, 3);
-  requests[2].callback("C");
-  requests[1].callback("B");
-  assert.equal(transport.valueText(), "");
-  requests[0].errback(new Error("no such transform")); // answered with nothing, as the server does
+  // One upstream request for this client, and no more reading while two wait.
+  assert.deepEqual(requests.map(([poem]) => poem), ["a"]);
+  assert.equal(transport.producerState, "paused");
+  requests[0][1].errback(new Error("no such transform")); // answered with nothing, as the server does
+  assert.deepEqual(requests.map(([poem]) => poem), ["a", "b"]);
+  requests[1][1].callback("B");
+  assert.equal(transport.valueText(), "1:B,");
+  assert.equal(transport.producerState, "producing", "reading again: the last one is under way");
+  requests[2][1].callback("C");
   assert.equal(transport.valueText(), "1:B,1:C,");
   assert.ok(transport.disconnecting);
 });
 
-Deno.test("TransformProxyProtocol cancels every request still waiting when the client leaves", () => {
+Deno.test("TransformProxyProtocol: one client's 300 requests at once make one upstream request at a time", async () => {
+  await using upstream = transformServer();
+  await using proxy = transformProxyServer(new TransformProxyService("127.0.0.1", upstream.port));
+  const count = 300;
+  const requests = Array.from({ length: count }, (_, i) => `uppercase.poem ${i}`);
+  const sent = encoder.encode(requests.map((r) => `${r.length}:${r},`).join(""));
+  const answers = decoder.decode(await readAll(proxy.port, sent));
+  const expected = requests.map((r) => r.slice("uppercase.".length).toUpperCase());
+  assert.equal(answers, expected.map((a) => `${a.length}:${a},`).join(""));
+  assert.equal(upstream.factory.connections, count);
+  // The next request starts once the answer is in, which may be before the server has seen
+  // the connection close: at most two are open at once, not one per request.
+  assert.ok(upstream.factory.mostAtOnce <= 2, `${upstream.factory.mostAtOnce} at once`);
+});
+
+Deno.test("TransformProxyProtocol cancels the request under way and drops the others when the client leaves", () => {
+  const made: string[] = [];
   const cancelled: string[] = [];
   const service = new TransformProxyService("127.0.0.1", 11000, {
-    xform: (_name, poem) => new Deferred<string>(() => cancelled.push(poem)),
+    xform: (_name, poem) => {
+      made.push(poem);
+      return new Deferred<string>(() => cancelled.push(poem));
+    },
   });
   const transport = new StringTransportWithDisconnection();
   const { protocol } = connectProtocol(new TransformProxyFactory(service), transport);
   protocol.dataReceived(encoder.encode("11:uppercase.a,11:uppercase.b,"));
   transport.loseConnection();
-  assert.deepEqual(cancelled, ["a", "b"]);
+  assert.deepEqual(made, ["a"]);
+  assert.deepEqual(cancelled, ["a"]);
   assert.equal(transport.valueText(), "");
 });
 
