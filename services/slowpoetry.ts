@@ -223,6 +223,33 @@ export class SlowPoetryProtocol extends Protocol {
   }
 
   /**
+   * The client has sent end-of-file but still reads (a client that half-closes, as `nc -N`
+   * does): the poem goes on to its end. Without this, the end-of-file would close the
+   * connection with the poem cut short, which the client could not tell from its end.
+   *
+   * @example The poem goes on after the client's end-of-file
+   * ```ts
+   * import { PoetryService } from "@poetry/serve/fastpoetry";
+   * import { SlowPoetryFactory } from "@poetry/serve/slowpoetry";
+   * import type { SlowPoetryProtocol } from "@poetry/serve/slowpoetry";
+   * import { Clock } from "@poetry/serve/task";
+   * import { StringTransport } from "@poetry/serve/testing";
+   *
+   * const service = new PoetryService("tide");
+   * service.startService();
+   * const clock = new Clock();
+   * const transport = new StringTransport();
+   * const factory = new SlowPoetryFactory(service, { numBytes: 1000, delay: 1, clock });
+   * const protocol = factory.buildProtocol(transport.getPeer()) as SlowPoetryProtocol;
+   * protocol.makeConnection(transport);
+   * protocol.readConnectionLost();
+   * clock.pump([1, 1, 1, 1, 1]);
+   * console.log(protocol.bytesSent === service.poem!.length, transport.disconnecting); // true true
+   * ```
+   */
+  readConnectionLost(): void {}
+
+  /**
    * Cancels the next piece, if one is scheduled: a client that hangs up early leaves no timer
    * behind.
    *

@@ -169,6 +169,26 @@ Deno.test("SlowPoetryFactory sends a whole poem over loopback with a small delay
   }
 });
 
+Deno.test("SlowPoetryFactory sends the whole poem to a client that half-closes first", async () => {
+  const service = startedService("kettle");
+  const factory = new SlowPoetryFactory(service, { numBytes: 200, delay: 0.01 });
+  const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: port.getHost().port });
+    const timer = setTimeout(() => conn.close(), 5000); // bounded: fail rather than hang
+    try {
+      await conn.closeWrite(); // as `nc -N` does: nothing to send, still reading
+      const received = await new Response(conn.readable).bytes();
+      assert.deepEqual(received, encoder.encode(poems.kettle));
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await port.stopListening();
+    service.stopService();
+  }
+});
+
 Deno.test("SlowPoetryFactory leaves no timer when a loopback client hangs up mid-poem", async () => {
   const service = startedService("keeper");
   const lost = Promise.withResolvers<number>();
