@@ -77,10 +77,12 @@ export {
 } from "./services/transform.ts";
 export {
   type ClientReactor,
+  DEFAULT_MAX_POEM_LENGTH,
   getPoetry,
   getPoetryBytes,
   type GetPoetryOptions,
   type OutputSync,
+  PoemTooLongError,
   PoetryClientFactory,
   PoetryClientProtocol,
   poetryMain,

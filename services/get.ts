@@ -59,7 +59,7 @@
 
 import { Deferred, gatherResults } from "../defer.ts";
 import { ConnectionDone } from "../error.ts";
-import type { Failure } from "../failure.ts";
+import { Failure } from "../failure.ts";
 import { ClientFactory, type Connector } from "../protocols/factory.ts";
 import { Protocol } from "../protocols/protocol.ts";
 import { concatBytes } from "../protocols/_bytes.ts";
@@ -78,6 +78,52 @@ import { TransformProxy } from "./transform_client.ts";
 import { type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
 
 export type { ClientReactor };
+
+/**
+ * The longest poem a download accepts unless told otherwise, in bytes (16 MiB): a server that
+ * never stops sending fails the download instead of filling memory.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_POEM_LENGTH } from "@poetry/serve/get";
+ * console.log(DEFAULT_MAX_POEM_LENGTH / 1024 / 1024); // 16
+ * ```
+ */
+export const DEFAULT_MAX_POEM_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * A download failed because the server sent more than the longest poem allowed
+ * ({@linkcode GetPoetryOptions.maxLength}).
+ *
+ * @example
+ * ```ts
+ * import { PoemTooLongError } from "@poetry/serve/get";
+ * const e = new PoemTooLongError("127.0.0.1:10000", 1024);
+ * console.log(e.message); // the poem from 127.0.0.1:10000 is longer than 1024 bytes
+ * ```
+ */
+export class PoemTooLongError extends Error {
+  /** The server's address, as `host:port`. */
+  readonly where: string;
+  /** The limit that was passed, in bytes. */
+  readonly maxLength: number;
+
+  /**
+   * An error for a poem from `where` longer than `maxLength` bytes.
+   *
+   * @example
+   * ```ts
+   * import { PoemTooLongError } from "@poetry/serve/get";
+   * console.log(new PoemTooLongError("h:1", 10).maxLength); // 10
+   * ```
+   */
+  constructor(where: string, maxLength: number) {
+    super(`the poem from ${where} is longer than ${maxLength} bytes`);
+    this.name = "PoemTooLongError";
+    this.where = where;
+    this.maxLength = maxLength;
+  }
+}
 
 /**
  * Options of {@linkcode getPoetry} and {@linkcode getPoetryBytes}.
@@ -115,6 +161,12 @@ export interface GetPoetryOptions {
    * @default {reactor} (the shared reactor)
    */
   reactor?: ClientReactor;
+  /**
+   * The longest poem accepted, in bytes: a server sending more fails the download with
+   * {@linkcode PoemTooLongError} and the connection is closed, so that memory stays bounded.
+   * @default {DEFAULT_MAX_POEM_LENGTH} (16 MiB)
+   */
+  maxLength?: number;
 }
 
 /**
@@ -141,6 +193,8 @@ export class PoetryClientProtocol extends Protocol {
   /** The factory that built this protocol. */
   declare factory: PoetryClientFactory;
   #chunks: Uint8Array[] = [];
+  #length = 0;
+  #tooLong = false;
 
   /**
    * Keeps a piece of the poem.
@@ -162,6 +216,17 @@ export class PoetryClientProtocol extends Protocol {
    * ```
    */
   override dataReceived(data: Uint8Array): void {
+    if (this.#tooLong) return;
+    this.#length += data.length;
+    const { maxLength, where } = this.factory;
+    if (this.#length > maxLength) {
+      // Fail now and let go of what came: a server that never stops must not fill memory.
+      this.#tooLong = true;
+      this.#chunks = [];
+      this.factory.poemFailed(new Failure(new PoemTooLongError(where, maxLength)));
+      this.transport.abortConnection();
+      return;
+    }
     this.#chunks.push(data);
   }
 
@@ -184,6 +249,7 @@ export class PoetryClientProtocol extends Protocol {
    * ```
    */
   override connectionLost(reason: Failure): void {
+    if (this.#tooLong) return;
     if (reason.check(ConnectionDone) === null) {
       this.factory.poemFailed(reason);
       return;
@@ -262,12 +328,15 @@ export class PoetryClientFactory extends ClientFactory {
   deferred: Deferred<Uint8Array> | undefined;
   /** The server's address, as `host:port`, for messages. */
   readonly where: string;
+  /** The longest poem accepted, in bytes (see {@linkcode GetPoetryOptions.maxLength}). */
+  readonly maxLength: number;
   #connector: Connector | undefined = undefined;
 
   /**
    * A factory for one download from `where`.
    *
    * @param where The server's address as `host:port`, for messages.
+   * @param options `maxLength`: the longest poem accepted, in bytes (16 MiB by default).
    *
    * @example Take the Deferred before connecting
    * ```ts
@@ -276,9 +345,10 @@ export class PoetryClientFactory extends ClientFactory {
    * console.log(factory.deferred!.called); // false
    * ```
    */
-  constructor(where: string) {
+  constructor(where: string, options: { maxLength?: number } = {}) {
     super();
     this.where = where;
+    this.maxLength = options.maxLength ?? DEFAULT_MAX_POEM_LENGTH;
     this.deferred = new Deferred<Uint8Array>(() => {
       // Cancelled (or timed out): forget the Deferred, which then fails with CancelledError,
       // and close whatever is open.
@@ -408,7 +478,7 @@ export function getPoetryBytes(
 ): Deferred<Uint8Array> {
   const { reactor = globalReactor } = options;
   const where = hostPort(host, port);
-  const factory = new PoetryClientFactory(where);
+  const factory = new PoetryClientFactory(where, { maxLength: options.maxLength });
   return connectRequest(
     reactor,
     host,

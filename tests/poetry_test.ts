@@ -15,8 +15,10 @@ import {
 } from "../testing.ts";
 import { poems } from "../poetry/poems.ts";
 import {
+  DEFAULT_MAX_POEM_LENGTH,
   getPoetry,
   getPoetryBytes,
+  PoemTooLongError,
   PoetryClientFactory,
   type PoetryClientProtocol,
 } from "../services/get.ts";
@@ -48,6 +50,39 @@ Deno.test("getPoetryBytes returns a large poem byte for byte, however it is chun
   const poem = new Uint8Array(1_000_003).map((_, i) => (i * 7) % 256);
   await using server = poetryServer(poem);
   assert.deepEqual(await getPoetryBytes("127.0.0.1", server.port), poem);
+});
+
+Deno.test("getPoetryBytes fails with PoemTooLongError on a server that never stops, and closes", async () => {
+  // A plain server that writes until its client goes away.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let written = 0;
+  const flood = (async () => {
+    using conn = await listener.accept();
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    try {
+      for (;;) written += await conn.write(chunk);
+    } catch {
+      // The client closed the connection.
+    }
+  })();
+  try {
+    const d = getPoetryBytes("127.0.0.1", listener.addr.port, { maxLength: 1_000_000 });
+    const error = await assertFailure(d, PoemTooLongError);
+    assert.equal(
+      error.message,
+      `the poem from 127.0.0.1:${listener.addr.port} is longer than 1000000 bytes`,
+    );
+    await flood; // ends: the connection was closed
+    assert.ok(written > 1_000_000, `${written} bytes written`);
+  } finally {
+    listener.close();
+  }
+  // Exactly the limit is still a poem; and the default limit is 16 MiB.
+  const poem = new Uint8Array(1000).fill(0x62);
+  await using server = poetryServer(poem);
+  assert.deepEqual(await getPoetryBytes("127.0.0.1", server.port, { maxLength: 1000 }), poem);
+  assert.equal(new PoetryClientFactory("h:1").maxLength, DEFAULT_MAX_POEM_LENGTH);
+  assert.equal(DEFAULT_MAX_POEM_LENGTH, 16 * 1024 * 1024);
 });
 
 Deno.test("getPoetry gets an empty poem as an empty string", async () => {
