@@ -908,7 +908,8 @@ export class TransformProxyProtocol extends TransformProtocol {
    * protocol.connectionLost(new Failure(new ConnectionDone())); // request cancelled
    * ```
    */
-  override connectionLost(_reason: Failure): void {
+  override connectionLost(reason: Failure): void {
+    super.connectionLost(reason);
     this.#replies.cancel();
   }
 }

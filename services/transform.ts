@@ -41,6 +41,7 @@
  * @module
  */
 
+import type { Failure } from "../failure.ts";
 import { msg } from "../log.ts";
 import { parsePort } from "../_options.ts";
 import { ServerFactory } from "../protocols/factory.ts";
@@ -207,6 +208,36 @@ export class TransformProtocol extends NetstringReceiver {
     }
     const split = text.indexOf(".");
     this.xformRequestReceived(text.slice(0, split), text.slice(split + 1));
+  }
+
+  /**
+   * The connection is over: says so in the log when it was closed for a request that is not a
+   * netstring, or is longer than `MAX_LENGTH` bytes, as for the other bad requests.
+   *
+   * @example A request too long to take
+   * ```ts
+   * import { TransformFactory, TransformService } from "@poetry/serve/transform";
+   * import { StringTransportWithDisconnection, connectProtocol } from "@poetry/serve/testing";
+   * import { addObserver, removeObserver, textFromEvent, type LogEvent } from "@poetry/serve/log";
+   *
+   * const lines: string[] = [];
+   * const observer = (event: LogEvent) => lines.push(textFromEvent(event));
+   * addObserver(observer);
+   * const transport = new StringTransportWithDisconnection();
+   * const { protocol } = connectProtocol(new TransformFactory(new TransformService()), transport);
+   * protocol.dataReceived(new TextEncoder().encode("100000:"));
+   * removeObserver(observer);
+   * console.log(lines.at(-1)); // bad request from { type: "TCP", host: "192.168.1.1", port: 54321 } (not a netstring of at most 99999 bytes)
+   * ```
+   */
+  override connectionLost(_reason: Failure): void {
+    if (this.brokenPeer) {
+      msg(
+        `bad request from`,
+        this.transport.getPeer(),
+        `(not a netstring of at most ${this.MAX_LENGTH} bytes)`,
+      );
+    }
   }
 
   /**

@@ -175,6 +175,28 @@ export class TransformClientProtocol extends NetstringReceiver {
   }
 
   /**
+   * The connection is over: if it was closed for a reply that is not a netstring of at most
+   * `MAX_LENGTH` bytes, the request fails saying so (not as a server that sent no reply).
+   *
+   * @example A reply too long to take
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * import { StringTransportWithDisconnection, connectProtocol } from "@poetry/serve/testing";
+   *
+   * const factory = new TransformClientFactory("uppercase", "ode", "127.0.0.1:11000");
+   * factory.deferred!.addErrback((failure) => console.log(failure.getErrorMessage()));
+   * const { protocol } = connectProtocol(factory, new StringTransportWithDisconnection());
+   * protocol.dataReceived(new TextEncoder().encode("100000:"));
+   * // transform server 127.0.0.1:11000 did not reply to "uppercase": its reply is not a netstring of at most 99999 bytes
+   * ```
+   */
+  override connectionLost(_reason: Failure): void {
+    if (this.brokenPeer) {
+      this.factory.replyFailed(`its reply is not a netstring of at most ${this.MAX_LENGTH} bytes`);
+    }
+  }
+
+  /**
    * Called with the transformed poem's bytes; passes them to the factory.
    *
    * @param poem The reply.
@@ -305,6 +327,27 @@ export class TransformClientFactory extends ClientFactory {
       return;
     }
     d.callback(text);
+  }
+
+  /**
+   * The reply could not be read: fails the Deferred with {@linkcode TransformFailedError}
+   * giving `detail` as the reason.
+   *
+   * @param detail Why, e.g. that the reply broke the netstring format.
+   *
+   * @example
+   * ```ts
+   * import { TransformClientFactory } from "@poetry/serve/transform-client";
+   * const factory = new TransformClientFactory("reverse", "ode", "127.0.0.1:11000");
+   * factory.deferred!.addErrback((failure) => console.log(failure.type?.name));
+   * factory.replyFailed("its reply is not a netstring"); // TransformFailedError
+   * ```
+   */
+  replyFailed(detail: string): void {
+    const d = this.deferred;
+    if (d === undefined) return;
+    this.deferred = undefined;
+    d.errback(new TransformFailedError(this.xformName, this.where, detail));
   }
 
   /**

@@ -257,6 +257,30 @@ Deno.test("TransformProxy.xform fails with TransformFailedError for an unknown t
   );
 });
 
+Deno.test("TransformProxy.xform says a reply it cannot read is bad, not missing", async () => {
+  for (const reply of ["hello, not a netstring", "100000:"]) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const answering = (async () => {
+      using conn = await listener.accept();
+      await conn.read(new Uint8Array(1024)); // the request
+      await conn.write(encoder.encode(reply));
+      await conn.read(new Uint8Array(1024)).catch(() => null); // until the client hangs up
+    })();
+    try {
+      const proxy = new TransformProxy("127.0.0.1", listener.addr.port);
+      const error = await assertFailure(proxy.xform("uppercase", "ode"), TransformFailedError);
+      assert.equal(
+        error.message,
+        `transform server 127.0.0.1:${listener.addr.port} did not reply to "uppercase": ` +
+          "its reply is not a netstring of at most 99999 bytes",
+      );
+      await answering;
+    } finally {
+      listener.close();
+    }
+  }
+});
+
 Deno.test("TransformProxy.xform fails with ConnectionRefusedError where nothing listens", async () => {
   const proxy = new TransformProxy("127.0.0.1", await closedPort());
   await assertFailure(proxy.xform("cummingsify", "A POEM"), ConnectionRefusedError);

@@ -3,7 +3,7 @@ import { addObserver, removeObserver, textFromEvent } from "../log.ts";
 import { loggedSync } from "./_poetry_servers.ts";
 import { parseOptions } from "../_options.ts";
 import { reactor } from "../reactor.ts";
-import { StringTransport } from "../testing.ts";
+import { connectProtocol, StringTransport, StringTransportWithDisconnection } from "../testing.ts";
 import { TCPServer } from "../services/internet.ts";
 import { runServerModule } from "./_server_program.ts";
 import {
@@ -232,6 +232,20 @@ Deno.test("TransformProtocol refuses a netstring longer than MAX_LENGTH before r
   assert.equal(transport.value().length, 0);
   assert.ok(transport.disconnecting);
   assert.ok(protocol.brokenPeer);
+});
+
+Deno.test("TransformProtocol logs a request that is not a netstring, or too long, as a bad request", () => {
+  for (const bad of ["abc:cummingsify.x,", "100000:"]) {
+    const lines = loggedSync(() => {
+      const transport = new StringTransportWithDisconnection();
+      const factory = new TransformFactory(new TransformService());
+      connectProtocol(factory, transport).protocol.dataReceived(encoder.encode(bad));
+    });
+    assert.ok(
+      lines.some((line) => line.endsWith("(not a netstring of at most 99999 bytes)")),
+      `${bad}: ${lines.join("\n")}`,
+    );
+  }
 });
 
 Deno.test("TransformFactory serves each transform over loopback", async () => {
