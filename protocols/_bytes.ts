@@ -1,8 +1,8 @@
 /**
  * Byte helpers shared by the framing receivers: UTF-8 encoding of outgoing data, joining
  * pieces, a bounded delimiter search, a growable buffer that hands its bytes out without
- * copying them again, the queue of received chunks a receiver parses from, and the buffer of a
- * payload of known length that spans chunks.
+ * copying them again, the queue of received chunks a receiver parses from, and what has arrived
+ * of a payload of known length that spans chunks.
  *
  * @module
  */
@@ -248,30 +248,71 @@ export class ChunkQueue {
 }
 
 /**
- * The payload of a frame whose length is known and which runs past the chunk it starts in: an
- * {@linkcode Accumulator} whose storage is allocated once, at the payload's full length, and
- * filled as the chunks arrive; {@linkcode Accumulator.take} hands it out whole.
+ * Pieces shorter than this are copied together rather than kept one by one: each array costs a
+ * couple of hundred bytes of its own, which a peer sending a byte at a time must not multiply.
  */
-export class Payload extends Accumulator {
+const SMALL_PIECE = 1024;
+
+/**
+ * The payload of a frame whose length is known and which runs past the chunk it starts in. It
+ * keeps only what has arrived, as the length is the peer's word, not bytes it sent: pieces of
+ * 1 KiB or more as the views they came in (a receiver's chunks are its own, and transports copy
+ * a short read out rather than hand over a mostly empty buffer), smaller ones copied into an
+ * {@linkcode Accumulator}. {@linkcode Payload.take} copies the pieces into one array, or hands
+ * out a lone piece as it is; only bytes that trickled in are copied more than once.
+ */
+export class Payload {
+  /** The pieces before those in `#small`, oldest first. */
+  #pieces: Uint8Array[] = [];
+  /** The small pieces that arrived since the last large one, copied together. */
+  #small = new Accumulator();
+  /** How many bytes the payload still lacks. */
+  #missing = 0;
+
   /** Starts a payload of `length` bytes with the rest of `buf` from `pos`, all of it payload. */
   start(length: number, buf: Uint8Array, pos: number): void {
-    const bytes = new Uint8Array(length);
-    bytes.set(buf.subarray(pos));
-    this.bytes = bytes;
-    this.length = buf.length - pos;
+    this.#missing = length;
+    this.fill(buf, pos);
   }
 
-  /** Copies what the payload still lacks from `buf` at `pos` on; returns where the rest starts. */
+  /** Takes what the payload still lacks from `buf` at `pos` on; returns where the rest starts. */
   fill(buf: Uint8Array, pos: number): number {
     const end = buf.length;
-    const n = Math.min(this.bytes.length - this.length, end - pos);
-    this.bytes.set(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n), this.length);
-    this.length += n;
+    const n = Math.min(this.#missing, end - pos);
+    if (n < SMALL_PIECE) {
+      this.#small.append(buf, pos, pos + n);
+    } else {
+      if (this.#small.length > 0) this.#pieces.push(this.#small.take());
+      this.#pieces.push(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n));
+    }
+    this.#missing -= n;
     return pos + n;
   }
 
   /** `true` once every byte of the payload has arrived. */
   get full(): boolean {
-    return this.length === this.bytes.length;
+    return this.#missing === 0;
+  }
+
+  /** How many bytes the payload keeps: its pieces, and the whole buffer small ones go into. */
+  get held(): number {
+    let held = this.#small.bytes.length;
+    for (const piece of this.#pieces) held += piece.length;
+    return held;
+  }
+
+  /** The payload, whole: the only piece as it is, else the pieces joined; it is then empty. */
+  take(): Uint8Array {
+    if (this.#small.length > 0) this.#pieces.push(this.#small.take());
+    const payload = concatBytes(this.#pieces);
+    this.#pieces = [];
+    return payload;
+  }
+
+  /** Forgets the payload. */
+  clear(): void {
+    this.#pieces = [];
+    this.#small.take();
+    this.#missing = 0;
   }
 }

@@ -103,8 +103,9 @@ const HALTED = 2;
  * {@linkcode Int16StringReceiver} or {@linkcode Int8StringReceiver}.
  *
  * Each string is a `Uint8Array` the protocol may keep: a view into the received chunk when it
- * lies wholly inside it (transports never reuse their read buffers), or an array allocated once
- * at its full length and filled as chunks arrive.
+ * lies wholly inside it (transports never reuse their read buffers), or else the pieces that
+ * arrived, joined into one array once the last is in (a view, if it all came in one piece).
+ * Until then only what has arrived is held, however long the prefix says the string is.
  *
  * When a prefix announces more than {@linkcode IntNStringReceiver.MAX_LENGTH} bytes,
  * {@linkcode IntNStringReceiver.lengthLimitExceeded} is called with that length at once, and
@@ -401,7 +402,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
           }
           const stop = pos + length;
           if (stop > end) {
-            // The string runs past this chunk: allocate it once, fill it as data arrives.
+            // The string runs past this chunk: keep what arrives until it is all in.
             this.#payload.start(length, buf, pos);
             this.#state = PAYLOAD;
             input.pos = end;
@@ -423,7 +424,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   #halt(): void {
     this.#state = HALTED;
     this.#in.clear();
-    this.#payload.take();
+    this.#payload.clear();
   }
 }
 

@@ -79,9 +79,9 @@ export class NetstringParseError extends Error {
  * with each payload; {@linkcode NetstringReceiver.sendString} sends one.
  *
  * Each payload is a `Uint8Array` the protocol may keep: a view into the received chunk when
- * the whole netstring lies inside it (transports never reuse their read buffers), or an array
- * allocated once, at its full length, as soon as the length was read, and filled as the chunks
- * arrive.
+ * the whole netstring lies inside it (transports never reuse their read buffers), or else the
+ * pieces that arrived, joined into one array once the last is in (a view, if it all came in
+ * one piece). Until then only what has arrived is held, however long the length says it is.
  *
  * Any malformed input — a byte other than a digit before the `:`, a `:` with no digits, a
  * length with a leading zero (`0:,`, the empty string, is fine), a length over
@@ -224,7 +224,7 @@ export class NetstringReceiver extends Protocol {
   #handleParseError(): void {
     this.brokenPeer = true;
     this.#in.clear();
-    this.#payload.take();
+    this.#payload.clear();
     this.transport.loseConnection();
   }
 
@@ -275,7 +275,7 @@ export class NetstringReceiver extends Protocol {
           pos++;
           const stop = pos + length;
           if (stop >= end) {
-            // The payload runs past this chunk: allocate it once, fill it as data arrives.
+            // The payload runs past this chunk: keep what arrives until it is all in.
             this.#payload.start(length, buf, pos);
             this.#length = 0;
             this.#digits = 0;

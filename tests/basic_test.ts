@@ -16,6 +16,7 @@ import {
   StringTooLongError,
 } from "../protocols/int_string_receiver.ts";
 import type { Protocol } from "../protocols/protocol.ts";
+import { Payload } from "../protocols/_bytes.ts";
 import { concat as concatChunks } from "./fixtures/loopback.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -1309,6 +1310,124 @@ Deno.test("Int16StringReceiver parses data given from a callback, mid-chunk and 
   p.dataReceived(prefixed(2, b("inject")));
   assert.deepEqual(p.got, ["inject", "after", "injected", "z", "inject", "injected"]);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Payloads that span chunks: NetstringReceiver and Int32StringReceiver
+
+/** Keeps the netstrings received, up to 2 MiB each. */
+class NetstringKeeper extends NetstringReceiver {
+  override MAX_LENGTH = 1 << 21;
+  got: Uint8Array[] = [];
+  override stringReceived(str: Uint8Array): void {
+    this.got.push(str);
+  }
+}
+
+/** Keeps the int32-prefixed strings received, up to 2 MiB each. */
+class Int32Keeper extends Int32StringReceiver {
+  override MAX_LENGTH = 1 << 21;
+  got: Uint8Array[] = [];
+  override stringReceived(str: Uint8Array): void {
+    this.got.push(str);
+  }
+}
+
+const spanKinds = [
+  {
+    name: "NetstringReceiver",
+    make: (): NetstringKeeper | Int32Keeper => new NetstringKeeper(),
+    head: (length: number) => b(`${length}:`),
+    frame: (payload: Uint8Array) => concat(b(`${payload.length}:`), payload, b(",")),
+  },
+  {
+    name: "Int32StringReceiver",
+    make: (): NetstringKeeper | Int32Keeper => new Int32Keeper(),
+    head: (length: number) => prefixed(4, new Uint8Array(0), length),
+    frame: (payload: Uint8Array) => prefixed(4, payload),
+  },
+];
+
+/** `n` bytes of every value, ':' and ',' among them. */
+function binary(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+Deno.test("Payload holds what has arrived of a payload, not the length it was announced with", () => {
+  const payload = new Payload();
+  payload.start(99999, b("99999:x"), 6);
+  assert.ok(payload.held <= 64, `${payload.held} bytes held for 1 received`);
+  let have = 1;
+  const rand = prng(5);
+  while (have < 99999) {
+    // A byte at a time at first, then pieces of up to 4 KiB, small and large mixed.
+    const n = Math.min(have < 2000 ? 1 : 1 + Math.floor(rand() * 4096), 99999 - have);
+    payload.fill(binary(n, have), 0);
+    have += n;
+    assert.ok(payload.held <= 2 * have + 64, `${payload.held} bytes held for ${have} received`);
+  }
+  assert.ok(payload.full);
+  assert.equal(payload.take().length, 99999);
+  assert.equal(payload.held, 0);
+});
+
+for (const { name, make, head, frame } of spanKinds) {
+  Deno.test(`${name} holds what has arrived of a payload, not the length announced`, () => {
+    // 1,000 peers each announce 99,999 bytes and send one: holding the announced length would
+    // take 100 MB.
+    const receivers: Protocol[] = [];
+    const before = Deno.memoryUsage().external;
+    for (let i = 0; i < 1000; i++) {
+      const p = make();
+      connect(p);
+      p.dataReceived(concat(head(99999), b("x")));
+      receivers.push(p);
+    }
+    const grown = Deno.memoryUsage().external - before;
+    assert.equal(receivers.length, 1000);
+    assert.ok(grown < 5_000_000, `1,000 receivers took ${grown} more bytes`);
+  });
+
+  Deno.test(`${name} delivers payloads split into many pieces byte for byte`, () => {
+    const payloads = [0, 1, 1023, 1024, 1025, 5000, 70000].map(binary);
+    const wire = concat(...payloads.map(frame));
+    const rand = prng(11);
+    const ways: [string, Uint8Array[]][] = [
+      ["byte by byte", Array.from(wire, (x) => new Uint8Array([x]))],
+      ["1 and 2,000 bytes in turn", []],
+    ];
+    for (let at = 0, k = 0; at < wire.length; k++) {
+      const n = k % 2 === 0 ? 1 : 2000;
+      ways[1][1].push(wire.slice(at, at + n));
+      at += n;
+    }
+    for (const max of [3, 40, 1500, 3000, 20000]) {
+      for (let i = 0; i < 3; i++) {
+        ways.push([`random pieces of up to ${max}`, randomSplit(wire, rand, max)]);
+      }
+    }
+    for (const [how, pieces] of ways) {
+      const p = make();
+      connect(p);
+      for (const piece of pieces) p.dataReceived(piece);
+      assert.deepEqual(p.got, payloads, how);
+    }
+  });
+
+  Deno.test(`${name} delivers a 1 MB payload arriving in 64 KiB chunks as one array`, () => {
+    const payload = binary(1_000_000, 3);
+    const wire = concat(frame(payload), frame(b("next")));
+    const p = make();
+    connect(p);
+    for (let at = 0; at < wire.length; at += 65536) p.dataReceived(wire.slice(at, at + 65536));
+    assert.equal(p.got.length, 2);
+    assert.deepEqual(p.got[0], payload);
+    // An array of its own, that keeps none of the chunks alive.
+    assert.equal(p.got[0].byteLength, p.got[0].buffer.byteLength);
+    assert.equal(s(p.got[1]), "next");
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Every receiver: what they share, each test run on all of them
