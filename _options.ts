@@ -793,7 +793,8 @@ export interface HostPort {
  * @param text The text given.
  * @param defaultHost The host when only a port is given.
  * @returns The host and port.
- * @throws {UsageError} When the port is not a port number or the host is empty.
+ * @throws {UsageError} When the port is not a port number, the host is empty, or a host with
+ * a colon is not in brackets (`127.0.0.1:10000:1` is a mistake, not the host `127.0.0.1:10000`).
  *
  * @example Read an address
  * ```ts
@@ -806,7 +807,13 @@ export function parseAddress(text: string, defaultHost = "127.0.0.1"): HostPort 
   const colon = text.lastIndexOf(":");
   if (colon < 0) return { host: defaultHost, port: parsePort(text) };
   let host = text.slice(0, colon);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host.startsWith("[") && host.endsWith("]")) {
+    host = host.slice(1, -1);
+  } else if (host.includes(":")) {
+    throw new UsageError(
+      `${JSON.stringify(text)} is not [HOST:]PORT (an IPv6 host goes in brackets: [::1]:PORT)`,
+    );
+  }
   if (host === "") throw new UsageError(`${JSON.stringify(text)} has an empty host`);
   return { host, port: parsePort(text.slice(colon + 1)) };
 }

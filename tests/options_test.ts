@@ -260,6 +260,17 @@ Deno.test("parseAddress reads [HOST:]PORT, with brackets for IPv6", () => {
   assert.deepEqual(parseAddress("[::1]:10002"), { host: "::1", port: 10002 });
   assert.throws(() => parseAddress(":10000"), UsageError);
   assert.throws(() => parseAddress("host:port"), UsageError);
+  // A host with a colon must be in brackets: anything else is a mistyped address.
+  for (const text of ["127.0.0.1:10000:1", "::1:10000", "a:b:10000"]) {
+    assert.throws(() => parseAddress(text), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(
+        e.message,
+        `${JSON.stringify(text)} is not [HOST:]PORT (an IPv6 host goes in brackets: [::1]:PORT)`,
+      );
+      return true;
+    });
+  }
 });
 
 Deno.test("parseExistingFile accepts a file and rejects a missing path or a directory", () => {
