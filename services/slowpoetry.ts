@@ -45,7 +45,7 @@ import { parseInteger, parseNumber, UsageError } from "../_options.ts";
 import type { Failure } from "../failure.ts";
 import { msg } from "../log.ts";
 import { ServerFactory } from "../protocols/factory.ts";
-import { Protocol } from "../protocols/protocol.ts";
+import { Protocol, type PushProducer } from "../protocols/protocol.ts";
 import { reactor } from "../reactor.ts";
 import { PoetryService } from "./fastpoetry.ts";
 import { TCPServer } from "./internet.ts";
@@ -145,7 +145,9 @@ export interface SlowPoetryFactoryOptions {
 /**
  * Sends its factory's poem in pieces of `numBytes` bytes, `delay` seconds apart, then closes
  * the connection. Logs `sending N bytes of poetry, K bytes every D seconds, to ADDR` when a
- * client connects, and a line when one hangs up before the end.
+ * client connects, and a line when one hangs up before the end. It is the transport's push
+ * producer: a client that does not read pauses the pieces once the transport holds 64 KiB, and
+ * they go on when it drains, so a slow reader never has the poem queued in small pieces.
  *
  * @example
  * ```ts
@@ -171,6 +173,23 @@ export class SlowPoetryProtocol extends Protocol {
   #poem: Uint8Array = new Uint8Array(0);
   #sent = 0;
   #call: DelayedCall | undefined = undefined;
+  #paused = false;
+  /**
+   * The protocol as the transport's push producer: a client that does not read fills the
+   * transport's buffer, which pauses the pieces until it drains, so a poem is never queued
+   * whole in small pieces for a client that is not taking it.
+   */
+  readonly #producer: PushProducer = {
+    pauseProducing: (): void => {
+      this.#paused = true;
+      this.#cancelNext();
+    },
+    resumeProducing: (): void => {
+      this.#paused = false;
+      if (this.#call === undefined && this.#sent < this.#poem.length) this.#scheduleNext();
+    },
+    stopProducing: (): void => this.#cancelNext(),
+  };
 
   /**
    * How many bytes of the poem have been written so far.
@@ -219,6 +238,7 @@ export class SlowPoetryProtocol extends Protocol {
       `sending ${poem.length} bytes of poetry, ${numBytes} bytes every ${delay} seconds, to`,
       this.transport.getPeer(),
     );
+    this.transport.registerProducer(this.#producer, true);
     this.#sendNext();
   }
 
@@ -260,10 +280,8 @@ export class SlowPoetryProtocol extends Protocol {
    * ```
    */
   override connectionLost(_reason: Failure): void {
-    const call = this.#call;
-    this.#call = undefined;
-    if (call !== undefined) {
-      call.cancel();
+    this.#cancelNext();
+    if (this.#sent < this.#poem.length) {
       msg(`client hung up after ${this.#sent} of ${this.#poem.length} bytes`);
     }
   }
@@ -271,15 +289,27 @@ export class SlowPoetryProtocol extends Protocol {
   #sendNext(): void {
     this.#call = undefined;
     if (!this.connected) return;
-    const { numBytes, delay, clock } = this.factory;
-    const end = Math.min(this.#sent + numBytes, this.#poem.length);
+    const end = Math.min(this.#sent + this.factory.numBytes, this.#poem.length);
+    // The write may fill the transport's buffer and pause us (#producer.pauseProducing).
     if (end > this.#sent) this.transport.write(this.#poem.subarray(this.#sent, end));
     this.#sent = end;
     if (this.#sent >= this.#poem.length) {
+      this.transport.unregisterProducer();
       this.transport.loseConnection();
       return;
     }
+    if (!this.#paused) this.#scheduleNext();
+  }
+
+  #scheduleNext(): void {
+    const { delay, clock } = this.factory;
     this.#call = clock.callLater(delay, () => this.#sendNext());
+  }
+
+  #cancelNext(): void {
+    const call = this.#call;
+    this.#call = undefined;
+    if (call?.active()) call.cancel();
   }
 }
 

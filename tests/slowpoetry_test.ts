@@ -15,6 +15,7 @@ import {
   SlowPoetryProtocol,
 } from "../services/slowpoetry.ts";
 import type { Failure } from "../failure.ts";
+import type { Transport } from "../protocols/protocol.ts";
 
 const encoder = new TextEncoder();
 
@@ -166,6 +167,58 @@ Deno.test("SlowPoetryFactory sends a whole poem over loopback with a small delay
   } finally {
     await port.stopListening();
     service.stopService();
+  }
+});
+
+Deno.test("SlowPoetryProtocol waits while a client does not read, then sends the rest", async () => {
+  // 8 MiB in 64 KiB pieces as fast as it can: more than the socket buffers hold.
+  const dir = await Deno.makeTempDir();
+  const poem = new Uint8Array(8 * 1024 * 1024).map((_, i) => 97 + (i % 26));
+  await Deno.writeFile(`${dir}/long.txt`, poem);
+  const service = new PoetryService(`${dir}/long.txt`);
+  service.startService();
+  const pauses = Promise.withResolvers<void>();
+  let paused = 0;
+  const factory = new SlowPoetryFactory(service, { numBytes: 64 * 1024, delay: 0 });
+  factory.protocol = class extends SlowPoetryProtocol {
+    override makeConnection(transport: Transport): void {
+      // Count the pauses the transport asks of the protocol's producer.
+      const register = transport.registerProducer.bind(transport);
+      transport.registerProducer = (producer, streaming) => {
+        if ("pauseProducing" in producer) {
+          const pause = producer.pauseProducing.bind(producer);
+          producer.pauseProducing = () => {
+            paused++;
+            pauses.resolve();
+            pause();
+          };
+        }
+        register(producer, streaming);
+      };
+      super.makeConnection(transport);
+    }
+  };
+  const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: port.getHost().port });
+    const timer = setTimeout(() => conn.close(), 10_000); // bounded: fail rather than hang
+    try {
+      // Not reading: the transport's buffer fills and pauses the poem (within 5 s, or never).
+      let waited: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => waited = setTimeout(resolve, 5000));
+      await Promise.race([pauses.promise, late]);
+      clearTimeout(waited);
+      assert.ok(paused >= 1, "the poem was never paused");
+      const received = await new Response(conn.readable).bytes();
+      assert.equal(received.length, poem.length);
+      assert.deepEqual(received, poem);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await port.stopListening();
+    service.stopService();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
