@@ -249,7 +249,12 @@ export class PoetryClientProtocol extends Protocol {
    * ```
    */
   override connectionLost(reason: Failure): void {
-    if (this.#tooLong) return;
+    // Failed already (too long), or cancelled (the download closed the connection itself):
+    // nobody wants the poem, so it is not put together.
+    if (this.#tooLong || this.factory.deferred === undefined) {
+      this.#chunks = [];
+      return;
+    }
     if (reason.check(ConnectionDone) === null) {
       this.factory.poemFailed(reason);
       return;

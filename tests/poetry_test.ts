@@ -145,6 +145,27 @@ Deno.test("cancelling getPoetry fails it with CancelledError and closes the conn
   await closed;
 });
 
+Deno.test("a cancelled download does not put together the poem it was receiving", () => {
+  let assembled = 0;
+  const factory = new PoetryClientFactory("127.0.0.1:10000");
+  factory.protocol = class extends (factory.protocol) {
+    override poemReceived(poem: Uint8Array): void {
+      assembled++;
+      super.poemReceived(poem);
+    }
+  };
+  const d = factory.deferred!;
+  d.addErrback(() => {}); // CancelledError, expected
+  const transport = new StringTransportWithDisconnection();
+  const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 10000 })!;
+  transport.protocol = protocol;
+  protocol.makeConnection(transport);
+  protocol.dataReceived(encoder.encode("the first half of a poem"));
+  d.cancel();
+  transport.loseConnection(); // the clean close a cancelled download makes itself
+  assert.equal(assembled, 0);
+});
+
 Deno.test("cancelling getPoetry while it connects stops the attempt", async () => {
   await using server = silentServer();
   const d = getPoetry("127.0.0.1", server.port);
