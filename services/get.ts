@@ -194,7 +194,6 @@ export class PoetryClientProtocol extends Protocol {
   declare factory: PoetryClientFactory;
   #chunks: Uint8Array[] = [];
   #length = 0;
-  #tooLong = false;
 
   /**
    * Keeps a piece of the poem.
@@ -216,12 +215,12 @@ export class PoetryClientProtocol extends Protocol {
    * ```
    */
   override dataReceived(data: Uint8Array): void {
-    if (this.#tooLong) return;
+    // The download is over (failed as too long, or cancelled): nothing more is kept.
+    if (this.factory.deferred === undefined) return;
     this.#length += data.length;
     const { maxLength, where } = this.factory;
     if (this.#length > maxLength) {
       // Fail now and let go of what came: a server that never stops must not fill memory.
-      this.#tooLong = true;
       this.#chunks = [];
       this.factory.poemFailed(new Failure(new PoemTooLongError(where, maxLength)));
       this.transport.abortConnection();
@@ -251,7 +250,7 @@ export class PoetryClientProtocol extends Protocol {
   override connectionLost(reason: Failure): void {
     // Failed already (too long), or cancelled (the download closed the connection itself):
     // nobody wants the poem, so it is not put together.
-    if (this.#tooLong || this.factory.deferred === undefined) {
+    if (this.factory.deferred === undefined) {
       this.#chunks = [];
       return;
     }
