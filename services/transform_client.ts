@@ -330,10 +330,11 @@ export class TransformClientFactory extends ClientFactory {
   }
 
   /**
-   * The reply could not be read: fails the Deferred with {@linkcode TransformFailedError}
-   * giving `detail` as the reason.
+   * There is no reply to be had: fails the Deferred with {@linkcode TransformFailedError}
+   * giving `detail` as the reason (without one, that the server closed with no reply).
    *
    * @param detail Why, e.g. that the reply broke the netstring format.
+   * @param options `cause`: the underlying error.
    *
    * @example
    * ```ts
@@ -343,11 +344,11 @@ export class TransformClientFactory extends ClientFactory {
    * factory.replyFailed("its reply is not a netstring"); // TransformFailedError
    * ```
    */
-  replyFailed(detail: string): void {
+  replyFailed(detail?: string, options?: ErrorOptions): void {
     const d = this.deferred;
     if (d === undefined) return;
     this.deferred = undefined;
-    d.errback(new TransformFailedError(this.xformName, this.where, detail));
+    d.errback(new TransformFailedError(this.xformName, this.where, detail, options));
   }
 
   /**
@@ -368,18 +369,8 @@ export class TransformClientFactory extends ClientFactory {
    * ```
    */
   override clientConnectionLost(_connector: Connector, reason: Failure): void {
-    const d = this.deferred;
-    if (d === undefined) return;
-    this.deferred = undefined;
     const clean = reason.check(ConnectionDone) !== null;
-    d.errback(
-      new TransformFailedError(
-        this.xformName,
-        this.where,
-        clean ? undefined : reason.getErrorMessage(),
-        { cause: reason.value },
-      ),
-    );
+    this.replyFailed(clean ? undefined : reason.getErrorMessage(), { cause: reason.value });
   }
 
   /**
