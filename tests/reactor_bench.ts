@@ -10,7 +10,10 @@
 //                 reading 64 KiB at a time. MB/s: 268.4 / time per iteration in seconds.
 //   stream in:    one connection carrying 256 MiB written by a plain writer in 1 MiB pieces,
 //                 to the reactor's transport with a protocol that counts bytes, or to a plain
-//                 read loop that reuses one 64 KiB buffer.
+//                 read loop that reuses one 64 KiB buffer (the baseline). Two more plain
+//                 loops keep the transport's contract, each read in memory never read into
+//                 again: into fresh 512 KiB slabs (the floor), and into a new 64 KiB buffer
+//                 per read (the baseline loop keeping that contract).
 //   idle memory:  5,000 idle connections held open by a server in a process of its own
 //                 (tests/fixtures/rss_server.ts); the RSS each adds is printed. The time is
 //                 that of starting the server and opening the connections.
@@ -252,6 +255,17 @@ async function readIntoSlabs(conn: Deno.Conn): Promise<number> {
   return total;
 }
 
+/**
+ * Reads 64 KiB at a time, each read into a new buffer that is never read into again: the
+ * reusing loop made to keep the contract the transport keeps.
+ */
+async function readIntoNewBuffers(conn: Deno.Conn): Promise<number> {
+  let total = 0;
+  let n: number | null;
+  while ((n = await conn.read(new Uint8Array(64 * 1024))) !== null) total += n;
+  return total;
+}
+
 /** Counts the bytes it is given; `done` resolves with the count when the connection ends. */
 class Counter extends Protocol {
   static done: PromiseWithResolvers<number> = Promise.withResolvers<number>();
@@ -317,6 +331,15 @@ Deno.bench({
   ...streamOpts,
   async fn(b) {
     await plainReceiver(b, readIntoSlabs);
+  },
+});
+
+Deno.bench({
+  name: "plain Deno read loop, a new 64 KiB buffer per read",
+  group: "stream in",
+  ...streamOpts,
+  async fn(b) {
+    await plainReceiver(b, readIntoNewBuffers);
   },
 });
 
