@@ -750,6 +750,35 @@ export function parseInteger(text: string): number {
 }
 
 /**
+ * Parses a number of seconds above 0, such as a time limit.
+ *
+ * @param text The text given.
+ * @returns The number of seconds.
+ * @throws {UsageError} When the text is not a finite number above 0.
+ */
+export function parsePositiveSeconds(text: string): number {
+  const seconds = parseNumber(text);
+  if (!(seconds > 0)) {
+    throw new UsageError(`${JSON.stringify(text)} is not a number of seconds > 0`);
+  }
+  return seconds;
+}
+
+/**
+ * Parses a number of bytes above 0, such as a size limit.
+ *
+ * @param text The text given.
+ * @returns The number of bytes.
+ * @throws {UsageError} When the text is not a whole number above 0.
+ */
+export function parseByteCount(text: string): number {
+  if (!/^\+?\d+$/.test(text.trim()) || !(Number(text) > 0)) {
+    throw new UsageError(`${JSON.stringify(text)} is not a number of bytes > 0`);
+  }
+  return Number(text);
+}
+
+/**
  * Parses a finite number, such as a delay in seconds (`0.1`).
  *
  * @param text The text given.

@@ -34,6 +34,18 @@ export function hostPort(host: string, port: number): string {
   return describeAddress({ type: "TCP", host, port });
 }
 
+/**
+ * `maxLength`, the longest reply a client accepts in bytes, once checked.
+ *
+ * @throws {RangeError} When it is not a number >= 0 (`Infinity` is one: no limit).
+ */
+export function checkMaxLength(maxLength: number): number {
+  if (!(maxLength >= 0)) {
+    throw new RangeError(`maxLength must be a number of bytes >= 0, not ${maxLength}`);
+  }
+  return maxLength;
+}
+
 /** What limits one request: {@linkcode connectRequest}'s options. */
 export interface RequestLimits {
   /** Seconds the whole request may take; without it, only connecting is limited (to 30). */

@@ -29,6 +29,7 @@
  * deno run --allow-net=127.0.0.1 services/get.ts 10000 10001        # poems on two ports
  * deno run --allow-net=localhost services/get.ts localhost:10000
  * deno run --allow-net=127.0.0.1 services/get.ts --timeout 5 10001
+ * deno run --allow-net=127.0.0.1 services/get.ts --max-length 100000000 10000  # up to 100 MB
  * deno run --allow-net=127.0.0.1 services/get.ts --transform 11000 10000   # cummingsified
  * deno run --allow-net=127.0.0.1 services/get.ts --transform 11000 --xform reverse 10000
  * ```
@@ -70,12 +71,13 @@ import {
   HelpRequested,
   type HostPort,
   parseAddress,
-  parseNumber,
+  parseByteCount,
   parseOptions,
+  parsePositiveSeconds,
   UsageError,
 } from "../_options.ts";
 import { TransformProxy } from "./transform_client.ts";
-import { type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
+import { checkMaxLength, type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
 
 export type { ClientReactor };
 
@@ -164,6 +166,7 @@ export interface GetPoetryOptions {
   /**
    * The longest poem accepted, in bytes: a server sending more fails the download with
    * {@linkcode PoemTooLongError} and the connection is closed, so that memory stays bounded.
+   * `Infinity` lifts the limit; a value that is not a number >= 0 throws `RangeError`.
    * @default {DEFAULT_MAX_POEM_LENGTH} (16 MiB)
    */
   maxLength?: number;
@@ -341,6 +344,7 @@ export class PoetryClientFactory extends ClientFactory {
    *
    * @param where The server's address as `host:port`, for messages.
    * @param options `maxLength`: the longest poem accepted, in bytes (16 MiB by default).
+   * @throws {RangeError} When `maxLength` is not a number >= 0.
    *
    * @example Take the Deferred before connecting
    * ```ts
@@ -352,7 +356,7 @@ export class PoetryClientFactory extends ClientFactory {
   constructor(where: string, options: { maxLength?: number } = {}) {
     super();
     this.where = where;
-    this.maxLength = options.maxLength ?? DEFAULT_MAX_POEM_LENGTH;
+    this.maxLength = checkMaxLength(options.maxLength ?? DEFAULT_MAX_POEM_LENGTH);
     this.deferred = new Deferred<Uint8Array>(() => {
       // Cancelled (or timed out): forget the Deferred, which then fails with CancelledError,
       // and close whatever is open.
@@ -578,15 +582,10 @@ export function getPoetry(
 
 interface GetCommandOptions {
   timeout: number | undefined;
+  "max-length": number;
   transform: HostPort | undefined;
   xform: string | undefined;
   addresses: HostPort[];
-}
-
-function parseTimeout(text: string): number {
-  const seconds = parseNumber(text);
-  if (seconds <= 0) throw new UsageError(`${JSON.stringify(text)} is not a number of seconds > 0`);
-  return seconds;
 }
 
 function parseTransformName(text: string): string {
@@ -609,7 +608,14 @@ const GET_COMMAND: CommandSpec<GetCommandOptions> = {
       short: "t",
       help: "Seconds each download (and each transformation) may take.",
       defaultText: "no limit (30 seconds to connect)",
-      parse: parseTimeout,
+      parse: parsePositiveSeconds,
+    },
+    {
+      name: "max-length",
+      default: DEFAULT_MAX_POEM_LENGTH,
+      defaultText: `${DEFAULT_MAX_POEM_LENGTH} (16 MiB)`,
+      help: "The longest poem accepted, in bytes: a server sending more fails.",
+      parse: parseByteCount,
     },
     {
       name: "transform",
@@ -762,6 +768,7 @@ export async function poetryMain(
   }
 
   const { timeout, transform, addresses } = parsed;
+  const maxLength = parsed["max-length"];
   const xformName = parsed.xform ?? "cummingsify";
   const proxy = transform && new TransformProxy(transform.host, transform.port, {
     timeout,
@@ -770,7 +777,7 @@ export async function poetryMain(
 
   const poems = addresses.map(({ host, port }) => {
     const where = hostPort(host, port);
-    let d: Deferred<string> = getPoetry(host, port, { timeout, reactor });
+    let d: Deferred<string> = getPoetry(host, port, { timeout, reactor, maxLength });
     if (proxy) {
       d = d.addCallback((poem) =>
         proxy.xform(xformName, poem).addErrback((failure) => {
@@ -784,7 +791,8 @@ export async function poetryMain(
       );
     }
     return d.addErrback((failure): undefined => {
-      writeText(stderr, `Poem failed: ${naming(where, failure.getErrorMessage())}\n`);
+      const hint = failure.check(PoemTooLongError) ? " (--max-length allows more)" : "";
+      writeText(stderr, `Poem failed: ${naming(where, failure.getErrorMessage())}${hint}\n`);
       return undefined;
     });
   });

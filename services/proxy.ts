@@ -84,18 +84,19 @@ import {
   type CommandSpec,
   type HostPort,
   parseAddress,
-  parseNumber,
+  parseByteCount,
   parsePort,
+  parsePositiveSeconds,
   UsageError,
 } from "../_options.ts";
-import { type ClientReactor, getPoetryBytes } from "./get.ts";
+import { type ClientReactor, DEFAULT_MAX_POEM_LENGTH, getPoetryBytes } from "./get.ts";
 import { TCPServer } from "./internet.ts";
 import { MultiService } from "./multi_service.ts";
 import type { ServiceMaker } from "./plugin.ts";
 import { Service } from "./service.ts";
 import { TransformProtocol } from "./transform.ts";
 import { TransformProxy } from "./transform_client.ts";
-import { hostPort } from "./_client_request.ts";
+import { checkMaxLength, hostPort } from "./_client_request.ts";
 
 /**
  * How many transformed poems {@linkcode TransformProxyService} keeps unless told otherwise.
@@ -387,8 +388,15 @@ export interface ProxyServiceOptions {
    */
   timeout?: number;
   /**
+   * The longest poem accepted from upstream, in bytes (with the default fetcher): a longer
+   * one fails the fetch with `PoemTooLongError`, and the clients waiting for it are
+   * disconnected. `Infinity` lifts the limit.
+   * @default {DEFAULT_MAX_POEM_LENGTH} (16 MiB, from `get.ts`)
+   */
+  maxLength?: number;
+  /**
    * The function that fetches the poem.
-   * @default {getPoetryBytes} (from `get.ts`, with `reactor` and `timeout`)
+   * @default {getPoetryBytes} (from `get.ts`, with `reactor`, `timeout` and `maxLength`)
    */
   getPoetry?: PoemFetcher;
 }
@@ -437,7 +445,8 @@ export class ProxyService extends Service {
    * @param host The upstream server's host.
    * @param port The upstream server's port.
    * @param options The cache's lifetime and clock, and how to fetch.
-   * @throws {RangeError} When `ttl` is not a number of seconds above 0.
+   * @throws {RangeError} When `ttl` is not a number of seconds above 0, or `maxLength` not a
+   *   number >= 0.
    *
    * @example A proxy that fetches the poem again every two hours
    * ```ts
@@ -454,8 +463,9 @@ export class ProxyService extends Service {
     this.ttl = checkTtl(options.ttl ?? Infinity);
     this.#cache = new SharedCache(this.ttl, options.clock ?? globalReactor, 1);
     const { reactor, timeout } = options;
+    const maxLength = checkMaxLength(options.maxLength ?? DEFAULT_MAX_POEM_LENGTH);
     this.#fetch = options.getPoetry ??
-      ((host, port) => getPoetryBytes(host, port, { reactor, timeout }));
+      ((host, port) => getPoetryBytes(host, port, { reactor, timeout, maxLength }));
   }
 
   /**
@@ -993,6 +1003,11 @@ export interface ProxyOptions {
    */
   timeout: number | undefined;
   /**
+   * The longest poem accepted from the poetry server, in bytes.
+   * @default {DEFAULT_MAX_POEM_LENGTH} (16 MiB, the command line's default)
+   */
+  "max-length"?: number;
+  /**
    * The upstream transformation server, for the transformation proxy.
    * @default {undefined} (the command line's default: no transformation proxy)
    */
@@ -1009,16 +1024,8 @@ export interface ProxyOptions {
   server: HostPort | undefined;
 }
 
-function parsePositiveSeconds(text: string): number {
-  const seconds = parseNumber(text);
-  if (!(seconds > 0)) {
-    throw new UsageError(`${JSON.stringify(text)} is not a number of seconds > 0`);
-  }
-  return seconds;
-}
-
 /**
- * The `proxy` command line: `[--port P] [--iface I] [--ttl S] [--timeout S]
+ * The `proxy` command line: `[--port P] [--iface I] [--ttl S] [--timeout S] [--max-length N]
  * [--transform HOST:PORT [--xform-port P]] [[HOST:]PORT]`.
  *
  * @example Parse a proxy's command line
@@ -1058,6 +1065,13 @@ export const proxyOptions: CommandSpec<ProxyOptions> = {
       help: "Seconds an upstream request may take before it fails.",
       defaultText: "no limit (30 seconds to connect)",
       parse: parsePositiveSeconds,
+    },
+    {
+      name: "max-length",
+      default: DEFAULT_MAX_POEM_LENGTH,
+      defaultText: `${DEFAULT_MAX_POEM_LENGTH} (16 MiB)`,
+      help: "The longest poem accepted from the poetry server, in bytes: a longer one fails.",
+      parse: parseByteCount,
     },
     {
       name: "transform",
@@ -1112,7 +1126,8 @@ export function makeProxyService(options: ProxyOptions): MultiService {
   }
   const top = new MultiService();
   if (server !== undefined) {
-    const service = new ProxyService(server.host, server.port, { ttl, timeout });
+    const maxLength = options["max-length"];
+    const service = new ProxyService(server.host, server.port, { ttl, timeout, maxLength });
     service.setServiceParent(top);
     new TCPServer(options.port, new PoetryProxyFactory(service), { interface: iface })
       .setServiceParent(top);

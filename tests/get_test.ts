@@ -99,6 +99,22 @@ Deno.test("get --transform falls back to the original poem when the transform fa
   assert.match(unknown.stderr, /^Transform sonnetify failed: .*no reply to "sonnetify"/);
 });
 
+Deno.test("get --max-length fails a longer poem, says how to allow more, and prints the rest", async () => {
+  await using long = poetryServer("x".repeat(11));
+  await using short = poetryServer("y".repeat(10));
+  const out = await get("--max-length", "10", String(long.port), String(short.port));
+  assert.equal(out.code, 1);
+  assert.equal(out.stdout, "y".repeat(10) + "\n", "a poem of exactly the limit is printed");
+  assert.equal(
+    out.stderr,
+    `Poem failed: the poem from 127.0.0.1:${long.port} is longer than 10 bytes ` +
+      "(--max-length allows more)\n",
+  );
+  const allowed = await get("--max-length=11", String(long.port));
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.equal(allowed.stdout, "x".repeat(11) + "\n");
+});
+
 Deno.test("get exits with 2 and one line on stderr for a command line it cannot use", async () => {
   for (
     const [args, message] of [
@@ -108,6 +124,15 @@ Deno.test("get exits with 2 and one line on stderr for a command line it cannot 
       [["--xform", "reverse", "10000"], "get: option --xform needs --transform HOST:PORT"],
       [["--transform", "11000", "--xform", "a.b", "10000"], "get: option --xform:"],
       [["--bogus", "10000"], "get: option --bogus not recognized"],
+      [
+        ["--max-length", "0", "10000"],
+        'get: option --max-length: "0" is not a number of bytes > 0',
+      ],
+      [
+        ["--max-length", "1.5", "10000"],
+        'get: option --max-length: "1.5" is not a number of bytes',
+      ],
+      [["--max-length", "lots", "10000"], 'get: option --max-length: "lots" is not a number'],
     ] as const
   ) {
     const out = await get(...args);

@@ -85,6 +85,21 @@ Deno.test("getPoetryBytes fails with PoemTooLongError on a server that never sto
   assert.equal(DEFAULT_MAX_POEM_LENGTH, 16 * 1024 * 1024);
 });
 
+Deno.test("a maxLength that is not a number >= 0 is refused before connecting; Infinity lifts it", async () => {
+  for (const maxLength of [-1, NaN]) {
+    assert.throws(
+      () => new PoetryClientFactory("h:1", { maxLength }),
+      { name: "RangeError", message: `maxLength must be a number of bytes >= 0, not ${maxLength}` },
+    );
+  }
+  const poem = new Uint8Array(100_000).fill(0x63);
+  await using server = poetryServer(poem);
+  assert.throws(() => getPoetryBytes("127.0.0.1", server.port, { maxLength: NaN }), RangeError);
+  const got = await getPoetryBytes("127.0.0.1", server.port, { maxLength: Infinity });
+  assert.deepEqual(got, poem);
+  assert.equal(server.factory.connections, 1, "only the download with a good limit connected");
+});
+
 Deno.test("getPoetry gets an empty poem as an empty string", async () => {
   await using server = poetryServer("");
   assert.equal(await getPoetry("127.0.0.1", server.port), "");

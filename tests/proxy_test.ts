@@ -16,7 +16,7 @@ import {
   StringTransportWithDisconnection,
 } from "../testing.ts";
 import { poems } from "../poetry/poems.ts";
-import { getPoetry } from "../services/get.ts";
+import { DEFAULT_MAX_POEM_LENGTH, getPoetry, PoemTooLongError } from "../services/get.ts";
 import {
   makeProxyService,
   plugin,
@@ -234,6 +234,44 @@ Deno.test("ProxyService fails every waiter when the upstream is down, caches not
   } finally {
     await upstream.stopListening();
   }
+});
+
+Deno.test("ProxyService fails a poem longer than maxLength, caches nothing, and refuses a bad limit", async () => {
+  await using upstream = poetryServer("x".repeat(11));
+  const service = new ProxyService("127.0.0.1", upstream.port, { maxLength: 10 });
+  await using proxy = proxyServer(service);
+  let text = "";
+  const lines = await logged(async () => {
+    text = await (await rawClient(proxy.port)).text;
+  });
+  assert.equal(text, "", "the client is closed with nothing written");
+  assert.equal(service.poem, undefined);
+  assert.ok(
+    lines.some((line) =>
+      line.startsWith(`Fetching poem from 127.0.0.1:${upstream.port} failed`) &&
+      line.includes("is longer than 10 bytes")
+    ),
+    lines.join("\n"),
+  );
+  await assertFailure(service.getPoem(), PoemTooLongError);
+  const roomy = new ProxyService("127.0.0.1", upstream.port, { maxLength: 11 });
+  assert.equal(decoder.decode(await roomy.getPoem()), "x".repeat(11));
+  assert.throws(() => new ProxyService("127.0.0.1", upstream.port, { maxLength: -1 }), RangeError);
+});
+
+Deno.test("proxy.ts --max-length limits the poem it fetches", async () => {
+  await using upstream = poetryServer("x".repeat(11));
+  const { code, log } = await runServerModule(
+    "../services/proxy.ts",
+    ["--allow-net=127.0.0.1"],
+    ["--iface", "127.0.0.1", "--max-length", "10", String(upstream.port)],
+    async (port) => assert.equal((await readAll(port)).length, 0),
+  );
+  assert.equal(code, 0, log);
+  assert.match(
+    log,
+    /Fetching poem from 127\.0\.0\.1:\d+ failed .*: the poem from .* is longer than 10 bytes/,
+  );
 });
 
 Deno.test("ProxyService: a client leaving while it waits does not break the others", async () => {
@@ -482,6 +520,7 @@ Deno.test("proxy plugin: the tutorial's command line, and --transform", () => {
       iface: "localhost",
       ttl: undefined,
       timeout: undefined,
+      "max-length": DEFAULT_MAX_POEM_LENGTH,
       transform: undefined,
       "xform-port": 0,
       server: { host: "127.0.0.1", port: 10001 },
@@ -500,6 +539,7 @@ Deno.test("proxy plugin: the tutorial's command line, and --transform", () => {
   assert.deepEqual(both.server, { host: "poetry.example.org", port: 10001 });
   assert.equal([...makeProxyService(both)].length, 4);
   assert.throws(() => parseOptions(plugin.options, ["--ttl", "0", "10001"]), UsageError);
+  assert.throws(() => parseOptions(plugin.options, ["--max-length", "0", "10001"]), UsageError);
   assert.throws(() => parseOptions(plugin.options, ["10001", "10002"]), UsageError);
   assert.throws(
     () => makeProxyService(parseOptions(plugin.options, [])),
