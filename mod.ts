@@ -35,6 +35,7 @@ export * from "./protocols/line_receiver.ts";
 export * from "./protocols/line_only_receiver.ts";
 export * from "./protocols/netstring_receiver.ts";
 export * from "./protocols/int_string_receiver.ts";
+export * from "./protocols/timeout.ts";
 export * from "./services/service.ts";
 export * from "./services/multi_service.ts";
 export * from "./services/application.ts";
