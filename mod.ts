@@ -124,10 +124,10 @@ import { plugin as proxy } from "./services/proxy.ts";
 import { runMain } from "./services/runner.ts";
 
 if (import.meta.main) {
-  Deno.exit(
-    await runMain(Deno.args, {
-      plugins: [fastpoetry, slowpoetry, transform, proxy],
-      defaultPlugin: "fastpoetry",
-    }),
-  );
+  // Not awaited: a --plugin or --config module that imports the package root would wait for
+  // ever for this module to finish loading.
+  runMain(Deno.args, {
+    plugins: [fastpoetry, slowpoetry, transform, proxy],
+    defaultPlugin: "fastpoetry",
+  }).then((status) => Deno.exit(status));
 }

@@ -1,9 +1,9 @@
 /**
  * Plugins for the runner: named service makers with their own command-line options — what
- * twistd's `IServiceMaker` plugins are. `deno run jsr:@poetry/serve fastpoetry --port 10000`
- * finds the plugin whose `tapname` is `fastpoetry`, parses `--port 10000` with its
- * {@linkcode CommandSpec}, calls {@linkcode ServiceMaker.makeService} with the typed result and
- * runs the service it returns.
+ * twistd's `IServiceMaker` plugins are.
+ * `deno run --allow-net jsr:@poetry/serve fastpoetry --port 10000` finds the plugin whose
+ * `tapname` is `fastpoetry`, parses `--port 10000` with its {@linkcode CommandSpec}, calls
+ * {@linkcode ServiceMaker.makeService} with the typed result and runs the service it returns.
  *
  * A plugin comes from the runner's built-in list, from {@linkcode registerPlugin}, or from a
  * module named by `--plugin ./my_plugin.ts` (its default export, or its export named
@@ -40,7 +40,8 @@
  *   makeService: (options) =>
  *     new TCPServer(options.port, Factory.forProtocol(Hello), { interface: options.iface }),
  * };
- * // `deno run --allow-net mod.ts --plugin ./hello.ts hello --port 10001` runs it.
+ * // `deno run --allow-net --allow-read jsr:@poetry/serve --plugin ./hello.ts hello --port 10001`
+ * // runs it (--allow-read to load the plugin module).
  * ```
  *
  * @module

@@ -1160,7 +1160,8 @@ export const plugin: ServiceMaker<ProxyOptions> = {
 };
 
 if (import.meta.main) {
-  // Imported here so that using the module as a library does not load the runner.
-  const { runPluginAsMain } = await import("./_main.ts");
-  await runPluginAsMain(plugin, Deno.args);
+  // Imported here so that using the module as a library does not load the runner; not
+  // awaited, so that a --config or --plugin module importing this one does not wait for ever
+  // for it to finish loading.
+  import("./_main.ts").then(({ runPluginAsMain }) => runPluginAsMain(plugin, Deno.args));
 }

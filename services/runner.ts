@@ -44,7 +44,10 @@
  * import { plugin } from "./my_plugin.ts";
  *
  * if (import.meta.main) {
- *   Deno.exit(await runMain(Deno.args, { plugins: [plugin], defaultPlugin: plugin.tapname }));
+ *   // Not awaited: a --config or --plugin module that imports this one would otherwise wait
+ *   // for ever for it to finish loading.
+ *   runMain(Deno.args, { plugins: [plugin], defaultPlugin: plugin.tapname })
+ *     .then((status) => Deno.exit(status));
  * }
  * ```
  *

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { AlreadyRunningError, PidFile } from "../services/_pidfile.ts";
+import { runServerModule } from "./_server_program.ts";
 
 const MAIN = new URL("./fixtures/runner/main.ts", import.meta.url).pathname;
 const APP = new URL("./fixtures/runner/app.ts", import.meta.url).pathname;
@@ -658,6 +659,30 @@ Deno.test("runner --plugin runs a plugin from a module, by a path relative to th
   assert.equal(await fetchText(port), "greetings from a plugin module\n");
   runner.child.kill("SIGTERM");
   assert.equal((await runner.exit()).code, 0, runner.output);
+});
+
+Deno.test("a --plugin or --config module may import the module that runs it", async () => {
+  // mod.ts runs a plugin that imports the package root, as `jsr:@poetry/serve --plugin` does
+  // for a plugin importing "jsr:@poetry/serve": the same module, still running.
+  const rooted = new URL("./fixtures/runner/root_plugin.ts", import.meta.url).pathname;
+  const plugin = await runServerModule(
+    "../mod.ts",
+    ["--allow-net=127.0.0.1", "--allow-read"],
+    ["--plugin", rooted, "rooted"],
+    async (port) => {
+      assert.equal(await fetchText(port), "greetings from a plugin importing the package root\n");
+    },
+  );
+  assert.equal(plugin.code, 0, plugin.log);
+  // A server module run as a program, with a configuration that imports that module.
+  const app = new URL("./fixtures/runner/fastpoetry_app.ts", import.meta.url).pathname;
+  const config = await runServerModule(
+    "../services/fastpoetry.ts",
+    ["--allow-net=127.0.0.1", "--allow-read"],
+    ["--config", app],
+    async (port) => assert.match(await fetchText(port), /^Villanelle of the Tide\n/),
+  );
+  assert.equal(config.code, 0, config.log);
 });
 
 Deno.test("runner logs what the application prints as log lines, in the foreground too", async () => {
