@@ -236,7 +236,11 @@ function pluginTable(
   return table;
 }
 
-function runnerHelp(program: string, plugins: Map<string, AnyServiceMaker>): string {
+function runnerHelp(
+  program: string,
+  plugins: Map<string, AnyServiceMaker>,
+  defaultPlugin: string | undefined,
+): string {
   const lines = [formatHelp(RUNNER_SPEC, program).trimEnd()];
   if (plugins.size > 0) {
     lines.push("Plugins:");
@@ -244,6 +248,14 @@ function runnerHelp(program: string, plugins: Map<string, AnyServiceMaker>): str
     for (const plugin of [...plugins.values()].sort((a, b) => a.tapname < b.tapname ? -1 : 1)) {
       lines.push(`    ${plugin.tapname.padEnd(width)}${plugin.description}`);
     }
+  }
+  if (defaultPlugin !== undefined && plugins.has(defaultPlugin)) {
+    // Its options are what a user of a one-plugin program is looking for.
+    lines.push(
+      "",
+      `With no plugin named, it runs ${defaultPlugin} with the arguments given;`,
+      `\`${defaultPlugin} --help\` lists its options.`,
+    );
   }
   return lines.join("\n");
 }
@@ -340,7 +352,7 @@ export async function runMain(
     if (e instanceof HelpRequested) {
       try {
         const loaded = await Promise.all(pluginsBeforeHelp(args).map(loadPlugin));
-        say(runnerHelp(program, pluginTable(options.plugins ?? [], loaded)));
+        say(runnerHelp(program, pluginTable(options.plugins ?? [], loaded), options.defaultPlugin));
         return 0;
       } catch (e) {
         return fail(2, oneLine(e));
@@ -363,7 +375,7 @@ export async function runMain(
   }
 
   if (args.length === 0 && options.defaultPlugin === undefined) {
-    say(runnerHelp(program, plugins));
+    say(runnerHelp(program, plugins, options.defaultPlugin));
     return 0;
   }
   if (flags.daemon && flags.nodaemon) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AlreadyRunningError, PidFile } from "../services/_pidfile.ts";
-import { runServerModule } from "./_server_program.ts";
+import { runServerModule, runToEnd as runProgram } from "./_server_program.ts";
 
 const MAIN = new URL("./fixtures/runner/main.ts", import.meta.url).pathname;
 const APP = new URL("./fixtures/runner/app.ts", import.meta.url).pathname;
@@ -564,8 +564,23 @@ Deno.test("runner --help lists its options and every plugin with its description
       /\n {4}greeting +Greets whoever connects, from a plugin module\.\n/,
     );
     assert.match(runner.stdout, /\n {4}hello +Says hello to whoever connects\.\n/);
+    assert.doesNotMatch(runner.stdout, /With no plugin named/, "this runner has no default");
     assert.equal(runner.stderr, "");
   });
+});
+
+Deno.test("a one-plugin program's --help says how to see that plugin's options", async () => {
+  const module = new URL("../services/fastpoetry.ts", import.meta.url);
+  const help = await runProgram(module, ["--allow-net"], ["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(
+    help.stdout,
+    /\n\nWith no plugin named, it runs fastpoetry with the arguments given;\n`fastpoetry --help` lists its options\.\n$/,
+  );
+  const options = await runProgram(module, ["--allow-net"], ["fastpoetry", "--help"]);
+  assert.equal(options.code, 0, options.stderr);
+  assert.match(options.stdout, /^Usage: poetry \[options\] fastpoetry \[options\]/);
+  assert.match(options.stdout, /--port=/);
 });
 
 Deno.test("runner <plugin> --help shows the plugin's options with their defaults", async () => {

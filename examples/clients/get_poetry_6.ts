@@ -7,7 +7,7 @@
  * original poem is printed instead.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/servers/transformedpoetry.ts --port 10001 &
+ * deno run --allow-net=localhost,127.0.0.1 examples/servers/transformedpoetry.ts --port 10001 &
  * deno run --allow-net=127.0.0.1 examples/clients/get_poetry_6.ts 10001 10002 10003
  * ```
  *

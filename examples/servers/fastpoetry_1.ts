@@ -1,4 +1,4 @@
-// deno run --allow-net=127.0.0.1 examples/servers/fastpoetry_1.ts --port 10000 keeper
+// deno run --allow-net=localhost,127.0.0.1 examples/servers/fastpoetry_1.ts --port 10000 keeper
 /**
  * The Fast Poetry Server (Part 11: Your Poetry is Served). The server side of a protocol is
  * built like the client side: a factory builds one protocol per connection, and the protocol
@@ -7,8 +7,8 @@
  * The poem is a bundled poem's name (`keeper`, `tide`...) or a file to read:
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/servers/fastpoetry_1.ts --port 10000 keeper
- * deno run --allow-net=127.0.0.1 --allow-read=ode.txt examples/servers/fastpoetry_1.ts ode.txt
+ * deno run --allow-net=localhost,127.0.0.1 examples/servers/fastpoetry_1.ts --port 10000 keeper
+ * deno run --allow-net=localhost,127.0.0.1 --allow-read=ode.txt examples/servers/fastpoetry_1.ts ode.txt
  * ```
  *
  * @module

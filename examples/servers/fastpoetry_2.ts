@@ -1,4 +1,4 @@
-// deno run --allow-net=127.0.0.1 examples/servers/fastpoetry_2.ts --port 10000 --poem tide
+// deno run --allow-net=localhost,127.0.0.1 examples/servers/fastpoetry_2.ts --port 10000 --poem tide
 /**
  * The Fast Poetry Server as services (Part 16: Twisted Daemonologie), run by hand. The poem
  * now lives in a `PoetryService`, the listening socket in a `TCPServer`, both under a
@@ -9,7 +9,7 @@
  * life cycle.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/servers/fastpoetry_2.ts --port 10000 --poem tide
+ * deno run --allow-net=localhost,127.0.0.1 examples/servers/fastpoetry_2.ts --port 10000 --poem tide
  * ```
  *
  * @module

@@ -1,4 +1,4 @@
-// deno run --allow-net=127.0.0.1 examples/servers/poetry_proxy_1.ts --port 10000 10001
+// deno run --allow-net=localhost,127.0.0.1 examples/servers/poetry_proxy_1.ts --port 10000 10001
 /**
  * The Poetry Proxy 1.0 (Part 14: When a Deferred Isn't). The proxy fetches a poem from an
  * upstream poetry server once and then serves it from its cache. Its `getPoem` is
@@ -8,7 +8,7 @@
  * instead.)
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/servers/poetry_proxy_1.ts --port 10000 10001
+ * deno run --allow-net=localhost,127.0.0.1 examples/servers/poetry_proxy_1.ts --port 10000 10001
  * ```
  *
  * @module

@@ -1,4 +1,4 @@
-// deno run --allow-net=127.0.0.1 examples/servers/poetry_proxy_2.ts --port 10000 10001
+// deno run --allow-net=localhost,127.0.0.1 examples/servers/poetry_proxy_2.ts --port 10000 10001
 /**
  * The Poetry Proxy 2.0 (Part 14: When a Deferred Isn't). A Deferred can fire before it is
  * returned, and callbacks added to a fired Deferred run at once. So the proxy's service can
@@ -22,7 +22,7 @@
  * waits for any more, and can age the cache (`--ttl` of the `proxy` program).
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/servers/poetry_proxy_2.ts --port 10000 10001
+ * deno run --allow-net=localhost,127.0.0.1 examples/servers/poetry_proxy_2.ts --port 10000 10001
  * ```
  *
  * @module

@@ -1,4 +1,4 @@
-// deno run --allow-net=127.0.0.1 examples/servers/transformedpoetry.ts --port 11000
+// deno run --allow-net=localhost,127.0.0.1 examples/servers/transformedpoetry.ts --port 11000
 /**
  * The Poetry Transformation Server (Part 12). A client sends a netstring
  * `cummingsify.<poem>` and gets the transformed poem back as a netstring. The transformations
@@ -6,7 +6,7 @@
  * its `xform_` methods to the protocol.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 examples/servers/transformedpoetry.ts --port 11000
+ * deno run --allow-net=localhost,127.0.0.1 examples/servers/transformedpoetry.ts --port 11000
  * ```
  *
  * @module
