@@ -4,7 +4,7 @@
  * behalf the code ran, `-` for none), which {@linkcode formatEvent} renders the way twistd does:
  *
  * ```text
- * 2026-06-23 20:57:14-0700 [PoetryFactory,client] sending 3003 bytes of poetry to ...
+ * 2026-06-23 20:57:14-0700 [PoetryFactory] sending 2970 bytes of poetry to { type: "TCP", ... }
  * ```
  *
  * An error is logged as its explanation followed by its traceback, each further line indented

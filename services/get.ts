@@ -35,8 +35,9 @@
  * ```
  *
  * It prints each poem followed by a newline on standard output, in the order of the
- * addresses; says `Poem failed: ADDRESS: REASON` on standard error for each poem it could not
- * get; and exits with status 1 if any failed, 2 for a command line it cannot use, 0 otherwise.
+ * addresses; says `Poem failed: REASON` on standard error for each poem it could not get (the
+ * reason names the address, e.g. `Poem failed: connection to 127.0.0.1:10001 was refused`);
+ * and exits with status 1 if any failed, 2 for a command line it cannot use, 0 otherwise.
  * When the transformation server fails, the original poem is printed and standard error says
  * `Transform NAME failed: ...` (as client 6.0 falls back); that does not count as a failure.
  *
@@ -715,7 +716,7 @@ function writeText(out: OutputSync, text: string): void {
  * The `get` program: parses `args`, downloads every poem at once (through the transformation
  * server with `--transform`), prints the poems in the order of the addresses, and returns the
  * exit status: 0 when every poem came, 1 when one failed (each failure is reported on
- * standard error as `Poem failed: ADDRESS: REASON`), 2 for a command line it cannot use (one
+ * standard error as `Poem failed: REASON`, naming the address), 2 for a command line it cannot use (one
  * line on standard error). `--help` prints the help and returns 0.
  *
  * @param args The command line, without the program's name.

@@ -30,7 +30,10 @@
  *
  * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once).
  * When logging to a file, SIGUSR1 rotates it (as twistd does) and SIGHUP reopens it, for
- * external rotation (twistd has no SIGHUP handler: it dies of it).
+ * external rotation (twistd has no SIGHUP handler: it dies of it). Since Deno 2.9.2, SIGUSR1
+ * also makes Deno start its debugger on 127.0.0.1:9229, whatever the permissions, and it
+ * stays open: anyone who can reach that port can run code in the server. Where other users
+ * share the machine, rotate by moving the file and sending SIGHUP instead.
  *
  * A daemon's pid and log files are its owner's alone (mode 0600), as twistd's daemon makes
  * them with its umask of 077. Its standard output is the pipe it told the parent of its

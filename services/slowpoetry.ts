@@ -3,7 +3,7 @@
  * piece, then hangs up — the tutorial's blocking `slowpoetry` rebuilt on the reactor (Part 11,
  * exercise 3), so one process serves any number of slow clients at once.
  *
- * - {@linkcode PoetryService} (shared with fastpoetry) holds the poem;
+ * - `PoetryService` (from `fastpoetry.ts`, shared with it) holds the poem;
  * - {@linkcode SlowPoetryFactory} holds the pace (`numBytes` every `delay` seconds) and the
  *   clock, and builds a {@linkcode SlowPoetryProtocol} per connection;
  * - {@linkcode plugin} (`slowpoetry`) puts them together: {@linkcode makeSlowPoetryService}.
