@@ -716,8 +716,8 @@ function writeText(out: OutputSync, text: string): void {
  * The `get` program: parses `args`, downloads every poem at once (through the transformation
  * server with `--transform`), prints the poems in the order of the addresses, and returns the
  * exit status: 0 when every poem came, 1 when one failed (each failure is reported on
- * standard error as `Poem failed: REASON`, naming the address), 2 for a command line it cannot use (one
- * line on standard error). `--help` prints the help and returns 0.
+ * standard error as `Poem failed: REASON`, naming the address), 2 for a command line it
+ * cannot use (one line on standard error). `--help` prints the help and returns 0.
  *
  * @param args The command line, without the program's name.
  * @param options Where to write, and the reactor.
