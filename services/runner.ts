@@ -23,7 +23,9 @@
  * | `--version` | print the version and exit |
  *
  * Exit status: 0 after a clean shutdown (or `--help`), 1 when start-up fails (a port in use,
- * a running server holding the pid file), 2 for a command line that cannot be used. A clean
+ * a running server holding the pid file), 2 for a command line that cannot be used. After a
+ * failed start, only the services that had started are stopped (ports already bound are
+ * closed): a service whose `startService` never ran is not told to stop. A clean
  * shutdown that SIGINT or SIGTERM asked for exits 0 too: twistd ends itself with the signal
  * instead, but a Deno program needs `--allow-run` to signal itself, a permission the runner
  * drops once started; a supervisor such as systemd counts either as success.
@@ -84,9 +86,12 @@ import {
   UsageError,
 } from "../_options.ts";
 import { Application } from "./application.ts";
+import { ListeningService } from "./internet.ts";
+import { MultiService } from "./multi_service.ts";
+import { describeService } from "./_names.ts";
 import { LogFile } from "./log_file.ts";
 import { type AnyServiceMaker, getPlugins, isServiceMaker, loadPlugin } from "./plugin.ts";
-import type { Service } from "./service.ts";
+import { Service } from "./service.ts";
 import { importFromCwd } from "./_import.ts";
 import { absolutePath, AlreadyRunningError, checkPidFile, PidFile } from "./_pidfile.ts";
 import { DAEMON_CHILD_FLAG, reportDaemonStatus, startDaemon } from "./_daemon.ts";
@@ -261,6 +266,29 @@ function runnerHelp(
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * After a failed start, stops what had started, last first: each service that is running, and
+ * each listening service that opened its port in `privilegedStartService`. A service whose
+ * `startService` never ran is not told to stop (twistd, which just exits, does not tell it
+ * either), so that a stop that saves state does not save what was never loaded. A
+ * `MultiService`'s children are visited one by one; it is only marked stopped, as its own
+ * `stopService` would stop every child.
+ */
+async function stopWhatStarted(service: Service): Promise<void> {
+  if (service instanceof MultiService) {
+    for (const child of [...service].reverse()) await stopWhatStarted(child);
+    if (service.running) Service.prototype.stopService.call(service);
+    return;
+  }
+  const listening = service instanceof ListeningService && service.port !== undefined;
+  if (!service.running && !listening) return;
+  try {
+    await service.stopService();
+  } catch (e) {
+    err(e, `Error stopping service ${describeService(service)}:`);
+  }
 }
 
 /** The `--plugin` values given before `--help`, read leniently so help can list them. */
@@ -722,11 +750,7 @@ async function serve(config: ServeConfig): Promise<number> {
     application.startService();
   } catch (e) {
     err(e, "Failed to start the application:");
-    try {
-      await application.stopService();
-    } catch (stopError) {
-      err(stopError, "Error while stopping after a failed start:");
-    }
+    await stopWhatStarted(application);
     return finish(1, `${program}: cannot start: ${oneLine(e)}`);
   }
 

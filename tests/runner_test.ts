@@ -700,6 +700,64 @@ Deno.test("a --plugin or --config module may import the module that runs it", as
   assert.equal(config.code, 0, config.log);
 });
 
+/** A configuration module: services that log their start and stop, in the order given. */
+function journalApp(services: string[]): string {
+  const at = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  return `import { Service } from ${at("../services/service.ts")};
+import { Application } from ${at("../services/application.ts")};
+import { TCPServer } from ${at("../services/internet.ts")};
+import { Factory } from ${at("../protocols/factory.ts")};
+class Journal extends Service {
+  constructor(readonly label: string, readonly fail = false) {
+    super();
+  }
+  override startService(): void {
+    if (this.fail) throw new Error(this.label + " cannot start");
+    super.startService();
+    console.log(this.label + " started");
+  }
+  override stopService(): void {
+    super.stopService();
+    console.log(this.label + " stopped");
+  }
+}
+export const application = new Application("journal");
+${services.map((s) => `${s}.setServiceParent(application);`).join("\n")}
+`;
+}
+
+Deno.test("after a failed start the runner stops only what had started", async () => {
+  await withTempDir(async (dir) => {
+    using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    // A port in use fails the privileged start: nothing has started; the port bound before
+    // it is closed.
+    Deno.writeTextFileSync(
+      `${dir}/busy_app.ts`,
+      journalApp([
+        `new Journal("a")`,
+        `new TCPServer(0, new Factory(), { interface: "127.0.0.1" })`,
+        `new TCPServer(${busy.addr.port}, new Factory(), { interface: "127.0.0.1" })`,
+      ]),
+    );
+    const [status, runner] = await runToEnd(["--config", "busy_app.ts"], dir);
+    assert.equal(status.code, 1, runner.output);
+    assert.match(runner.stdout, /Failed to start the application/);
+    assert.doesNotMatch(runner.stdout, /a (started|stopped)/, "never started, so not stopped");
+    assert.match(runner.stdout, /\(TCP Port \d+ Closed\)/, "the port bound first is closed");
+
+    // A service that throws in startService: the one before it stops, the ones after it and
+    // itself were never started and are left alone.
+    Deno.writeTextFileSync(
+      `${dir}/throwing_app.ts`,
+      journalApp([`new Journal("a")`, `new Journal("b", true)`, `new Journal("c")`]),
+    );
+    const [thrown, second] = await runToEnd(["--config", "throwing_app.ts"], dir);
+    assert.equal(thrown.code, 1, second.output);
+    assert.match(second.stdout, /a started\n.*b cannot start.*a stopped\n/s);
+    assert.doesNotMatch(second.stdout, /[bc] (started|stopped)/);
+  });
+});
+
 Deno.test("runner logs what the application prints as log lines, in the foreground too", async () => {
   await withTempDir(async (dir) => {
     const service = new URL("../services/service.ts", import.meta.url).href;
