@@ -158,16 +158,35 @@ export class Failure {
   }
 
   /**
-   * A printable traceback: the error's stack when it has one, else `Name: message`. Never
-   * throws. `Name` is the error's class when its `name` is only the inherited `"Error"`.
+   * A printable traceback: the error's stack when it has one, else `Name: message`, followed
+   * by a `Caused by: ` traceback for each error in its `cause` chain, as Deno prints an
+   * uncaught error. Never throws. `Name` is the error's class when its `name` is only the
+   * inherited `"Error"`.
    *
    * @example
    * ```ts
    * import { Failure } from "@poetry/serve/failure";
    * console.log(new Failure(new Error("oops")).getTraceback().startsWith("Error: oops")); // true
+   * const wrapped = new Error("cannot load app.ts", { cause: new SyntaxError("bad token") });
+   * console.log(new Failure(wrapped).getTraceback().includes("Caused by: SyntaxError: bad token"));
+   * // true
    * ```
    */
   getTraceback(): string {
+    let text = this.#ownTraceback();
+    // The chain, bounded and without repeats: a cause may be anything, a cycle included.
+    const seen = new Set<unknown>([this.value]);
+    let cause = causeOf(this.value);
+    for (let depth = 0; cause !== undefined && !seen.has(cause) && depth < 10; depth++) {
+      seen.add(cause);
+      text += `\nCaused by: ${new Failure(cause).#ownTraceback()}`;
+      cause = causeOf(cause);
+    }
+    return text;
+  }
+
+  /** The traceback of this failure's own error, without its causes. */
+  #ownTraceback(): string {
     const v = this.value;
     const type = this.#typeName();
     const head = `${type}: ${this.getErrorMessage()}`;
@@ -250,6 +269,15 @@ export class Failure {
 }
 
 /** What `value` is, for a value whose own description throws. */
+/** An error's `cause`, or `undefined` when it has none or reading it throws. */
+function causeOf(value: unknown): unknown {
+  try {
+    return value instanceof Error ? value.cause : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function kindOf(value: unknown): string {
   try {
     const name = (value as { constructor?: { name?: unknown } } | null)?.constructor?.name;

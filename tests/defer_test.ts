@@ -1291,6 +1291,37 @@ Deno.test("Failure names an error by its class when its name is only the inherit
   assert.equal(String(new Failure(new Error("plain"))), "[Failure Error: plain]");
 });
 
+Deno.test("Failure.getTraceback shows the cause chain, bounded and without repeats", () => {
+  const root = new SyntaxError("Unexpected token");
+  const wrapped = new Error("cannot load configuration module app.ts", { cause: root });
+  const text = new Failure(wrapped).getTraceback();
+  assert.match(text, /^Error: cannot load configuration module app\.ts\n\s+at /);
+  const at = text.indexOf("\nCaused by: SyntaxError: Unexpected token\n");
+  assert.ok(at > 0, text);
+  assert.match(text.slice(at), /defer_test\.ts/, "the cause's own stack, where it was made");
+  // A cycle ends; a value that is not an error is shown too; a throwing getter is skipped.
+  const a = new Error("a");
+  const b = new Error("b", { cause: a });
+  a.cause = b;
+  const lines = (f: Failure) =>
+    f.getTraceback().split("\n").filter((line) => !/^\s+at /.test(line));
+  assert.deepEqual(lines(new Failure(a)), ["Error: a", "Caused by: Error: b"]);
+  assert.deepEqual(lines(new Failure(new Error("x", { cause: 42 }))), [
+    "Error: x",
+    "Caused by: number: 42",
+  ]);
+  const trap = new Error("y");
+  Object.defineProperty(trap, "cause", {
+    get() {
+      throw new Error("no");
+    },
+  });
+  assert.deepEqual(lines(new Failure(trap)), ["Error: y"]);
+  let deep: Error = new Error("0");
+  for (let i = 1; i <= 50; i++) deep = new Error(String(i), { cause: deep });
+  assert.equal(lines(new Failure(deep)).length, 11, "the error and ten causes");
+});
+
 // --- unhandled errors --------------------------------------------------------------------
 
 Deno.test("reportUnhandledErrors logs each failure a live Deferred holds unhandled", () => {

@@ -726,6 +726,16 @@ ${services.map((s) => `${s}.setServiceParent(application);`).join("\n")}
 `;
 }
 
+Deno.test("a --config module that throws is logged with the line in it that threw", async () => {
+  await withTempDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/bad_app.ts`, `\n\nthrow new Error("boom in config");\n`);
+    const [status, runner] = await runToEnd(["--config", "bad_app.ts"], dir);
+    assert.equal(status.code, 1, runner.output);
+    assert.match(runner.stderr, /cannot load configuration module bad_app\.ts: Error: boom/);
+    assert.match(runner.stdout, /\n\tCaused by: Error: boom in config\n\t\s+at .*bad_app\.ts:3:7/);
+  });
+});
+
 Deno.test("after a failed start the runner stops only what had started", async () => {
   await withTempDir(async (dir) => {
     using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
