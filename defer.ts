@@ -842,7 +842,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   }
 
   /**
-   * Fires the Deferred with a result: its callbacks run now, in order.
+   * Fires the Deferred with a result: its callbacks run now, in order. A {@linkcode Failure}
+   * given as the result goes to the errbacks, as in Twisted: to pass a failure on as a value,
+   * wrap it (`d.callback({ reason })`).
    *
    * @throws {AlreadyCalledError} if it has already fired (unless it was cancelled without a
    *   canceller, in which case the late result is dropped).

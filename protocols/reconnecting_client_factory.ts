@@ -51,7 +51,9 @@ function describe(connector: Connector): string {
  *
  * Call {@linkcode ReconnectingClientFactory.resetDelay} once connected (typically from the
  * protocol's `connectionMade`), and {@linkcode ReconnectingClientFactory.stopTrying} to give up.
- * If you override `clientConnectionFailed` or `clientConnectionLost`, call `super`'s.
+ * Closing the connection yourself (`connector.disconnect()`, or an `await using` connector
+ * going out of scope) is a lost connection like any other and schedules a retry, as in
+ * Twisted: call `stopTrying()` first. If you override `clientConnectionFailed` or `clientConnectionLost`, call `super`'s.
  *
  * @example Watch the back-off on a test clock
  * ```ts

@@ -617,7 +617,10 @@ async function serve(config: ServeConfig): Promise<number> {
   let logFile: LogFile | undefined;
   const onStop = (signal: string) => () => {
     if (stopRequested !== undefined) {
-      msg(`Received ${signal} again, exiting at once.`);
+      const again = signal === stopRequested
+        ? `${signal} again`
+        : `${signal} after ${stopRequested}`;
+      msg(`Received ${again}, exiting at once.`);
       removePidFile();
       Deno.exit(1);
     }

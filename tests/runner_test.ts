@@ -278,7 +278,7 @@ Deno.test("runner exits at once on a second signal while the first is still stop
     runner.child.kill("SIGINT");
     const status = await runner.exit();
     assert.equal(status.code, 1, runner.output);
-    assert.match(runner.stdout, /Received SIGINT again, exiting at once\.\n$/);
+    assert.match(runner.stdout, /Received SIGINT after SIGTERM, exiting at once\.\n$/);
     assert.equal(exists(`${dir}/hello.pid`), false);
   });
 });
