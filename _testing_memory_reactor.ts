@@ -593,6 +593,9 @@ export class MemoryReactor implements ReactorLike {
    * ```
    */
   constructor(options: MemoryReactorOptions = {}) {
+    // Bound, so that they can be handed on (`protocol.callLater = reactor.callLater`).
+    this.callLater = this.callLater.bind(this);
+    this.seconds = this.seconds.bind(this);
     this.clock = options.clock ?? new Clock();
   }
 

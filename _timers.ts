@@ -484,6 +484,23 @@ export class RealTime implements ReactorTime {
   };
 
   /**
+   * A real-time clock with nothing scheduled; `realTime` is the one the reactor uses. Its
+   * `callLater` is bound to it, so that it can be handed on (`protocol.callLater =
+   * realTime.callLater`).
+   *
+   * @example Schedule on a clock of your own
+   * ```ts
+   * import { RealTime } from "@poetry/serve/task";
+   * const clock = new RealTime();
+   * const later = clock.callLater;
+   * await new Promise((resolve) => later(0, resolve, "soon")).then(console.log); // soon
+   * ```
+   */
+  constructor() {
+    this.callLater = this.callLater.bind(this);
+  }
+
+  /**
    * The current time: seconds since the epoch, as `Date.now() / 1000`.
    *
    * @example

@@ -531,6 +531,10 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * ```
    */
   constructor(options: ReactorOptions = {}) {
+    // Bound, so that they can be handed on as Twisted code hands them on
+    // (`protocol.callLater = reactor.callLater`).
+    this.callLater = this.callLater.bind(this);
+    this.seconds = this.seconds.bind(this);
     this.#clock = options.clock ?? realTime;
     this.#hooks = {
       clock: this.#clock,

@@ -92,6 +92,25 @@ export class Clock implements ReactorTime {
   };
 
   /**
+   * A clock at time 0 with nothing scheduled. Its `callLater` and `seconds` are bound to it,
+   * so that they can be handed on as Twisted code hands them (`protocol.callLater =
+   * clock.callLater`).
+   *
+   * @example Give a protocol the clock's callLater
+   * ```ts
+   * import { Clock } from "@poetry/serve/task";
+   * const clock = new Clock();
+   * const later = clock.callLater;
+   * later(1, () => console.log("a second on"));
+   * clock.advance(1); // a second on
+   * ```
+   */
+  constructor() {
+    this.callLater = this.callLater.bind(this);
+    this.seconds = this.seconds.bind(this);
+  }
+
+  /**
    * The current time: {@linkcode Clock.rightNow}.
    *
    * @example

@@ -82,7 +82,10 @@ export interface TimeoutControl {
   resetTimeout(): void;
   /** Called when the timeout runs out. Closes the connection (`loseConnection`) by default. */
   timeoutConnection(): void;
-  /** Schedules the timeout: the reactor's `callLater`. Tests override it to use a `Clock`. */
+  /**
+   * Schedules the timeout: the reactor's `callLater`. Tests override it, or assign a
+   * `Clock`'s, as in Twisted: `protocol.callLater = clock.callLater`.
+   */
   callLater(seconds: number, fn: () => void): DelayedCall;
 }
 

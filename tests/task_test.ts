@@ -12,6 +12,8 @@ import {
   RealTime,
   realTime,
 } from "../task.ts";
+import { Reactor } from "../reactor.ts";
+import { MemoryReactor } from "../testing.ts";
 
 // --- Clock -------------------------------------------------------------------------------
 
@@ -178,6 +180,22 @@ Deno.test("Clock.advance orders calls moved by a call it makes", () => {
   moved = clock.callLater(1, () => order.push("moved"));
   clock.advance(5);
   assert.deepEqual(order, ["first", "moved", "waiting"]);
+});
+
+Deno.test("callLater and seconds can be handed on unbound, from every clock and reactor", async () => {
+  const clock = new Clock();
+  const reactors = [clock, new Reactor({ clock }), new MemoryReactor({ clock })];
+  const made: string[] = [];
+  for (const [i, owner] of reactors.entries()) {
+    const { callLater, seconds } = owner;
+    callLater(1, (n: number) => made.push(`call ${n} at ${seconds()}`), i);
+  }
+  clock.advance(1);
+  assert.deepEqual(made, ["call 0 at 1", "call 1 at 1", "call 2 at 1"]);
+  const own = new RealTime();
+  const { callLater } = own;
+  await new Promise<void>((resolve) => callLater(0, resolve));
+  assert.deepEqual(own.getDelayedCalls(), []);
 });
 
 Deno.test("Clock.callLater refuses a negative or NaN delay", () => {

@@ -127,6 +127,17 @@ Deno.test("TimeoutMixin: losing the connection cancels the timeout and still rea
   assert.equal(protocol.timeouts, 0);
 });
 
+Deno.test("TimeoutMixin: a Clock's callLater can be assigned, as Twisted tests do", () => {
+  const clock = new Clock();
+  const protocol = new (TimeoutMixin(Protocol))();
+  protocol.callLater = clock.callLater;
+  const transport = new StringTransport();
+  protocol.makeConnection(transport);
+  protocol.setTimeout(2);
+  clock.advance(2);
+  assert.equal(transport.disconnecting, true);
+});
+
 Deno.test("TimeoutMixin: an overridden timeoutConnection decides what a timeout does", () => {
   const clock = new Clock();
   const said: string[] = [];
