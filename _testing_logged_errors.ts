@@ -110,7 +110,7 @@ export class LoggedErrorsError extends Error {
 export function withLoggedErrors(
   fn: (t: Deno.TestContext) => unknown,
 ): (t: Deno.TestContext) => Promise<void> {
-  return async (t: Deno.TestContext): Promise<void> => {
+  const test = async (t: Deno.TestContext): Promise<void> => {
     const capture: Capture = { events: [] };
     const observer = (event: LogEvent): void => {
       // Only the innermost test keeps an error, so that one claimed there is not seen again.
@@ -150,6 +150,10 @@ export function withLoggedErrors(
     if (failed) throw failure;
     if (logged !== undefined) throw logged;
   };
+  // Named as `fn` is, so that `Deno.test(withLoggedErrors(function test_client() {...}))`
+  // still names the test.
+  Object.defineProperty(test, "name", { value: fn.name });
+  return test;
 }
 
 /**

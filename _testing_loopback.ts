@@ -23,7 +23,9 @@ import { describeAddress, HIGH_WATER_MARK } from "./protocols/_transport.ts";
 /**
  * How {@linkcode loopbackAsync} hands one side's writes to the other: given the pieces written
  * since the last delivery, in order, it returns the arrays to pass to `dataReceived`, in
- * order. The bytes must be the same; only where they are cut may differ.
+ * order. The bytes must be the same; only where they are cut may differ. (Twisted's pump
+ * policies take the queue and the protocol to deliver to instead; port one by returning the
+ * pieces it would deliver.)
  *
  * @example Deliver one byte at a time, to test a parser's buffering
  * ```ts
@@ -98,12 +100,15 @@ const ROUNDS_PER_TURN = 1000;
  *
  * - `makeConnection` is called on the server, then on the client, now. What either writes is
  *   delivered later, never from inside `write`: each side's writes in order, cut into
- *   `dataReceived` calls by `pumpPolicy`.
+ *   `dataReceived` calls by `pumpPolicy`. Even what `connectionMade` wrote arrives in a later
+ *   turn of the event loop (Twisted's delivers it before `loopbackAsync` returns): await the
+ *   Deferred, or a timer, before looking.
  * - `loseConnection()` closes the connection once what that side wrote has been delivered
  *   and its producer, if any, is unregistered; both protocols get `ConnectionDone`. From the
  *   call on, that side receives nothing more (a TCP transport stops reading then).
  *   `abortConnection()` closes it at once, dropping what that side had not delivered: it gets
- *   `ConnectionAborted`, its peer `ConnectionLost`.
+ *   `ConnectionAborted`, its peer `ConnectionLost`, as over Twisted's TCP. (Over this
+ *   library's TCP transport the peer sees `ConnectionDone`: Deno cannot send a reset.)
  * - `loseWriteConnection()` sends end-of-file once that side's writes are delivered: the peer's
  *   `readConnectionLost()` is called if it has one (the connection is closed otherwise), and
  *   the side's own `writeConnectionLost()`.
@@ -114,9 +119,10 @@ const ROUNDS_PER_TURN = 1000;
  * - `getHost()`/`getPeer()` say `127.0.0.1:10000` for the server and `127.0.0.1:54321` for
  *   the client.
  *
- * An error thrown by a protocol's `dataReceived` (or by a producer) closes the connection as a
- * real transport would, that protocol getting the error as its reason, and the returned
- * Deferred fails with it. Cancelling the Deferred aborts the connection (both sides get
+ * An error thrown by a protocol's `dataReceived` (or by a producer) closes the connection, that
+ * protocol getting the error as its reason and its peer `ConnectionLost`, and the returned
+ * Deferred fails with it. Unlike the reactor's transport, it is not logged: the test sees it
+ * through the Deferred, as with Twisted's `loopbackAsync`. Cancelling the Deferred aborts the connection (both sides get
  * `ConnectionAborted`) and fails it with `CancelledError`, so a time limit such as
  * {@linkcode timeoutAfter} leaves nothing running.
  *

@@ -28,11 +28,7 @@ import type {
   ListenSSLOptions,
   ListenTCPOptions,
   ListenUNIXOptions,
-  ReactorCore,
-  ReactorSSL,
-  ReactorTCP,
-  ReactorTime,
-  ReactorUNIX,
+  ReactorLike,
   SystemEventPhase,
   SystemEventTriggerID,
   SystemEventType,
@@ -43,29 +39,7 @@ import { SystemEventTriggers, type TriggerRecord } from "./_system_events.ts";
 
 export type { TriggerRecord };
 
-/**
- * Everything a program may ask of its reactor: life cycle, time, TCP, UNIX sockets and TLS.
- * Both the real `Reactor` and {@linkcode MemoryReactor} are one; type a `reactor` parameter
- * with it (or with just the parts the code uses, e.g. `ReactorTCP & ReactorTime`) so that a
- * test can pass a {@linkcode MemoryReactor}.
- *
- * @example A program that takes its reactor
- * ```ts
- * import { Factory } from "@poetry/serve/factory";
- * import { reactor as realReactor } from "@poetry/serve/reactor";
- * import { MemoryReactor, type ReactorLike } from "@poetry/serve/testing";
- *
- * function serveUntilStopped(reactor: ReactorLike): void {
- *   reactor.listenTCP(10000, new Factory());
- *   reactor.callLater(60, () => reactor.stop());
- * }
- * const memory = new MemoryReactor();
- * serveUntilStopped(memory); // in production: serveUntilStopped(realReactor)
- * memory.advance(60);
- * console.log(memory.hasStopped, realReactor.running); // true false
- * ```
- */
-export type ReactorLike = ReactorCore & ReactorTime & ReactorTCP & ReactorUNIX & ReactorSSL;
+export type { ReactorLike };
 
 /**
  * A port that {@linkcode MemoryReactor} pretends to listen on: it never accepts anything.

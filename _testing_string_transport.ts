@@ -520,7 +520,8 @@ export class StringTransport implements Transport {
  * often — with a `Failure` of `ConnectionDone` (for `loseConnection`) or `ConnectionAborted`
  * (for `abortConnection`), both from `error.ts`. Unlike a real transport, this happens at once,
  * inside the call. `disconnecting` is set as well, as by any transport that is closing
- * (Twisted's leaves it false, and sees `ConnectionDone` for an abort too).
+ * (Twisted's leaves it false, and sees `ConnectionDone` for an abort too). A registered
+ * producer is left as it is (not stopped, still registered), as in Twisted.
  *
  * Attach the protocol before connecting it, so that a protocol that hangs up in
  * `connectionMade` is told:

@@ -465,6 +465,30 @@ export interface ReactorCore {
 }
 
 /**
+ * Everything a program may ask of its reactor: life cycle, time, TCP, UNIX sockets and TLS.
+ * Both the real {@linkcode Reactor} and the test helpers' `MemoryReactor` are one; type a `reactor` parameter
+ * with it (or with just the parts the code uses, e.g. `ReactorTCP & ReactorTime`) so that a
+ * test can pass a `MemoryReactor`.
+ *
+ * @example A program that takes its reactor
+ * ```ts
+ * import { Factory } from "@poetry/serve/factory";
+ * import { reactor as realReactor, type ReactorLike } from "@poetry/serve/reactor";
+ * import { MemoryReactor } from "@poetry/serve/testing";
+ *
+ * function serveUntilStopped(reactor: ReactorLike): void {
+ *   reactor.listenTCP(10000, new Factory());
+ *   reactor.callLater(60, () => reactor.stop());
+ * }
+ * const memory = new MemoryReactor();
+ * serveUntilStopped(memory); // in production: serveUntilStopped(realReactor)
+ * memory.advance(60);
+ * console.log(memory.hasStopped, realReactor.running); // true false
+ * ```
+ */
+export type ReactorLike = ReactorCore & ReactorTime & ReactorTCP & ReactorUNIX & ReactorSSL;
+
+/**
  * Options of the {@linkcode Reactor} constructor.
  *
  * @example A reactor whose time moves only when a test says

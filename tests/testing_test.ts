@@ -353,6 +353,11 @@ Deno.test(
   }),
 );
 
+// The name-only form of Deno.test: it throws at once if the wrapper has lost the name.
+Deno.test(withLoggedErrors(function withLoggedErrors_keeps_the_name_of_the_test() {
+  assert.equal(withLoggedErrors(function named() {}).name, "named");
+}));
+
 Deno.test("assertFailure refuses to be called without an error type", () => {
   assert.throws(() => assertFailure(succeed(1)), TypeError);
 });
