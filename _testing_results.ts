@@ -85,7 +85,7 @@ export function successResultOf<T>(d: Deferred<T>): T {
  *
  * @param d The Deferred under test.
  * @param types The error classes the failure may wrap; any error when none is given.
- * @returns The failure; its `value` is the error.
+ * @returns The failure; its `value` is the error, typed as one of `types`.
  * @throws {AssertionError} if `d` has no result, a success result, or another failure.
  *
  * @example A Deferred that times out on a test clock
@@ -100,7 +100,10 @@ export function successResultOf<T>(d: Deferred<T>): T {
  * console.log(failureResultOf(d, TimeoutError).getErrorMessage()); // Deferred timed out after 10 seconds
  * ```
  */
-export function failureResultOf(d: Deferred<unknown>, ...types: ErrorType[]): Failure {
+export function failureResultOf<Types extends ErrorType[]>(
+  d: Deferred<unknown>,
+  ...types: Types
+): Failure & { readonly value: Types extends [] ? unknown : InstanceType<Types[number]> } {
   const before = String(d);
   const outcome = currentOutcome(d);
   if (outcome === NONE) {
@@ -125,7 +128,10 @@ export function failureResultOf(d: Deferred<unknown>, ...types: ErrorType[]): Fa
       expected: types,
     });
   }
-  return outcome;
+  // Checked above: the value is one of `types`, when any were given.
+  return outcome as Failure & {
+    readonly value: Types extends [] ? unknown : InstanceType<Types[number]>;
+  };
 }
 
 /**

@@ -420,6 +420,7 @@ Deno.test(
     const d = new Deferred<string>().addTimeout(10, clock);
     clock.advance(10);
     const failure = failureResultOf(d, TimeoutError);
+    assert.equal(failure.value.seconds, 10, "typed as the error asked for: no cast");
     assert.ok(failure.value instanceof TimeoutError);
     assert.equal(failure.getErrorMessage(), "Deferred timed out after 10 seconds");
     assert.equal(successResultOf(d), undefined);
