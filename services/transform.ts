@@ -22,6 +22,7 @@
  *
  * ```sh
  * deno run --allow-net services/transform.ts --port 11000
+ * deno run --allow-net services/transform.ts --port 11000 --timeout 10   # drop idle clients
  * printf '27:cummingsify.HERE IS MY POEM,' | nc -q 1 localhost 11000   # 15:here is my poem,
  * ```
  *
@@ -43,9 +44,11 @@
 
 import type { Failure } from "../failure.ts";
 import { msg } from "../log.ts";
-import { parsePort } from "../_options.ts";
+import { parsePort, parsePositiveSeconds } from "../_options.ts";
 import { ServerFactory } from "../protocols/factory.ts";
 import { NetstringReceiver } from "../protocols/netstring_receiver.ts";
+import { reactor, type ReactorTime } from "../reactor.ts";
+import type { DelayedCall } from "../task.ts";
 import { TCPServer } from "./internet.ts";
 import { MultiService } from "./multi_service.ts";
 import type { CommandSpec, ServiceMaker } from "./plugin.ts";
@@ -171,6 +174,40 @@ const DOT = 0x2e;
 export class TransformProtocol extends NetstringReceiver {
   /** The factory that built this protocol. */
   declare factory: TransformFactory;
+  /** The end of the time the client has to send its request, while it has not. */
+  #deadline: DelayedCall | undefined;
+
+  /**
+   * Starts the factory's request timeout, if it has one: the whole request must have arrived
+   * within {@linkcode TransformFactory.timeout} seconds of connecting, or the connection is
+   * closed, with a log line.
+   *
+   * @example A client that never sends its request, on a test clock
+   * ```ts
+   * import { TransformFactory, TransformService } from "@poetry/serve/transform";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * import { Clock } from "@poetry/serve/task";
+   *
+   * const clock = new Clock();
+   * const factory = new TransformFactory(new TransformService(), { timeout: 30, clock });
+   * const transport = new StringTransport();
+   * factory.buildProtocol(transport.getPeer())!.makeConnection(transport);
+   * clock.advance(30); // logs: no request from ... in 30 seconds
+   * console.log(transport.disconnecting); // true
+   * ```
+   */
+  override connectionMade(): void {
+    // A subclass may be built by a factory of another kind (the transformation proxy's),
+    // which sets no request timeout.
+    if (!(this.factory instanceof TransformFactory)) return;
+    const { timeout, clock } = this.factory;
+    if (timeout === null) return;
+    this.#deadline = clock.callLater(timeout, () => {
+      this.#deadline = undefined;
+      msg(`no request from`, this.transport.getPeer(), `in ${timeout} seconds`);
+      this.transport.loseConnection();
+    });
+  }
 
   /**
    * Splits a request into the transform's name and the poem, and hands them to
@@ -192,6 +229,7 @@ export class TransformProtocol extends NetstringReceiver {
    * ```
    */
   override stringReceived(request: Uint8Array): void {
+    this.#cancelDeadline();
     const dot = request.indexOf(DOT);
     if (dot < 0) {
       msg(`bad request from`, this.transport.getPeer(), `(no "." after the transform name)`);
@@ -231,6 +269,7 @@ export class TransformProtocol extends NetstringReceiver {
    * ```
    */
   override connectionLost(_reason: Failure): void {
+    this.#cancelDeadline();
     if (this.brokenPeer) {
       msg(
         `bad request from`,
@@ -264,6 +303,11 @@ export class TransformProtocol extends NetstringReceiver {
     if (newPoem !== undefined) this.sendString(newPoem);
     this.transport.loseConnection();
   }
+
+  #cancelDeadline(): void {
+    this.#deadline?.cancel();
+    this.#deadline = undefined;
+  }
 }
 
 /**
@@ -292,21 +336,40 @@ export class TransformFactory extends ServerFactory {
   override protocol: typeof TransformProtocol = TransformProtocol;
   /** The service that does the transforming. */
   readonly service: TransformService;
+  /** Seconds a client has to send its request once connected; `null` for no limit. */
+  readonly timeout: number | null;
+  /** The clock the request timeout is timed on: a `Clock` in tests. */
+  readonly clock: ReactorTime;
 
   /**
    * A factory offering `service`'s transforms.
    *
    * @param service The transformations.
    *
+   * @param options `timeout`: seconds a client has to send its request once connected, after
+   *   which the connection is closed (no limit without it, as in the tutorial); `clock`: what
+   *   times it (the reactor's clock by default).
+   * @throws {RangeError} When `timeout` is not a number of seconds above 0.
+   *
    * @example
    * ```ts
    * import { TransformFactory, TransformService } from "@poetry/serve/transform";
-   * const factory = new TransformFactory(new TransformService());
+   * const factory = new TransformFactory(new TransformService(), { timeout: 60 });
+   * console.log(factory.timeout); // 60
    * ```
    */
-  constructor(service: TransformService) {
+  constructor(
+    service: TransformService,
+    options: { timeout?: number; clock?: ReactorTime } = {},
+  ) {
     super();
     this.service = service;
+    const { timeout } = options;
+    if (timeout !== undefined && !(timeout > 0)) {
+      throw new RangeError(`timeout must be a number of seconds > 0, not ${timeout}`);
+    }
+    this.timeout = timeout ?? null;
+    this.clock = options.clock ?? reactor;
   }
 
   /**
@@ -444,10 +507,15 @@ export interface TransformOptions {
    * @default {"localhost"} (the command line's default)
    */
   iface: string;
+  /**
+   * Seconds a client has to send its request once connected.
+   * @default {undefined} (no limit, as in the tutorial)
+   */
+  timeout?: number;
 }
 
 /**
- * The `transform` command line: `--port`/`-p` and `--iface`.
+ * The `transform` command line: `--port`/`-p`, `--iface` and `--timeout`.
  *
  * @example Parse a transformation server's command line
  * ```ts
@@ -455,7 +523,7 @@ export interface TransformOptions {
  * import { transformOptions } from "@poetry/serve/transform";
  *
  * console.log(parseOptions(transformOptions, ["-p", "11001", "--iface", "127.0.0.1"]));
- * // { port: 11001, iface: "127.0.0.1" }
+ * // { port: 11001, iface: "127.0.0.1", timeout: undefined }
  * ```
  */
 export const transformOptions: CommandSpec<TransformOptions> = {
@@ -470,6 +538,12 @@ export const transformOptions: CommandSpec<TransformOptions> = {
       parse: parsePort,
     },
     { name: "iface", default: "localhost", help: "The interface to listen on." },
+    {
+      name: "timeout",
+      help: "Seconds a client has to send its request before it is disconnected.",
+      defaultText: "no limit",
+      parse: parsePositiveSeconds,
+    },
   ],
 };
 
@@ -492,8 +566,8 @@ export function makeTransformService(options: TransformOptions): MultiService {
   const top = new MultiService();
   const service = new TransformService();
   service.setServiceParent(top);
-  new TCPServer(options.port, new TransformFactory(service), { interface: options.iface })
-    .setServiceParent(top);
+  const factory = new TransformFactory(service, { timeout: options.timeout });
+  new TCPServer(options.port, factory, { interface: options.iface }).setServiceParent(top);
   return top;
 }
 
@@ -504,7 +578,7 @@ export function makeTransformService(options: TransformOptions): MultiService {
  * ```ts
  * import { plugin } from "@poetry/serve/transform";
  * import { parseOptions } from "@poetry/serve/plugin";
- * console.log(parseOptions(plugin.options, [])); // { port: 11000, iface: "localhost" }
+ * console.log(parseOptions(plugin.options, [])); // { port: 11000, iface: "localhost", timeout: undefined }
  * ```
  */
 export const plugin: ServiceMaker<TransformOptions> = {

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { addObserver, removeObserver, textFromEvent } from "../log.ts";
 import { loggedSync } from "./_poetry_servers.ts";
 import { parseOptions } from "../_options.ts";
+import { ConnectionDone } from "../error.ts";
+import { Failure } from "../failure.ts";
+import { Clock } from "../task.ts";
 import { reactor } from "../reactor.ts";
 import { connectProtocol, StringTransport, StringTransportWithDisconnection } from "../testing.ts";
 import { TCPServer } from "../services/internet.ts";
@@ -300,6 +303,58 @@ Deno.test("TransformFactory closes bad requests with no reply over loopback", as
   }
 });
 
+Deno.test("TransformProtocol closes a client that sends no request in the factory's timeout", () => {
+  const clock = new Clock();
+  const factory = new TransformFactory(new TransformService(), { timeout: 30, clock });
+  const silent = connect(factory);
+  const lines = loggedSync(() => clock.advance(29.9));
+  assert.deepEqual(lines, []);
+  assert.equal(silent.transport.disconnecting, false);
+  const late = loggedSync(() => clock.advance(0.1));
+  assert.equal(silent.transport.disconnecting, true);
+  assert.match(late.join("\n"), /no request from .* in 30 seconds/);
+
+  // A request in time is answered, and its timer goes with it; so does a client that leaves.
+  const prompt = connect(factory);
+  prompt.protocol.dataReceived(netstring("uppercase.ode"));
+  assert.equal(prompt.transport.valueText(), "3:ODE,");
+  const leaving = connect(factory);
+  leaving.protocol.connectionLost(new Failure(new ConnectionDone()));
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  // Without a timeout (the default, as in the tutorial) nothing is timed.
+  connect();
+  assert.deepEqual(clock.getDelayedCalls(), []);
+  for (const timeout of [0, -1, NaN]) {
+    assert.throws(() => new TransformFactory(new TransformService(), { timeout }), RangeError);
+  }
+});
+
+Deno.test("transform --timeout drops a silent client over loopback and serves the others", async () => {
+  const top = makeTransformService({ port: 0, iface: "127.0.0.1", timeout: 0.2 });
+  top.startService();
+  try {
+    const server = [...top][1] as TCPServer;
+    const { port } = server.getHost();
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    // A bound on the wait: if the server never closes, this fails the read instead.
+    let gaveUp = false;
+    const timer = setTimeout(() => {
+      gaveUp = true;
+      silent.close();
+    }, 5000);
+    try {
+      const reply = await exchange(port, netstring("reverse.a\nb\n"));
+      assert.equal(decoder.decode(reply), "4:b\na\n,");
+      assert.equal(await silent.read(new Uint8Array(8)), null, "closed by the server");
+    } finally {
+      clearTimeout(timer);
+      if (!gaveUp) silent.close();
+    }
+  } finally {
+    await top.stopService();
+  }
+});
+
 Deno.test("makeTransformService listens with a TransformFactory when started", async () => {
   const top = makeTransformService({ port: 0, iface: "127.0.0.1" });
   top.startService();
@@ -317,11 +372,18 @@ Deno.test("makeTransformService listens with a TransformFactory when started", a
 
 Deno.test("transform plugin defaults to port 11000 on localhost", () => {
   assert.equal(plugin.tapname, "transform");
-  assert.deepEqual(parseOptions(plugin.options, []), { port: 11000, iface: "localhost" });
+  assert.deepEqual(parseOptions(plugin.options, []), {
+    port: 11000,
+    iface: "localhost",
+    timeout: undefined,
+  });
   assert.deepEqual(parseOptions(plugin.options, ["-p", "0", "--iface", "127.0.0.1"]), {
     port: 0,
     iface: "127.0.0.1",
+    timeout: undefined,
   });
+  assert.equal(parseOptions(plugin.options, ["--timeout", "2.5"]).timeout, 2.5);
+  assert.throws(() => parseOptions(plugin.options, ["--timeout", "0"]), /seconds > 0/);
   assert.throws(() => parseOptions(plugin.options, ["--port", "http"]), /not a port number/);
   assert.throws(() => parseOptions(plugin.options, ["extra"]), /unexpected argument/);
 });
