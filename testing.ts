@@ -17,6 +17,8 @@
  * - {@linkcode timeoutAfter}: a time limit on a Deferred under test, naming it when it expires.
  * - {@linkcode loopbackAsync}: a server protocol and a client protocol talking to each other
  *   in memory, with no socket.
+ * - {@linkcode connectedServerAndClient}: the same pair, whose bytes move only when the test
+ *   pumps them ({@linkcode IOPump}), for tests that move a `Clock`.
  *
  * A Deno test may return (or `await`) a Deferred: Deferreds are `PromiseLike`, so the test
  * finishes when the Deferred fires and fails if it fails.
@@ -61,6 +63,7 @@
  */
 
 export { assertFailure } from "./_testing_assert_failure.ts";
+export { type ConnectedPair, connectedServerAndClient, IOPump } from "./_testing_iosim.ts";
 export {
   collapsingPumpPolicy,
   identityPumpPolicy,

@@ -37,6 +37,7 @@ import {
   assertFailure,
   assertNoResult,
   collapsingPumpPolicy,
+  connectedServerAndClient,
   connectProtocol,
   failureResultOf,
   flushLoggedErrors,
@@ -1521,4 +1522,149 @@ Deno.test("loopbackAsync lets an error in connectionMade reach the caller, leavi
     throw new TypeError("no greeting");
   });
   assert.throws(() => loopbackAsync(server, new Peer([], "client")), /no greeting/);
+});
+
+// ---- connectedServerAndClient and IOPump ----
+
+/** A protocol that records what it receives and how its connection ended. */
+class Tape extends Protocol {
+  text = "";
+  lost: Failure[] = [];
+  half: string[] = [];
+  constructor(readonly reply?: (text: string) => string | undefined) {
+    super();
+  }
+  override dataReceived(data: Uint8Array): void {
+    const text = new TextDecoder().decode(data);
+    this.text += text;
+    const answer = this.reply?.(text);
+    if (answer !== undefined) this.transport.write(answer);
+  }
+  override connectionLost(reason: Failure): void {
+    this.lost.push(reason);
+  }
+}
+
+/** A Tape that can be half-closed. */
+class HalfTape extends Tape {
+  readConnectionLost(): void {
+    this.half.push("read");
+  }
+  writeConnectionLost(): void {
+    this.half.push("write");
+  }
+}
+
+Deno.test("IOPump moves bytes only when pumped, one round at a time", () => {
+  const server = new Tape((text) => `re: ${text}`);
+  const client = new Tape();
+  const { pump, serverTransport, clientTransport } = connectedServerAndClient(server, client);
+  assert.deepEqual(serverTransport.getHost(), { type: "TCP", host: "127.0.0.1", port: 10000 });
+  assert.deepEqual(clientTransport.getPeer(), { type: "TCP", host: "127.0.0.1", port: 10000 });
+  client.transport.write("a");
+  client.transport.write("b");
+  assert.equal(server.text, "", "nothing moves by itself");
+  assert.equal(pump.pump(), true);
+  assert.equal(server.text, "ab", "what was written since the last round, in one call");
+  assert.equal(client.text, "", "the reply waits for the next round");
+  assert.equal(pump.pump(), true);
+  assert.equal(client.text, "re: ab");
+  assert.equal(pump.pump(), false);
+  assert.equal(pump.closed, false);
+});
+
+Deno.test("connectedServerAndClient delivers what connectionMade wrote, unless told not to greet", () => {
+  class Greeter extends Tape {
+    override connectionMade(): void {
+      this.transport.write("hello");
+    }
+  }
+  const greeted = connectedServerAndClient(new Greeter(), new Tape());
+  assert.equal(greeted.client.text, "hello");
+  const quiet = connectedServerAndClient(new Greeter(), new Tape(), { greet: false });
+  assert.equal(quiet.client.text, "");
+  quiet.pump.flush();
+  assert.equal(quiet.client.text, "hello");
+});
+
+Deno.test("IOPump: loseConnection ends the connection once what was written is delivered", () => {
+  const { server, client, pump } = connectedServerAndClient(new Tape(), new Tape());
+  server.transport.write("last words");
+  server.transport.loseConnection();
+  client.transport.write("too late");
+  pump.flush();
+  assert.equal(client.text, "last words");
+  assert.equal(server.text, "", "a side that called loseConnection reads no more");
+  assert.equal(server.lost.length, 1);
+  assert.equal(client.lost.length, 1);
+  assert.ok(server.lost[0].check(ConnectionDone) && client.lost[0].check(ConnectionDone));
+  assert.equal(pump.closed, true);
+  assert.equal(pump.pump(), false);
+});
+
+Deno.test("IOPump: abortConnection drops what that side had not delivered", () => {
+  const { server, client, pump } = connectedServerAndClient(new Tape(), new Tape());
+  client.transport.write("dropped");
+  client.transport.abortConnection();
+  pump.flush();
+  assert.equal(server.text, "");
+  assert.ok(client.lost[0].check(ConnectionAborted));
+  assert.ok(server.lost[0].check(ConnectionLost));
+  assert.equal(server.lost.length + client.lost.length, 2);
+});
+
+Deno.test("IOPump: loseWriteConnection is end-of-file for a half-closeable peer", () => {
+  const half = connectedServerAndClient(new HalfTape(), new HalfTape());
+  half.client.transport.write("request");
+  half.client.transport.loseWriteConnection();
+  half.pump.flush();
+  assert.equal(half.server.text, "request");
+  assert.deepEqual(half.server.half, ["read"]);
+  assert.deepEqual(half.client.half, ["write"]);
+  assert.equal(half.pump.closed, false, "the other way stays open");
+  half.server.transport.write("answer");
+  half.pump.flush();
+  assert.equal(half.client.text, "answer");
+  // A peer that cannot be half-closed loses the connection instead.
+  const whole = connectedServerAndClient(new Tape(), new HalfTape());
+  whole.client.transport.loseWriteConnection();
+  whole.pump.flush();
+  assert.ok(whole.server.lost[0].check(ConnectionDone));
+  assert.equal(whole.pump.closed, true);
+});
+
+Deno.test("IOPump holds back data for a paused transport and asks a pull producer for more", () => {
+  const { server, client, pump } = connectedServerAndClient(new Tape(), new Tape());
+  server.transport.pauseProducing();
+  client.transport.write("wait");
+  assert.equal(pump.pump(), false);
+  assert.equal(server.text, "");
+  server.transport.resumeProducing();
+  pump.flush();
+  assert.equal(server.text, "wait");
+  let asked = 0;
+  const producer: PullProducer = {
+    resumeProducing: () => {
+      if (++asked <= 3) client.transport.write(`${asked}`);
+    },
+    stopProducing: () => {},
+  };
+  client.transport.registerProducer(producer, false);
+  pump.flush();
+  assert.equal(server.text, "wait123");
+  client.transport.unregisterProducer();
+});
+
+Deno.test("IOPump: an error in a protocol reaches the test; flush gives up on endless talk", () => {
+  const broken = connectedServerAndClient(
+    new Tape(() => {
+      throw new RangeError("bad byte");
+    }),
+    new Tape(),
+  );
+  broken.client.transport.write("x");
+  assert.throws(() => broken.pump.pump(), RangeError);
+  const chatty = connectedServerAndClient(new Tape((t) => t), new Tape((t) => t));
+  chatty.client.transport.write("ping");
+  assert.throws(() => chatty.pump.flush(50), /still busy after 50 rounds/);
 });
