@@ -113,7 +113,9 @@ export class IOPump {
    *   it has one (else the connection is closed, as a transport does), and the side's own
    *   `writeConnectionLost()`.
    *
-   * An error thrown by a protocol propagates out of the call, to the test.
+   * Both protocols learn of a close in the same round, the side that closed first (Twisted's
+   * pump tells the peer in one round and the closer in the next). An error thrown by a
+   * protocol propagates out of the call, to the test.
    *
    * @returns Whether anything was delivered or ended.
    *
