@@ -8,11 +8,9 @@
 import { ConnectionAborted, ConnectionDone, ConnectionLost } from "./error.ts";
 import { Failure } from "./failure.ts";
 import { concatBytes } from "./protocols/_bytes.ts";
-import type { Address, HalfCloseableProtocol, Protocol } from "./protocols/protocol.ts";
+import type { HalfCloseableProtocol, Protocol } from "./protocols/protocol.ts";
+import { CLIENT_ADDRESS, SERVER_ADDRESS } from "./_testing_loopback.ts";
 import { StringTransport } from "./_testing_string_transport.ts";
-
-const SERVER_ADDRESS: Address = { type: "TCP", host: "127.0.0.1", port: 10000 };
-const CLIENT_ADDRESS: Address = { type: "TCP", host: "127.0.0.1", port: 54321 };
 
 /** One side of the connection: its protocol, its transport and what it wrote, not yet moved. */
 interface Side {

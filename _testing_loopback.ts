@@ -85,8 +85,10 @@ export function collapsingPumpPolicy(written: Uint8Array[]): Uint8Array[] {
 }
 
 /** The addresses the two ends report: loopback, the server on the tutorial's port. */
-const SERVER_ADDRESS: Address = { type: "TCP", host: "127.0.0.1", port: 10000 };
-const CLIENT_ADDRESS: Address = { type: "TCP", host: "127.0.0.1", port: 54321 };
+/** The server's end of an in-memory connection (here and in `_testing_iosim.ts`). */
+export const SERVER_ADDRESS: Address = { type: "TCP", host: "127.0.0.1", port: 10000 };
+/** The client's end of an in-memory connection. */
+export const CLIENT_ADDRESS: Address = { type: "TCP", host: "127.0.0.1", port: 54321 };
 
 /** Delivery rounds in one turn of the event loop before it lets timers and I/O run. */
 const ROUNDS_PER_TURN = 1000;
