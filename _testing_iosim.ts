@@ -154,7 +154,7 @@ export class IOPump {
     for (const side of this.#sides) this.#take(side);
     for (const side of this.#sides) {
       if (side.transport.aborted) {
-        this.#end(side, this.#other(side), true);
+        this.#end(side, true);
         return true;
       }
     }
@@ -163,7 +163,7 @@ export class IOPump {
     if (toServer || toClient) return true;
     for (const side of this.#sides) {
       if (side.transport.disconnecting) {
-        this.#end(side, this.#other(side), false);
+        this.#end(side, false);
         return true;
       }
     }
@@ -174,7 +174,7 @@ export class IOPump {
         ended = true;
         const reader = this.#other(side).protocol as Partial<HalfCloseableProtocol>;
         if (typeof reader.readConnectionLost !== "function") {
-          this.#end(side, this.#other(side), false);
+          this.#end(side, false);
           return true;
         }
         reader.readConnectionLost();
@@ -244,7 +244,9 @@ export class IOPump {
     return true;
   }
 
-  #end(closer: Side, other: Side, aborted: boolean): void {
+  /** Ends the connection that `closer` closed: both protocols are told, `closer` first. */
+  #end(closer: Side, aborted: boolean): void {
+    const other = this.#other(closer);
     this.#closed = true;
     for (const side of this.#sides) side.pending = [];
     closer.protocol.connectionLost(
