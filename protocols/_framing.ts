@@ -16,6 +16,9 @@ import {
   straddlingDelimiter,
   toBytes,
 } from "./_bytes.ts";
+import { watchCallbackResult } from "./_async_callbacks.ts";
+
+const LINE_RECEIVED = "Unhandled error in lineReceived";
 
 /** The receiver a {@linkcode LineSplitter} reads its settings from and delivers to. */
 export interface LineTarget {
@@ -101,7 +104,7 @@ export class LineSplitter extends ChunkQueue {
         pos = i + dlen;
       }
       this.pos = pos;
-      target.lineReceived(line);
+      watchCallbackResult(target.transport, target.lineReceived(line), LINE_RECEIVED);
       return;
     }
 
@@ -122,7 +125,11 @@ export class LineSplitter extends ChunkQueue {
       }
       const next = i + dlen;
       this.pos = next;
-      target.lineReceived(buf.subarray(pos, i));
+      watchCallbackResult(
+        target.transport,
+        target.lineReceived(buf.subarray(pos, i)),
+        LINE_RECEIVED,
+      );
       if (this.epoch !== epoch || target.delimiter !== delimSource || target.MAX_LENGTH !== max) {
         return;
       }
@@ -155,7 +162,11 @@ export class LineSplitter extends ChunkQueue {
       return;
     }
     this.#reported = size;
-    target.lineLengthExceeded(this.takeAll());
+    watchCallbackResult(
+      target.transport,
+      target.lineLengthExceeded(this.takeAll()),
+      "Unhandled error in lineLengthExceeded",
+    );
   }
 
   /** Removes and returns everything buffered (a partial line first), as one array. */

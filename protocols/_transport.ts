@@ -21,6 +21,7 @@ import {
 } from "../error.ts";
 import type { Address, Data, Protocol, PullProducer, PushProducer, Transport } from "./protocol.ts";
 import { checkData, checkedSequence } from "./_bytes.ts";
+import { failProtocol, type FailsProtocol, watchCallbackResult } from "./_async_callbacks.ts";
 
 /** The first read buffer of a connection: small, so that idle connections cost little. */
 export const INITIAL_READ_SIZE = 1024;
@@ -156,7 +157,7 @@ function lostErrorFor(e: unknown, where: string): Error {
  * {@linkcode TransportOwner.transportLost} when it is over — only after every operation on the
  * socket has settled, so nothing is left pending once `connectionLost` has run.
  */
-export class StreamTransport implements Transport {
+export class StreamTransport implements Transport, FailsProtocol {
   /** `true` once `loseConnection()` has been called (or the peer's EOF makes us close). */
   disconnecting = false;
   /** `true` until the connection is closed. */
@@ -508,12 +509,7 @@ export class StreamTransport implements Transport {
     }
     const p = this.#protocol as unknown as HalfCloseable;
     if (typeof p.writeConnectionLost === "function") {
-      try {
-        callWithContext(this.#logstr, () => p.writeConnectionLost!());
-      } catch (e) {
-        this.#protocolFailed(e, "Unhandled error in writeConnectionLost");
-        return;
-      }
+      if (this.#callProtocol("writeConnectionLost", () => p.writeConnectionLost!())) return;
     }
     if (this.#readStopped && !this.#closed && !this.disconnecting) {
       // Both directions are closed: nothing more can happen on this connection.
@@ -678,12 +674,7 @@ export class StreamTransport implements Transport {
       }
     }
     const protocol = this.#protocol;
-    try {
-      callWithContext(this.#logstr, () => protocol.dataReceived(data));
-    } catch (e) {
-      this.#protocolFailed(e, "Unhandled error in dataReceived");
-      return;
-    }
+    if (this.#callProtocol("dataReceived", () => protocol.dataReceived(data))) return;
     this.#read();
   }
 
@@ -719,12 +710,7 @@ export class StreamTransport implements Transport {
     this.#readStopped = true;
     const p = this.#protocol as unknown as HalfCloseable;
     if (typeof p.readConnectionLost === "function") {
-      try {
-        callWithContext(this.#logstr, () => p.readConnectionLost!());
-      } catch (e) {
-        this.#protocolFailed(e, "Unhandled error in readConnectionLost");
-        return;
-      }
+      if (this.#callProtocol("readConnectionLost", () => p.readConnectionLost!())) return;
       if (this.#writeDisconnected && !this.#closingWrite && !this.#closed && !this.disconnecting) {
         this.#shutdown(new Failure(connectionDone(this.#where())));
       }
@@ -739,7 +725,33 @@ export class StreamTransport implements Transport {
 
   // ---- Ending ----
 
-  /** A protocol callback threw: log it and drop this connection, the error as the reason. */
+  /**
+   * Calls the protocol's `name` callback under this connection's log context. If it throws,
+   * logs that and drops the connection (returning true); if it returns a promise, does the same
+   * when that rejects.
+   */
+  #callProtocol(name: string, fn: () => unknown): boolean {
+    const why = `Unhandled error in ${name}`;
+    let result: unknown;
+    try {
+      result = callWithContext(this.#logstr, fn);
+    } catch (e) {
+      this.#protocolFailed(e, why);
+      return true;
+    }
+    if (result !== undefined) watchCallbackResult(this, result, why);
+    return false;
+  }
+
+  /** A protocol callback failed (or its promise rejected): logs it; see #protocolFailed. */
+  [failProtocol](error: unknown, why: string): void {
+    this.#protocolFailed(error, why);
+  }
+
+  /**
+   * A protocol callback threw: log it and drop this connection, the error as the reason. Once
+   * the connection is closed, only logs.
+   */
   #protocolFailed(e: unknown, why: string): void {
     const failure = Failure.from(e);
     callWithContext(this.#logstr, () => err(failure, why));
@@ -785,11 +797,7 @@ export class StreamTransport implements Transport {
         callWithContext(this.#logstr, () => err(e, "Unhandled error in stopProducing"));
       }
     }
-    try {
-      callWithContext(this.#logstr, () => protocol.connectionLost(reason));
-    } catch (e) {
-      callWithContext(this.#logstr, () => err(e, "Unhandled error in connectionLost"));
-    }
+    this.#callProtocol("connectionLost", () => protocol.connectionLost(reason));
     const owner = this.#owner;
     this.#owner = null;
     owner?.transportLost(this, reason);

@@ -32,6 +32,9 @@
 import { type Data, Protocol, type PushProducer } from "./protocol.ts";
 import { ChunkQueue, Payload, toBytes } from "./_bytes.ts";
 import { notImplemented, resumeTransport, writeFrame } from "./_framing.ts";
+import { watchCallbackResult } from "./_async_callbacks.ts";
+
+const WHY = "Unhandled error in stringReceived";
 
 /**
  * A string is too long to send with the receiver's length prefix (65,536 bytes or more with a
@@ -366,7 +369,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
           input.pos = this.#payload.fill(buf, pos);
           if (this.#payload.full) {
             this.#state = PREFIX;
-            this.stringReceived(this.#payload.take());
+            watchCallbackResult(this.transport, this.stringReceived(this.#payload.take()), WHY);
           }
           continue;
         }
@@ -397,7 +400,11 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
         for (;;) {
           if (length > this.MAX_LENGTH) {
             this.#halt();
-            this.lengthLimitExceeded(length);
+            watchCallbackResult(
+              this.transport,
+              this.lengthLimitExceeded(length),
+              "Unhandled error in lengthLimitExceeded",
+            );
             return;
           }
           const stop = pos + length;
@@ -409,7 +416,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
             continue outer;
           }
           input.pos = stop;
-          this.stringReceived(buf.subarray(pos, stop));
+          watchCallbackResult(this.transport, this.stringReceived(buf.subarray(pos, stop)), WHY);
           if (this.#paused || input.buf !== buf || end - stop < n) continue outer;
           pos = stop + n;
           length = readLength(buf, stop, n);

@@ -36,6 +36,9 @@
 import { type Data, Protocol, type PushProducer } from "./protocol.ts";
 import { toBytes } from "./_bytes.ts";
 import { LineSplitter, notImplemented, resumeTransport, writeLine } from "./_framing.ts";
+import { watchCallbackResult } from "./_async_callbacks.ts";
+
+const RAW_DATA_RECEIVED = "Unhandled error in rawDataReceived";
 
 /**
  * A protocol that splits what it receives into lines and calls
@@ -455,11 +458,11 @@ export class LineReceiver extends Protocol implements PushProducer {
         if (!input.more()) {
           // Nothing new; but a partial line left from line mode is raw data now.
           if (this.#lineMode || input.partial.length === 0) return;
-          this.rawDataReceived(input.takeAll());
+          watchCallbackResult(transport, this.rawDataReceived(input.takeAll()), RAW_DATA_RECEIVED);
         } else if (this.#lineMode) {
           input.lines(this);
         } else {
-          this.rawDataReceived(input.takeAll());
+          watchCallbackResult(transport, this.rawDataReceived(input.takeAll()), RAW_DATA_RECEIVED);
         }
       }
     } finally {

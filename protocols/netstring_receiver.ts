@@ -33,6 +33,9 @@
 import { type Data, Protocol } from "./protocol.ts";
 import { ChunkQueue, Payload, toBytes } from "./_bytes.ts";
 import { notImplemented, writeFrame } from "./_framing.ts";
+import { watchCallbackResult } from "./_async_callbacks.ts";
+
+const WHY = "Unhandled error in stringReceived";
 
 const ZERO = 0x30;
 const COLON = 0x3a;
@@ -288,7 +291,7 @@ export class NetstringReceiver extends Protocol {
           this.#length = 0;
           this.#digits = 0;
           input.pos = stop + 1;
-          this.stringReceived(buf.subarray(pos, stop));
+          watchCallbackResult(this.transport, this.stringReceived(buf.subarray(pos, stop)), WHY);
           if (this.brokenPeer) return;
           if (input.buf !== buf) continue outer;
           pos = stop + 1;
@@ -313,7 +316,7 @@ export class NetstringReceiver extends Protocol {
       if (buf[pos] !== COMMA) throw this.#raise(missingComma(payload.length, buf[pos]));
       input.pos = pos + 1;
       this.#state = PARSING_LENGTH;
-      this.stringReceived(payload);
+      watchCallbackResult(this.transport, this.stringReceived(payload), WHY);
       if (this.brokenPeer) return;
     }
   }

@@ -21,6 +21,7 @@
 
 import type { Failure } from "../failure.ts";
 import type { Factory } from "./factory.ts";
+import { watchCallbackResult } from "./_async_callbacks.ts";
 
 /**
  * The address of a TCP (or TLS) endpoint.
@@ -297,6 +298,15 @@ export interface HalfCloseableProtocol {
  * {@linkcode Protocol.dataReceived} for each piece of data as it arrives (chunked however the
  * network chunked it), and {@linkcode Protocol.connectionLost} exactly once at the end.
  *
+ * On the reactor's connections, an event method that throws is logged with its traceback and
+ * drops its own connection; every other connection goes on. An event method may be `async` (or
+ * return a Deferred): if its promise rejects, the same happens then, instead of an unhandled
+ * rejection ending the process. The connection does not wait for the promise: data that
+ * arrives meanwhile is delivered at once, so pause the transport to take one thing at a time.
+ * The receivers' callbacks (`lineReceived`, `stringReceived`…) are dealt with the same way.
+ * On the test transports (`StringTransport`...) the promise is left alone, so that a
+ * rejection fails the test.
+ *
  * @example Send a poem and hang up
  * ```ts
  * import { Protocol } from "@poetry/serve/protocol";
@@ -304,6 +314,21 @@ export interface HalfCloseableProtocol {
  * class PoetryProtocol extends Protocol {
  *   override connectionMade(): void {
  *     this.transport.write("Roses are red\n");
+ *     this.transport.loseConnection();
+ *   }
+ * }
+ * ```
+ *
+ * @example Look something up before answering
+ * ```ts
+ * import { LineReceiver } from "@poetry/serve/line-receiver";
+ *
+ * const lookUp = (user: string): Promise<string> => Promise.resolve(`${user} is out`);
+ *
+ * class Finger extends LineReceiver {
+ *   // If lookUp rejects, the error is logged and this one connection dropped.
+ *   override async lineReceived(line: Uint8Array): Promise<void> {
+ *     this.sendLine(await lookUp(new TextDecoder().decode(line)));
  *     this.transport.loseConnection();
  *   }
  * }
@@ -336,7 +361,7 @@ export class Protocol {
   makeConnection(transport: Transport): void {
     this.connected = true;
     this.transport = transport;
-    this.connectionMade();
+    watchCallbackResult(transport, this.connectionMade(), "Unhandled error in connectionMade");
   }
 
   /**

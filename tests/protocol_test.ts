@@ -11,6 +11,12 @@ import {
   StreamTransport,
 } from "../protocols/_transport.ts";
 import { reactor } from "../reactor.ts";
+import type { Deferred } from "../defer.ts";
+import { deferLater } from "../task.ts";
+import { LineReceiver } from "../protocols/line_receiver.ts";
+import { LineOnlyReceiver } from "../protocols/line_only_receiver.ts";
+import { NetstringReceiver } from "../protocols/netstring_receiver.ts";
+import { Int32StringReceiver } from "../protocols/int_string_receiver.ts";
 import {
   CollectingFactory,
   concat,
@@ -719,6 +725,181 @@ Deno.test("A connectionMade that throws drops the connection; the port keeps acc
     await pair.serverFactory.nth(1).then((p) => p.lost.promise);
     await pair.server.lost.promise;
     assert.equal(events.filter((e) => e.isError).length, 1);
+    await pair.port.stopListening();
+  });
+});
+
+Deno.test("An async protocol callback that rejects drops only its connection and is logged", async () => {
+  // Without this, the rejection would be unhandled and end the whole process.
+  class AsyncFragile extends Recorder {
+    override async dataReceived(data: Uint8Array): Promise<void> {
+      super.dataReceived(data);
+      await turn();
+      if (this.text() === "boom") throw new RangeError("poem too long");
+      this.transport.write(data);
+    }
+  }
+  await withLog(async (events) => {
+    const first = new Recorder();
+    const pair = await connectedPair(() => new AsyncFragile(), first);
+    await first.made.promise;
+    const second = new Recorder();
+    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
+    await second.made.promise;
+    const secondServer = await pair.serverFactory.nth(1);
+
+    first.transport.write("boom");
+    const reason = await pair.server.lost.promise;
+    assert.ok(reason.check(RangeError), "the connection ends with the error");
+    await first.lost.promise;
+
+    second.transport.write("still here");
+    while (second.text() !== "still here") await turn();
+    second.transport.loseConnection();
+    await Promise.all([second.lost.promise, secondServer.lost.promise]);
+
+    const errors = events.filter((e) => e.isError);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].system, "AsyncFragile,0,127.0.0.1");
+    assert.match(textFromEvent(errors[0]), /Unhandled error in dataReceived/);
+    assert.match(textFromEvent(errors[0]), /RangeError: poem too long/);
+    assert.equal(pair.server.lostCount, 1);
+    await pair.port.stopListening();
+  });
+});
+
+Deno.test("An async connectionMade that rejects drops the connection; the port keeps accepting", async () => {
+  let made = 0;
+  class FailsFirst extends Recorder {
+    override async connectionMade(): Promise<void> {
+      await turn();
+      if (made++ === 0) throw new Error("not today");
+      this.transport.write("welcome");
+      this.transport.loseConnection();
+    }
+  }
+  await withLog(async (events) => {
+    const first = new Recorder();
+    const pair = await connectedPair(() => new FailsFirst(), first);
+    const reason = await pair.server.lost.promise;
+    assert.match(reason.getErrorMessage(), /not today/);
+    await first.lost.promise;
+    assert.equal(first.text(), "");
+    const second = new Recorder();
+    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
+    await second.lost.promise;
+    assert.equal(second.text(), "welcome");
+    await pair.serverFactory.nth(1).then((p) => p.lost.promise);
+    const errors = events.filter((e) => e.isError);
+    assert.equal(errors.length, 1);
+    assert.match(textFromEvent(errors[0]), /Unhandled error in connectionMade/);
+    await pair.port.stopListening();
+  });
+});
+
+Deno.test("The receivers' async callbacks that reject, or whose Deferred fails, drop the connection", async () => {
+  const bad = new Error("cannot transform");
+  const later = (): Promise<void> => turn();
+  const ReceiverCases: [string, string, () => Protocol][] = [
+    ["lineReceived", "bad\r\n", () =>
+      new class extends LineReceiver {
+        override async lineReceived(): Promise<void> {
+          await later();
+          throw bad;
+        }
+      }()],
+    ["rawDataReceived", "raw", () =>
+      new class extends LineReceiver {
+        override connectionMade(): void {
+          this.setRawMode();
+        }
+        override async rawDataReceived(): Promise<void> {
+          await later();
+          throw bad;
+        }
+      }()],
+    ["lineReceived", "bad\n", () =>
+      new class extends LineOnlyReceiver {
+        override delimiter = "\n";
+        override async lineReceived(): Promise<void> {
+          await later();
+          throw bad;
+        }
+      }()],
+    ["lineLengthExceeded", "x".repeat(20), () =>
+      new class extends LineReceiver {
+        override MAX_LENGTH = 10;
+        override async lineLengthExceeded(): Promise<void> {
+          await later();
+          throw bad;
+        }
+      }()],
+    ["stringReceived", "3:bad,", () =>
+      new class extends NetstringReceiver {
+        // A Deferred, as inlineCallbacks or a Deferred-returning lookup gives.
+        override stringReceived(): Deferred<void> {
+          return deferLater(reactor, 0, () => {
+            throw bad;
+          });
+        }
+      }()],
+    ["stringReceived", "\0\0\0\x03bad", () =>
+      new class extends Int32StringReceiver {
+        override async stringReceived(): Promise<void> {
+          await later();
+          throw bad;
+        }
+      }()],
+    ["lengthLimitExceeded", "\xff\xff\xff\xff", () =>
+      new class extends Int32StringReceiver {
+        override async lengthLimitExceeded(): Promise<void> {
+          await later();
+          throw bad;
+        }
+      }()],
+  ];
+  for (const [name, input, make] of ReceiverCases) {
+    await withLog(async (events) => {
+      const client = new Recorder();
+      const serverLost = Promise.withResolvers<Failure>();
+      const pair = await connectedPair(() => {
+        const server = make();
+        server.connectionLost = (reason) => serverLost.resolve(reason);
+        return server;
+      }, client);
+      await client.made.promise;
+      client.transport.write(input);
+      const reason = await serverLost.promise;
+      assert.equal(reason.value, bad, name);
+      await client.lost.promise;
+      const errors = events.filter((e) => e.isError);
+      assert.equal(errors.length, 1, name);
+      assert.match(textFromEvent(errors[0]), new RegExp(`Unhandled error in ${name}\\b`));
+      await pair.port.stopListening();
+    });
+  }
+});
+
+Deno.test("A rejected promise from connectionLost is logged", async () => {
+  class LosesBadly extends Recorder {
+    override async connectionLost(reason: Failure): Promise<void> {
+      super.connectionLost(reason);
+      await turn();
+      throw new Error("could not save the session");
+    }
+  }
+  await withLog(async (events) => {
+    const client = new Recorder();
+    const pair = await connectedPair(() => new LosesBadly(), client);
+    await client.made.promise;
+    client.transport.loseConnection();
+    await pair.server.lost.promise;
+    while (!events.some((e) => e.isError)) await turn();
+    const errors = events.filter((e) => e.isError);
+    assert.equal(errors.length, 1);
+    assert.match(textFromEvent(errors[0]), /Unhandled error in connectionLost/);
+    assert.match(textFromEvent(errors[0]), /could not save the session/);
+    assert.equal(pair.server.lostCount, 1);
     await pair.port.stopListening();
   });
 });

@@ -114,6 +114,32 @@ Deno.test("StringTransport.writeSequence records nothing of a call with a piece 
   assert.equal(t.valueText(), "before ");
 });
 
+Deno.test("On a StringTransport an async callback's promise is left alone: a rejection fails the test", () => {
+  // The reactor's transports log a rejection and drop the connection; a test double that did
+  // the same would let a test pass over the error.
+  let observed = 0;
+  const pending: PromiseLike<void> = {
+    then() {
+      observed++;
+      return this as never;
+    },
+  };
+  class Async extends LineReceiver {
+    override connectionMade(): PromiseLike<void> {
+      return pending;
+    }
+    override lineReceived(): PromiseLike<void> {
+      return pending;
+    }
+  }
+  const t = new StringTransport();
+  const p = new Async();
+  p.makeConnection(t);
+  p.dataReceived(new TextEncoder().encode("a poem\r\n"));
+  assert.equal(observed, 0);
+  assert.equal(t.disconnecting, false);
+});
+
 Deno.test("StringTransport.loseConnection sets disconnecting and writes are still recorded", () => {
   const t = new StringTransport();
   assert.equal(t.disconnecting, false);
