@@ -254,18 +254,78 @@ export class ChunkQueue {
 const SMALL_PIECE = 1024;
 
 /**
- * The payload of a frame whose length is known and which runs past the chunk it starts in. It
- * keeps only what has arrived, as the length is the peer's word, not bytes it sent: pieces of
- * 1 KiB or more as the views they came in (a receiver's chunks are its own, and transports copy
- * a short read out rather than hand over a mostly empty buffer), smaller ones copied into an
- * {@linkcode Accumulator}. {@linkcode Payload.take} copies the pieces into one array, or hands
- * out a lone piece as it is; only bytes that trickled in are copied more than once.
+ * Whether keeping `n` bytes of `buf` as a view would keep alive a buffer more than twice their
+ * size: a region of a transport's read slab does, and a peer sending its payload a piece at a
+ * time must not make a connection hold a slab per piece.
  */
-export class Payload {
+function pinsMore(n: number, buf: Uint8Array): boolean {
+  return n * 2 < buf.buffer.byteLength;
+}
+
+/**
+ * Bytes that arrive in pieces and are wanted whole at the end, kept with no more memory than
+ * they need: pieces of 1 KiB or more as the views they came in when they use most of their
+ * buffer (a receiver's chunks are its own), others copied into an {@linkcode Accumulator}:
+ * small pieces, whose arrays would each cost more than their bytes, and regions of a larger
+ * buffer, such as a transport's read slab, that they would otherwise keep alive.
+ * {@linkcode Pieces.take} copies the pieces into one array, or hands out a lone piece as it
+ * is; only bytes that trickled in are copied more than once.
+ */
+export class Pieces {
   /** The pieces before those in `#small`, oldest first. */
   #pieces: Uint8Array[] = [];
   /** The small pieces that arrived since the last large one, copied together. */
   #small = new Accumulator();
+  /** How many bytes are held. */
+  length = 0;
+
+  /** Keeps `buf[from..to)`. */
+  add(buf: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (n <= 0) return;
+    if (n < SMALL_PIECE || pinsMore(n, buf)) {
+      this.#small.append(buf, from, to);
+    } else {
+      if (this.#small.length > 0) this.#pieces.push(this.#small.take());
+      this.#pieces.push(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
+    }
+    this.length += n;
+  }
+
+  /**
+   * How many bytes the pieces keep alive: the buffers of those kept as views, and the whole
+   * buffer the others were copied into.
+   */
+  get held(): number {
+    let held = this.#small.bytes.length;
+    for (const piece of this.#pieces) held += piece.buffer.byteLength;
+    return held;
+  }
+
+  /** Everything held, whole: the only piece as it is, else the pieces joined; then empty. */
+  take(): Uint8Array {
+    if (this.#small.length > 0) this.#pieces.push(this.#small.take());
+    const whole = concatBytes(this.#pieces);
+    this.#pieces = [];
+    this.length = 0;
+    return whole;
+  }
+
+  /** Forgets everything held. */
+  clear(): void {
+    this.#pieces = [];
+    this.#small.take();
+    this.length = 0;
+  }
+}
+
+/**
+ * The payload of a frame whose length is known and which runs past the chunk it starts in. It
+ * keeps only what has arrived, as the length is the peer's word, not bytes it sent, in
+ * {@linkcode Pieces}.
+ */
+export class Payload {
+  #pieces = new Pieces();
   /** How many bytes the payload still lacks. */
   #missing = 0;
 
@@ -277,14 +337,8 @@ export class Payload {
 
   /** Takes what the payload still lacks from `buf` at `pos` on; returns where the rest starts. */
   fill(buf: Uint8Array, pos: number): number {
-    const end = buf.length;
-    const n = Math.min(this.#missing, end - pos);
-    if (n < SMALL_PIECE) {
-      this.#small.append(buf, pos, pos + n);
-    } else {
-      if (this.#small.length > 0) this.#pieces.push(this.#small.take());
-      this.#pieces.push(pos === 0 && n === end ? buf : buf.subarray(pos, pos + n));
-    }
+    const n = Math.min(this.#missing, buf.length - pos);
+    this.#pieces.add(buf, pos, pos + n);
     this.#missing -= n;
     return pos + n;
   }
@@ -294,25 +348,19 @@ export class Payload {
     return this.#missing === 0;
   }
 
-  /** How many bytes the payload keeps: its pieces, and the whole buffer small ones go into. */
+  /** How many bytes the payload keeps alive (see {@linkcode Pieces.held}). */
   get held(): number {
-    let held = this.#small.bytes.length;
-    for (const piece of this.#pieces) held += piece.length;
-    return held;
+    return this.#pieces.held;
   }
 
   /** The payload, whole: the only piece as it is, else the pieces joined; it is then empty. */
   take(): Uint8Array {
-    if (this.#small.length > 0) this.#pieces.push(this.#small.take());
-    const payload = concatBytes(this.#pieces);
-    this.#pieces = [];
-    return payload;
+    return this.#pieces.take();
   }
 
   /** Forgets the payload. */
   clear(): void {
-    this.#pieces = [];
-    this.#small.take();
+    this.#pieces.clear();
     this.#missing = 0;
   }
 }

@@ -1372,6 +1372,31 @@ Deno.test("Payload holds what has arrived of a payload, not the length it was an
   assert.equal(payload.held, 0);
 });
 
+Deno.test("Payload copies a piece that would keep a much larger buffer alive", () => {
+  // A transport hands over regions of a 512 KiB read slab: a payload arriving 16 KiB at a time
+  // must not keep a slab per piece.
+  const payload = new Payload();
+  payload.start(99999, new Uint8Array(0), 0);
+  let have = 0;
+  while (have < 99999) {
+    const n = Math.min(16384, 99999 - have);
+    const slab = new Uint8Array(512 * 1024);
+    slab.set(binary(n, have), 1000);
+    payload.fill(slab.subarray(1000, 1000 + n), 0);
+    have += n;
+    assert.ok(payload.held <= 2 * have + 64, `${payload.held} bytes held for ${have} received`);
+  }
+  const whole = payload.take();
+  assert.equal(whole.length, 99999);
+  for (let at = 0; at < 99999; at += 16384) {
+    assert.deepEqual(whole.subarray(at, at + 10), binary(16384, at).subarray(0, 10));
+  }
+  // A piece that is most of its buffer is still kept as it came, not copied.
+  const big = binary(4096, 1);
+  payload.start(8192, big, 0);
+  assert.equal(payload.held, 4096);
+});
+
 for (const { name, make, head, frame } of spanKinds) {
   Deno.test(`${name} holds what has arrived of a payload, not the length announced`, () => {
     // 1,000 peers each announce 99,999 bytes and send one: holding the announced length would
