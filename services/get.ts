@@ -64,7 +64,7 @@ import { ConnectionDone } from "../error.ts";
 import { Failure } from "../failure.ts";
 import { ClientFactory, type Connector } from "../protocols/factory.ts";
 import { Protocol } from "../protocols/protocol.ts";
-import { concatBytes } from "../protocols/_bytes.ts";
+import { Pieces } from "../protocols/_bytes.ts";
 import { reactor as globalReactor } from "../reactor.ts";
 import {
   type CommandSpec,
@@ -196,8 +196,8 @@ export interface GetPoetryOptions {
 export class PoetryClientProtocol extends Protocol {
   /** The factory that built this protocol. */
   declare factory: PoetryClientFactory;
-  #chunks: Uint8Array[] = [];
-  #length = 0;
+  /** The poem so far: a server sending a byte at a time costs about a byte a byte. */
+  #poem = new Pieces();
 
   /**
    * Keeps a piece of the poem.
@@ -221,16 +221,15 @@ export class PoetryClientProtocol extends Protocol {
   override dataReceived(data: Uint8Array): void {
     // The download is over (failed as too long, or cancelled): nothing more is kept.
     if (this.factory.deferred === undefined) return;
-    this.#length += data.length;
     const { maxLength, where } = this.factory;
-    if (this.#length > maxLength) {
+    if (this.#poem.length + data.length > maxLength) {
       // Fail now and let go of what came: a server that never stops must not fill memory.
-      this.#chunks = [];
+      this.#poem.clear();
       this.factory.poemFailed(new Failure(new PoemTooLongError(where, maxLength)));
       this.transport.abortConnection();
       return;
     }
-    this.#chunks.push(data);
+    this.#poem.add(data, 0, data.length);
   }
 
   /**
@@ -255,16 +254,14 @@ export class PoetryClientProtocol extends Protocol {
     // Failed already (too long), or cancelled (the download closed the connection itself):
     // nobody wants the poem, so it is not put together.
     if (this.factory.deferred === undefined) {
-      this.#chunks = [];
+      this.#poem.clear();
       return;
     }
     if (reason.check(ConnectionDone) === null) {
       this.factory.poemFailed(reason);
       return;
     }
-    const poem = concatBytes(this.#chunks);
-    this.#chunks = [];
-    this.poemReceived(poem);
+    this.poemReceived(this.#poem.take());
   }
 
   /**

@@ -52,6 +52,42 @@ Deno.test("getPoetryBytes returns a large poem byte for byte, however it is chun
   assert.deepEqual(await getPoetryBytes("127.0.0.1", server.port), poem);
 });
 
+Deno.test("PoetryClientProtocol keeps a poem sent a byte at a time in about its own size", async () => {
+  // Kept one array a byte, 200,000 bytes took 42 MB. Measured in a child process, where the
+  // garbage collector can be run first.
+  const script = `
+    import { PoetryClientFactory } from ${
+    JSON.stringify(new URL("../services/get.ts", import.meta.url).href)
+  };
+    import { StringTransportWithDisconnection } from ${
+    JSON.stringify(new URL("../testing.ts", import.meta.url).href)
+  };
+    const used = () => (gc(), Deno.memoryUsage().heapUsed + Deno.memoryUsage().external);
+    const factory = new PoetryClientFactory("127.0.0.1:10000");
+    const protocol = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 10000 });
+    const transport = new StringTransportWithDisconnection();
+    transport.protocol = protocol;
+    protocol.makeConnection(transport);
+    const before = used();
+    for (let i = 0; i < 200000; i++) protocol.dataReceived(new Uint8Array([65 + (i % 26)]));
+    const grown = used() - before;
+    let poem;
+    factory.deferred.addCallback((p) => void (poem = p));
+    transport.loseConnection();
+    const right = poem.length === 200000 && poem.every((x, i) => x === 65 + (i % 26));
+    console.log(JSON.stringify({ grown, right }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const { grown, right } = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.ok(right, "the poem arrives byte for byte");
+  assert.ok(grown < 2_000_000, `200,000 bytes took ${grown} bytes`);
+});
+
 Deno.test("getPoetryBytes fails with PoemTooLongError on a server that never stops, and closes", async () => {
   // A plain server that writes until its client goes away.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
