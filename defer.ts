@@ -599,8 +599,10 @@ interface Extra {
  * How many runners may be active on the stack at once before a newly fired Deferred is queued
  * for the outermost runner instead of run in place. Below it, firing a Deferred from inside a
  * callback runs its callbacks at once, as in Twisted; above it the stack would only grow.
+ * Twisted, at Python's default recursion limit, gets to about 245; the JavaScript stack takes
+ * several thousand, so this leaves room for the caller's own frames.
  */
-const MAX_RUN_DEPTH = 100;
+const MAX_RUN_DEPTH = 250;
 let runDepth = 0;
 const overflow: (Deferred<unknown> | undefined)[] = [];
 let overflowHead = 0;
@@ -636,9 +638,10 @@ let waitOn: (outer: Deferred<unknown>, inner: Deferred<unknown>) => void;
  * - {@linkcode Deferred.cancel} asks the code that will fire it to stop.
  *
  * Firing runs the callbacks synchronously, before `callback()` returns, as in Twisted. The only
- * exception is firing from within a callback nested more than a hundred runners deep (where
+ * exception is firing from within a callback nested more than 250 runners deep (where
  * Twisted overflows its stack): that Deferred's callbacks then run as soon as the outermost
- * runner is done, still before the outermost `callback()` returns.
+ * runner is done, still before the outermost `callback()` returns. A callback that returns
+ * such a Deferred waits for it, as for one that has not fired.
  *
  * @typeParam T The type of the result the next callback will receive.
  *
@@ -1335,8 +1338,11 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   static #run(start: Deferred<unknown>, started = false, startResult?: unknown): void {
     let current = start;
     let stack: Deferred<unknown>[] | undefined;
+    // Resuming a Deferred whose chainDeferred stage has handed its result on: it goes on even
+    // if that paused it, as in Twisted, where the stage is a callback like any other.
+    let chained = false;
     for (;;) {
-      if (current.#paused === 0 || started) {
+      if (current.#paused === 0 || started || chained) {
         if (current.#extra?.unhandled !== undefined) current.#forgetUnhandled();
         const stages = current.#stages ?? NO_STAGES;
         // RUNNING for the whole loop: callbacks added meanwhile join it instead of starting
@@ -1345,6 +1351,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         let i = current.#next;
         let result = started ? startResult : current.#result;
         started = false;
+        chained = false;
         let next: Deferred<unknown> | undefined;
         while (i < stages.length) {
           const stage = stages[i++];
@@ -1399,6 +1406,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       }
       if (stack === undefined || stack.length === 0) return;
       current = stack.pop()!;
+      // Only a Deferred in a chainDeferred stage stays RUNNING while the other one runs.
+      chained = (current.#state & RUNNING) !== 0;
       current.#state &= ~RUNNING; // set again below, unless it was paused meanwhile
     }
   }
@@ -1423,9 +1432,12 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (inner === current) {
       return new Failure(new TypeError("a callback returned the Deferred it was added to"));
     }
+    const pending = inner.#stages;
     if (
       (inner.#state & (CALLED | RUNNING)) === CALLED && inner.#paused === 0 &&
-      !(inner.#result instanceof Deferred)
+      !(inner.#result instanceof Deferred) &&
+      // Stages not run yet: it fired too deep and waits for the outermost runner.
+      (pending === undefined || inner.#next >= pending.length)
     ) {
       // It has a result already: take it, and with it the duty to handle a failure.
       const taken = inner.#result;

@@ -314,7 +314,7 @@ Deno.test("Deferred waits for one that is handing its result over through chainD
   assert.equal(seen, "what a settled on");
 });
 
-Deno.test("Deferred paused by the one it chained to goes on when unpaused", () => {
+Deno.test("Deferred paused by the one it chained to goes on at once, as in Twisted", () => {
   const a = new Deferred<number>();
   const b = new Deferred<number>();
   const seen: unknown[] = [];
@@ -322,9 +322,11 @@ Deno.test("Deferred paused by the one it chained to goes on when unpaused", () =
   a.addCallback(() => seen.push("a went on"));
   b.addCallback(() => a.pause());
   a.callback(1);
-  assert.deepEqual(seen, []);
+  assert.deepEqual(seen, ["a went on"]);
+  assert.equal(a.paused, 1);
   a.unpause();
   assert.deepEqual(seen, ["a went on"]);
+  assert.equal(a.paused, 0);
 });
 
 Deno.test("Deferred goes on with its own callbacks after handing its result to a paused one", () => {
@@ -454,6 +456,49 @@ Deno.test("Deferred completes 100,000 Deferreds whose callbacks fire the next sy
   assert.equal(seen.value, DEEP - 1);
 });
 
+Deno.test("Deferred runs callbacks in place when fired 240 runners deep, as Twisted can", () => {
+  // Twisted gets to about 245 at Python's default recursion limit: up to there, callback()
+  // returns only after the callbacks it set off have run.
+  const depth = 240;
+  const ds = Array.from({ length: depth }, () => new Deferred<number>());
+  const ranBeforeReturn: boolean[] = [];
+  const ran = new Array<boolean>(depth).fill(false);
+  for (let i = 0; i < depth; i++) {
+    ds[i].addCallback((n) => {
+      ran[i] = true;
+      if (i + 1 < depth) {
+        ds[i + 1].callback(n + 1);
+        ranBeforeReturn.push(ran[i + 1]);
+      }
+      return n;
+    });
+  }
+  ds[0].callback(0);
+  assert.equal(ranBeforeReturn.length, depth - 1);
+  assert.ok(ranBeforeReturn.every(Boolean), "every nested callback() ran its callbacks");
+});
+
+Deno.test("Deferred: a callback returning one fired too deep to run yet waits for its callbacks", () => {
+  // Past the depth where firing is queued for the outermost runner, the returned Deferred has
+  // a result but its callbacks have not run: taking the result then skipped them.
+  for (const depth of [100, 300, 600]) {
+    const ds = Array.from({ length: depth }, () => new Deferred<number>());
+    const x = new Deferred<number>();
+    const seen: string[] = [];
+    x.addCallback((n) => {
+      seen.push(`x got ${n}`);
+      return n * 10;
+    });
+    for (let i = 0; i < depth - 1; i++) ds[i].addCallback(() => void ds[i + 1].callback(0));
+    ds[depth - 1].addCallback(() => {
+      x.callback(7);
+      return x;
+    }).addCallback((n) => void seen.push(`outer got ${n}`));
+    ds[0].callback(0);
+    assert.deepEqual(seen, ["x got 7", "outer got 70"], `${depth} deep`);
+  }
+});
+
 Deno.test("Deferred.cancel reaches the innermost of 100,000 waiting Deferreds", () => {
   let cancelled = false;
   const ds = Array.from(
@@ -561,6 +606,29 @@ Deno.test("Deferred.chainDeferred hands the outcome over and leaves undefined be
   assert.equal(eGot.failure?.getErrorMessage(), "bad");
   assert.equal(cAfter.failure, undefined); // the failure belongs to e now
   swallow(e);
+});
+
+Deno.test("Deferred.chainDeferred: a chain paused by its own callback still runs the stages after", () => {
+  // In Twisted the chainDeferred stage is a callback like any other, and pausing a Deferred
+  // from one of its callbacks does not stop the loop running them.
+  for (const pauseIn of ["earlier stage", "chained Deferred"]) {
+    const a = new Deferred<number>();
+    const b = new Deferred<number>();
+    const seen: string[] = [];
+    a.addCallback((n) => {
+      if (pauseIn === "earlier stage") a.pause();
+      return n;
+    });
+    a.chainDeferred(b);
+    b.addCallback((n) => {
+      if (pauseIn === "chained Deferred") a.pause();
+      seen.push(`b got ${n}`);
+    });
+    a.addCallback((n) => void seen.push(`after ${n}`));
+    a.callback(5);
+    assert.deepEqual(seen, ["b got 5", "after undefined"], pauseIn);
+    assert.equal(a.paused, 1);
+  }
 });
 
 Deno.test("Deferred.chainDeferred to a fired Deferred fails the chain with AlreadyCalledError", () => {
