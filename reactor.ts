@@ -54,7 +54,7 @@ import { type DelayedCall, type ReactorTime, RealTime, realTime, runDueCalls } f
 import type { ClientFactory, Connector, Factory } from "./protocols/factory.ts";
 import type { Address, TCPAddress, UNIXAddress } from "./protocols/protocol.ts";
 import { ClientConnector, type ConnectorHooks } from "./protocols/_connector.ts";
-import { Port, type PortHooks } from "./protocols/_port.ts";
+import { pemOrFile, Port, type PortHooks } from "./protocols/_port.ts";
 import type { StreamTransport } from "./protocols/_transport.ts";
 import { SystemEventTriggers } from "./_system_events.ts";
 
@@ -266,8 +266,9 @@ export type ConnectUNIXOptions = ConnectTCPOptions;
  */
 export interface ConnectSSLOptions extends ConnectTCPOptions {
   /**
-   * Certificates (PEM text or paths of PEM files) trusted in addition to the system's roots,
-   * e.g. a self-signed server certificate.
+   * Certificates (PEM text or paths of PEM files) to trust, e.g. a self-signed server
+   * certificate, in addition to Deno's: the Mozilla roots it bundles, or the system's with
+   * `DENO_TLS_CA_STORE=system`.
    * @default {undefined}
    */
   caCerts?: string[];
@@ -783,6 +784,12 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * have been cut short; `abortConnection()` still sends `close_notify`, as Deno gives no way
    * not to.
    *
+   * A connection closed before its handshake has finished keeps its socket until the client
+   * sends something or goes away: Deno finishes a handshake before it closes. The protocol
+   * sees `connectionLost` at once, but a client that connects and stays silent holds a file
+   * descriptor however soon the server gives up on it (Twisted frees it). Where that matters,
+   * put a TLS-terminating proxy in front, or a limit on connections per client.
+   *
    * @throws {CannotListenError} at once if the port cannot be opened or the key material is
    * not usable.
    * @throws {TypeError} if a certificate or key file cannot be read.
@@ -822,7 +829,15 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
    * Connects over TLS to `host`:`port`. The handshake completes before the protocol is built,
    * so a certificate that does not verify fails the attempt (`clientConnectionFailed` with a
    * `ConnectError`; Twisted makes the connection and then loses it), and `timeout` covers the
-   * handshake too. Otherwise as {@linkcode Reactor.connectTCP}.
+   * handshake too. Otherwise as {@linkcode Reactor.connectTCP}. The CA files are read here,
+   * once, so that later attempts need no read permission.
+   *
+   * An attempt stopped during the handshake (by `timeout`, `stopConnecting()` or
+   * `disconnect()`) fails at once, but its socket stays open until the server answers or
+   * closes: Deno finishes a handshake before it closes. A server that accepts and never
+   * speaks TLS therefore keeps one descriptor per attempt, retries included.
+   *
+   * @throws {TypeError} if a CA file cannot be read.
    *
    * @example
    * ```ts ignore
@@ -840,8 +855,11 @@ export class Reactor implements ReactorCore, ReactorTime, ReactorTCP, ReactorUNI
     factory: ClientFactory,
     options: ConnectSSLOptions = {},
   ): DisposableConnector {
+    // Read now, not on each attempt: the runner drops the read permission after start-up,
+    // and a connector that retries would fail on every attempt after that.
+    const caCerts = options.caCerts?.map((ca) => pemOrFile(ca, "CA certificate"));
     return this.#connect(
-      { kind: "TLS", host, port, caCerts: options.caCerts, hostname: options.hostname },
+      { kind: "TLS", host, port, caCerts, hostname: options.hostname },
       factory,
       options.timeout,
     );

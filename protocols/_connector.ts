@@ -13,7 +13,6 @@ import { callWithContext, err } from "../log.ts";
 import type { DelayedCall } from "../_timers.ts";
 import type { ClientFactory, Connector } from "./factory.ts";
 import { type Address, Protocol } from "./protocol.ts";
-import { pemOrFile } from "./_port.ts";
 import {
   connectErrorFor,
   describeAddress,
@@ -158,7 +157,7 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
     try {
       tls = await Deno.startTls(tcp, {
         hostname: spec.hostname ?? spec.host,
-        caCerts: spec.caCerts?.map((ca) => pemOrFile(ca, "CA certificate")),
+        caCerts: spec.caCerts,
       });
     } catch (e) {
       tcp.close();

@@ -96,7 +96,9 @@ export function protocolLogPrefix(protocol: object): string {
 /** A system error message without Deno's ` (os error N)` suffix, in lower case. */
 export function systemMessage(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const bare = text.replace(/\s*\(os error \d+\)\s*$/, "");
+  // Deno 2.9 adds the call and the path after the code ("(os error 2): readfile '/x'"): the
+  // callers name the path themselves.
+  const bare = text.replace(/\s*\(os error \d+\)(?:: [a-z_]+ '[^']*')?\s*$/, "");
   return bare.charAt(0).toLowerCase() + bare.slice(1);
 }
 

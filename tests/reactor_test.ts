@@ -819,6 +819,57 @@ Deno.test("Reactor.listenSSL and connectSSL carry data over TLS with a self-sign
   assert.ok((await server.lost.promise).check(ConnectionDone));
 });
 
+Deno.test("Reactor.connectSSL reads its CA files when called, not on each attempt", async () => {
+  // The runner drops the read permission once started: a service that connects later, or a
+  // connector that retries, must not need it. Here the file is gone before the attempt.
+  const cert = Deno.readTextFileSync(certPath);
+  const key = Deno.readTextFileSync(keyPath);
+  await using port = reactor.listenSSL(0, new CollectingFactory(() => new Echo()), {
+    cert,
+    key,
+    interface: "127.0.0.1",
+  });
+  const dir = Deno.makeTempDirSync();
+  try {
+    const caPath = `${dir}/ca.pem`;
+    Deno.writeTextFileSync(caPath, cert);
+    const client = new Greeter("verified");
+    const factory = new OneClientFactory(client);
+    await using _connector = reactor.connectSSL("127.0.0.1", port.getHost().port, factory, {
+      caCerts: [caPath],
+      hostname: "localhost",
+    });
+    Deno.removeSync(caPath);
+    const failed = factory.failed.promise.then((reason) => reason.getErrorMessage());
+    assert.equal(
+      await Promise.race([client.lost.promise.then(() => "connected"), failed]),
+      "connected",
+    );
+    assert.equal(client.text(), "verified");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Reactor.connectSSL throws at once for a CA file it cannot read, naming it once", () => {
+  const missing = `${Deno.makeTempDirSync()}/missing-ca.pem`;
+  try {
+    assert.throws(
+      () => reactor.connectSSL("127.0.0.1", 1, new ClientFactory(), { caCerts: [missing] }),
+      (e: unknown) => {
+        assert.ok(e instanceof TypeError);
+        assert.equal(
+          e.message,
+          `cannot read the CA certificate from ${missing}: no such file or directory`,
+        );
+        return true;
+      },
+    );
+  } finally {
+    Deno.removeSync(missing.slice(0, missing.lastIndexOf("/")));
+  }
+});
+
 Deno.test("TLS: a peer that closes without close_notify loses the connection (it may be cut short)", async () => {
   // The server says hello and waits; a plain TCP relay between it and the client then drops
   // both sockets, so neither end gets a close_notify.
