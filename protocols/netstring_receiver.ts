@@ -132,6 +132,21 @@ export class NetstringReceiver extends Protocol {
    * @default {false}
    */
   brokenPeer: boolean = false;
+  /**
+   * What was wrong with the peer's netstring, once {@linkcode NetstringReceiver.brokenPeer} is
+   * set (Twisted keeps only the flag).
+   *
+   * @example Say what the peer got wrong
+   * ```ts
+   * import { NetstringReceiver } from "@poetry/serve/netstring-receiver";
+   * import { StringTransport } from "@poetry/serve/testing";
+   * const p = new NetstringReceiver();
+   * p.makeConnection(new StringTransport());
+   * p.dataReceived(new TextEncoder().encode("05:hello,"));
+   * console.log(p.parseError?.message); // netstring length 05... has a leading zero
+   * ```
+   */
+  parseError: NetstringParseError | undefined = undefined;
 
   #state = PARSING_LENGTH;
   /** The length read so far, while its digits arrive. */
@@ -176,6 +191,7 @@ export class NetstringReceiver extends Protocol {
     } catch (e) {
       if (e === undefined || e !== this.#raised) throw e;
       this.#raised = undefined;
+      this.parseError = e as NetstringParseError;
       this.#handleParseError();
     } finally {
       this.#busy = false;
@@ -275,6 +291,10 @@ export class NetstringReceiver extends Protocol {
             continue;
           }
           if (digits === 0) throw this.#raise("netstring has no length before ':'");
+          // Digits that came before MAX_LENGTH was lowered were checked against the old one.
+          if (length > max) {
+            throw this.#raise(`netstring length ${length} exceeds MAX_LENGTH ${max}`);
+          }
           pos++;
           const stop = pos + length;
           if (stop >= end) {

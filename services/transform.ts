@@ -265,17 +265,13 @@ export class TransformProtocol extends NetstringReceiver {
    * const { protocol } = connectProtocol(new TransformFactory(new TransformService()), transport);
    * protocol.dataReceived(new TextEncoder().encode("100000:"));
    * removeObserver(observer);
-   * console.log(lines.at(-1)); // bad request from { type: "TCP", host: "192.168.1.1", port: 54321 } (not a netstring of at most 99999 bytes)
+   * console.log(lines.at(-1)); // bad request from { type: "TCP", host: "192.168.1.1", port: 54321 } (netstring length of at least 100000 exceeds MAX_LENGTH 99999)
    * ```
    */
   override connectionLost(_reason: Failure): void {
     this.#cancelDeadline();
     if (this.brokenPeer) {
-      msg(
-        `bad request from`,
-        this.transport.getPeer(),
-        `(not a netstring of at most ${this.MAX_LENGTH} bytes)`,
-      );
+      msg(`bad request from`, this.transport.getPeer(), `(${this.parseError?.message})`);
     }
   }
 

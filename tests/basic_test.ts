@@ -988,6 +988,18 @@ Deno.test("NetstringReceiver closes on a length over MAX_LENGTH before the paylo
   assert.ok(v.disconnecting && r.brokenPeer);
 });
 
+Deno.test("NetstringReceiver checks a length against MAX_LENGTH as lowered while it arrived", () => {
+  // Twisted checks the whole length at the colon, against MAX_LENGTH as it is then.
+  const p = new NetstringRecorder();
+  p.MAX_LENGTH = 6;
+  const t = connect(p);
+  p.dataReceived(b("6"));
+  p.MAX_LENGTH = 4;
+  p.dataReceived(b(":abcdef,"));
+  assert.deepEqual(p.received, []);
+  assert.ok(t.disconnecting && p.brokenPeer);
+});
+
 Deno.test("NetstringReceiver closes on a length prefix with more digits than MAX_LENGTH", () => {
   assertRejected("9999999999999999999999");
   const p = new NetstringRecorder();
