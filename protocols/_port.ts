@@ -229,6 +229,10 @@ export class Port implements TransportOwner, AsyncDisposable {
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
     let failures = 0;
+    // Resets before accept are logged at most once a second, with a count of the others: a
+    // client resetting thousands of connections must not fill the log.
+    let resetLoggedAt = -Infinity;
+    let resetsUnlogged = 0;
     for (;;) {
       let conn: Deno.Conn;
       try {
@@ -239,10 +243,21 @@ export class Port implements TransportOwner, AsyncDisposable {
           // The peer reset the connection while it waited to be accepted: nothing to serve and
           // nothing wrong here, so one line (as Twisted logs ECONNABORTED) and no back-off,
           // which a client resetting on purpose could otherwise stretch out.
+          const now = this.#hooks.clock.seconds();
+          if (now - resetLoggedAt < 1) {
+            resetsUnlogged++;
+            continue;
+          }
+          const more = resetsUnlogged === 0 ? "" : ` (and ${resetsUnlogged} more since the last)`;
+          resetLoggedAt = now;
+          resetsUnlogged = 0;
           callWithContext(
             this.#factory.logPrefix(),
             () =>
-              msg(`Could not accept a new connection on port ${this.#label}: ${systemMessage(e)}`),
+              msg(
+                `Could not accept a new connection on port ${this.#label}: ${systemMessage(e)}` +
+                  more,
+              ),
           );
           continue;
         }

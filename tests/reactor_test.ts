@@ -296,16 +296,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Reactor.listenTCP logs a connection reset before it was accepted in one line, no error",
+  name: "Reactor.listenTCP logs connections reset before accept at most a line a second, no error",
   ignore: !hasPython(), // no other way to send a reset: Deno sockets have no SO_LINGER
   async fn() {
     await withLog(async (events) => {
       const factory = new CollectingFactory(() => new Echo());
       await using port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
-      // Five connections reset while they wait to be accepted: the event loop is held up
+      // Forty connections reset while they wait to be accepted: the event loop is held up
       // (outputSync) until they are, so the port finds them reset.
       const resets = `import socket, struct
-for _ in range(5):
+for _ in range(40):
     s = socket.create_connection(("127.0.0.1", ${port.getHost().port}))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()`;
@@ -318,8 +318,9 @@ for _ in range(5):
       await Promise.all(factory.built.map((p) => p.lost.promise));
       assert.equal(factory.built.length, 1, "only the good connection got a protocol");
       assert.deepEqual(events.filter((e) => e.isError), []);
+      // At most a line a second, the next one counting those left out.
       const notes = events.map(textFromEvent).filter((t) => t.startsWith("Could not accept"));
-      assert.ok(notes.length >= 1 && notes.length <= 5, `${notes.length}`);
+      assert.ok(notes.length >= 1 && notes.length <= 2, notes.join("\n"));
     });
   },
 });
