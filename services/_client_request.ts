@@ -12,6 +12,18 @@ import { describeAddress } from "../protocols/_transport.ts";
 import type { ReactorTCP, ReactorTime } from "../reactor.ts";
 
 /**
+ * The longest poem a download accepts unless told otherwise, in bytes (16 MiB): a server that
+ * never stops sending fails the download instead of filling memory.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_POEM_LENGTH } from "@poetry/serve/get";
+ * console.log(DEFAULT_MAX_POEM_LENGTH / 1024 / 1024); // 16
+ * ```
+ */
+export const DEFAULT_MAX_POEM_LENGTH = 16 * 1024 * 1024;
+
+/**
  * What the poetry clients need of a reactor: `connectTCP`, and `callLater` for timeouts.
  *
  * @example Time out a download on a test reactor, with no network

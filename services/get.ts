@@ -78,21 +78,16 @@ import {
   UsageError,
 } from "../_options.ts";
 import { TransformProxy } from "./transform_client.ts";
-import { checkMaxLength, type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
+import {
+  checkMaxLength,
+  type ClientReactor,
+  connectRequest,
+  DEFAULT_MAX_POEM_LENGTH,
+  hostPort,
+} from "./_client_request.ts";
 
 export type { ClientReactor };
-
-/**
- * The longest poem a download accepts unless told otherwise, in bytes (16 MiB): a server that
- * never stops sending fails the download instead of filling memory.
- *
- * @example
- * ```ts
- * import { DEFAULT_MAX_POEM_LENGTH } from "@poetry/serve/get";
- * console.log(DEFAULT_MAX_POEM_LENGTH / 1024 / 1024); // 16
- * ```
- */
-export const DEFAULT_MAX_POEM_LENGTH = 16 * 1024 * 1024;
+export { DEFAULT_MAX_POEM_LENGTH };
 
 /**
  * A download failed because the server sent more than the longest poem allowed

@@ -35,7 +35,12 @@ import type { Failure } from "../failure.ts";
 import { ClientFactory, type Connector } from "../protocols/factory.ts";
 import { NetstringReceiver } from "../protocols/netstring_receiver.ts";
 import { reactor as globalReactor } from "../reactor.ts";
-import { type ClientReactor, connectRequest, hostPort } from "./_client_request.ts";
+import {
+  type ClientReactor,
+  connectRequest,
+  DEFAULT_MAX_POEM_LENGTH,
+  hostPort,
+} from "./_client_request.ts";
 
 /**
  * A transformation server did not transform the poem: it closed the connection with no reply
@@ -108,6 +113,18 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export class TransformClientProtocol extends NetstringReceiver {
   /** The factory that built this protocol. */
   declare factory: TransformClientFactory;
+  /**
+   * The longest reply taken, in bytes: a poem's limit ({@linkcode DEFAULT_MAX_POEM_LENGTH}),
+   * not the server's request limit of 99,999 bytes, since a transformed poem can be longer than
+   * the request (upper-casing can triple a poem's UTF-8 bytes).
+   *
+   * @example
+   * ```ts
+   * import { TransformClientProtocol } from "@poetry/serve/transform-client";
+   * console.log(new TransformClientProtocol().MAX_LENGTH); // 16777216
+   * ```
+   */
+  override MAX_LENGTH: number = DEFAULT_MAX_POEM_LENGTH;
 
   /**
    * Sends the factory's request.
@@ -186,8 +203,8 @@ export class TransformClientProtocol extends NetstringReceiver {
    * const factory = new TransformClientFactory("uppercase", "ode", "127.0.0.1:11000");
    * factory.deferred!.addErrback((failure) => console.log(failure.getErrorMessage()));
    * const { protocol } = connectProtocol(factory, new StringTransportWithDisconnection());
-   * protocol.dataReceived(new TextEncoder().encode("100000:"));
-   * // transform server 127.0.0.1:11000 did not reply to "uppercase": its reply is not a netstring of at most 99999 bytes
+   * protocol.dataReceived(new TextEncoder().encode("16777217:"));
+   * // transform server 127.0.0.1:11000 did not reply to "uppercase": its reply is not a netstring of at most 16777216 bytes
    * ```
    */
   override connectionLost(_reason: Failure): void {

@@ -330,7 +330,7 @@ Deno.test("TransformProxy.xform fails with TransformFailedError for an unknown t
 });
 
 Deno.test("TransformProxy.xform says a reply it cannot read is bad, not missing", async () => {
-  for (const reply of ["hello, not a netstring", "100000:"]) {
+  for (const reply of ["hello, not a netstring", "16777217:"]) {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const answering = (async () => {
       using conn = await listener.accept();
@@ -344,13 +344,24 @@ Deno.test("TransformProxy.xform says a reply it cannot read is bad, not missing"
       assert.equal(
         error.message,
         `transform server 127.0.0.1:${listener.addr.port} did not reply to "uppercase": ` +
-          "its reply is not a netstring of at most 99999 bytes",
+          "its reply is not a netstring of at most 16777216 bytes",
       );
       await answering;
     } finally {
       listener.close();
     }
   }
+});
+
+Deno.test("TransformProxy.xform takes a reply longer than the server's request limit", async () => {
+  // A request the server accepts (66,000 bytes) comes back three times as long upper-cased.
+  await using server = transformServer();
+  const poem = "\u0390".repeat(33_000);
+  assert.equal(encoder.encode(`uppercase.${poem}`).length, 66_010);
+  const proxy = new TransformProxy("127.0.0.1", server.port);
+  const reply = await proxy.xform("uppercase", poem);
+  assert.equal(reply, poem.toUpperCase());
+  assert.equal(encoder.encode(reply).length, 198_000);
 });
 
 Deno.test("TransformProxy.xform fails with ConnectionRefusedError where nothing listens", async () => {
