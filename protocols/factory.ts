@@ -79,41 +79,38 @@ export class Factory {
   noisy = true;
 
   /**
-   * A factory whose protocol is `protocol`, built with `args` each time. Without `args`,
-   * {@linkcode Factory.protocol} is `protocol` itself; with them, a subclass of it that bears
-   * its name (so log lines still name the protocol's class).
+   * A factory of this class, made with `args` (passed to its constructor, as in Twisted),
+   * whose {@linkcode Factory.protocol} is `protocol`. What the connections share goes to the
+   * factory; each protocol reaches it as `this.factory`.
    *
-   * @example
+   * @example A poem for every connection, kept by the factory
    * ```ts
    * import { Factory } from "@poetry/serve/factory";
    * import { Protocol } from "@poetry/serve/protocol";
-   * class Greeter extends Protocol {
-   *   constructor(readonly greeting: string) {
+   *
+   * class PoemFactory extends Factory {
+   *   constructor(readonly poem: string) {
    *     super();
    *   }
    * }
-   * const factory = Factory.forProtocol(Greeter, "hello");
+   * class PoemSender extends Protocol {
+   *   declare factory: PoemFactory;
+   *   override connectionMade(): void {
+   *     this.transport.write(this.factory.poem);
+   *     this.transport.loseConnection();
+   *   }
+   * }
+   * const factory = PoemFactory.forProtocol(PoemSender, "Roses are red\n");
+   * console.log(factory.protocol === PoemSender, factory.poem); // true Roses are red
    * ```
    */
   static forProtocol<F extends Factory, A extends unknown[]>(
-    this: new () => F,
-    protocol: new (...args: A) => Protocol,
+    this: new (...args: A) => F,
+    protocol: ProtocolClass,
     ...args: A
   ): F {
-    const factory = new this();
-    if (args.length === 0) {
-      // The class itself, as in Twisted: `factory.protocol === protocol`.
-      factory.protocol = protocol as ProtocolClass;
-      return factory;
-    }
-    const bound = class extends (protocol as new (...args: unknown[]) => Protocol) {
-      constructor() {
-        super(...args);
-      }
-    };
-    // Log contexts name a protocol by its class: keep the name the user gave it.
-    Object.defineProperty(bound, "name", { value: protocol.name });
-    factory.protocol = bound;
+    const factory = new this(...args);
+    factory.protocol = protocol;
     return factory;
   }
 

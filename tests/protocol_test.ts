@@ -513,11 +513,7 @@ Deno.test("StreamTransport sends many small writes in order to the peer", async 
 });
 
 Deno.test("Factory.forProtocol keeps the protocol class, and its name for log contexts", () => {
-  class Greeter extends Protocol {
-    constructor(readonly greeting = "hello") {
-      super();
-    }
-  }
+  class Greeter extends Protocol {}
   const addr = { type: "TCP" as const, host: "127.0.0.1", port: 1 };
   const plain = Factory.forProtocol(Greeter);
   assert.equal(plain.protocol, Greeter);
@@ -525,11 +521,24 @@ Deno.test("Factory.forProtocol keeps the protocol class, and its name for log co
   assert.ok(built instanceof Greeter);
   assert.equal(built.factory, plain);
   assert.equal(protocolLogPrefix(built), "Greeter");
-  const withArgs = Factory.forProtocol(Greeter, "bonjour");
-  const greeter = withArgs.buildProtocol(addr) as Greeter;
-  assert.ok(greeter instanceof Greeter);
-  assert.equal(greeter.greeting, "bonjour");
-  assert.equal(protocolLogPrefix(greeter), "Greeter");
+});
+
+Deno.test("Factory.forProtocol passes its arguments to the factory's constructor, as Twisted", () => {
+  class GreetingFactory extends Factory {
+    constructor(readonly greeting: string, readonly times = 1) {
+      super();
+    }
+  }
+  class Greeter extends Protocol {
+    declare factory: GreetingFactory;
+  }
+  const factory = GreetingFactory.forProtocol(Greeter, "bonjour", 2);
+  assert.ok(factory instanceof GreetingFactory);
+  assert.equal(factory.greeting, "bonjour");
+  assert.equal(factory.times, 2);
+  assert.equal(factory.protocol, Greeter);
+  const greeter = factory.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 1 }) as Greeter;
+  assert.equal(greeter.factory.greeting, "bonjour");
 });
 
 Deno.test("Factory.buildProtocol returning null closes the connection at once", async () => {
