@@ -50,12 +50,17 @@ import { MultiService } from "./multi_service.ts";
  */
 export interface ApplicationOptions {
   /**
-   * The user id the runner switches to after the privileged start, when it runs as root.
+   * The user id the runner switches to after the privileged start (ports below 1024 are
+   * bound by then), as twistd does; it logs `set uid/gid U/G`. It needs root and
+   * `--allow-sys`; supplementary groups other than `gid` are dropped, which needs `--allow-ffi`
+   * too (Deno has no other way to drop them), and without it the runner refuses to start
+   * rather than keep them. A switch that fails stops the program (exit status 1).
    * @default {undefined} (keep the current user)
    */
   uid?: number;
   /**
-   * The group id the runner switches to after the privileged start, when it runs as root.
+   * The group id the runner switches to after the privileged start; by default, with a `uid`,
+   * that user's primary group (from `/etc/passwd`, which then needs `--allow-read`).
    * @default {undefined} (keep the current group)
    */
   gid?: number;

@@ -30,6 +30,12 @@
  * instead, but a Deno program needs `--allow-run` to signal itself, a permission the runner
  * drops once started; a supervisor such as systemd counts either as success.
  *
+ * User and group: an `Application` with a `uid` or `gid` is switched to them after its
+ * privileged start and before its start, as twistd does (`set uid/gid 1000/1000` in the log).
+ * That needs root and `--allow-sys`, and `--allow-ffi` to leave root's other groups (Deno has
+ * no `setgroups`); a switch that cannot be made stops the start (exit status 1) rather than
+ * run as root.
+ *
  * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once).
  * When logging to a file, SIGUSR1 rotates it (as twistd does) and SIGHUP reopens it, for
  * external rotation (twistd has no SIGHUP handler: it dies of it). Since Deno 2.9.2, SIGUSR1
@@ -95,6 +101,7 @@ import { Service } from "./service.ts";
 import { importFromCwd } from "./_import.ts";
 import { absolutePath, AlreadyRunningError, checkPidFile, PidFile } from "./_pidfile.ts";
 import { DAEMON_CHILD_FLAG, reportDaemonStatus, startDaemon } from "./_daemon.ts";
+import { switchIdentity } from "./_identity.ts";
 
 /**
  * Options for {@linkcode runMain}.
@@ -747,9 +754,13 @@ async function serve(config: ServeConfig): Promise<number> {
   msg(`${program} ${config.version} (Deno ${Deno.version.deno}) starting up.`);
   msg(`reactor class: ${reactor.constructor.name}.`);
 
-  // Start, as twistd does: privileged start, then start; a failure stops what had started.
+  // Start, as twistd does: privileged start, the switch to the application's user and group,
+  // then start; a failure stops what had started.
   try {
     application.privilegedStartService();
+    // Any top service may say whom to run as, as twistd asks the application (IProcess).
+    const { uid, gid } = application as { uid?: number; gid?: number };
+    for (const line of switchIdentity(uid, gid)) msg(line);
     application.startService();
   } catch (e) {
     err(e, "Failed to start the application:");

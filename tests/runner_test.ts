@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AlreadyRunningError, PidFile } from "../services/_pidfile.ts";
 import { runServerModule, runToEnd as runProgram } from "./_server_program.ts";
+import { IdentityError, type IdentitySystem, switchIdentity } from "../services/_identity.ts";
 
 const MAIN = new URL("./fixtures/runner/main.ts", import.meta.url).pathname;
 const APP = new URL("./fixtures/runner/app.ts", import.meta.url).pathname;
@@ -795,4 +796,106 @@ new Printer().setServiceParent(application);
     assert.match(runner.stdout, /^\S+ \S+ \[-\] complained at start$/m);
     assert.equal(runner.stderr, "");
   });
+});
+
+// ---- Switching user and group ----
+
+/** A system that records what a switch does, as root with supplementary groups 0 and 4. */
+function fakeSystem(fail: Partial<Record<"setgroups" | "setgid" | "setuid", Error>> = {}) {
+  const calls: string[] = [];
+  const system: IdentitySystem = {
+    getuid: () => 0,
+    getgid: () => 0,
+    getgroups: () => [0, 4],
+    setgroups(gids) {
+      if (fail.setgroups) throw fail.setgroups;
+      calls.push(`setgroups ${gids}`);
+    },
+    setgid(gid) {
+      if (fail.setgid) throw fail.setgid;
+      calls.push(`setgid ${gid}`);
+    },
+    setuid(uid) {
+      if (fail.setuid) throw fail.setuid;
+      calls.push(`setuid ${uid}`);
+    },
+    primaryGroup: (uid) => (uid === 1000 ? 100 : undefined),
+  };
+  return { calls, system };
+}
+
+Deno.test("switchIdentity leaves root's groups, then sets the group, then the user", () => {
+  const { calls, system } = fakeSystem();
+  assert.deepEqual(switchIdentity(1000, 1000, system), ["set uid/gid 1000/1000"]);
+  assert.deepEqual(calls, ["setgroups 1000", "setgid 1000", "setuid 1000"]);
+  assert.deepEqual(switchIdentity(undefined, undefined, system), []);
+});
+
+Deno.test("switchIdentity takes a user's primary group when given no gid, as twistd", () => {
+  const { calls, system } = fakeSystem();
+  assert.deepEqual(switchIdentity(1000, undefined, system), ["set uid/gid 1000/100"]);
+  assert.deepEqual(calls, ["setgroups 100", "setgid 100", "setuid 1000"]);
+  assert.throws(() => switchIdentity(1001, undefined, system), /gives it no group/);
+});
+
+Deno.test("switchIdentity to the uid it has only warns, as twistd does", () => {
+  const { calls, system } = fakeSystem();
+  assert.deepEqual(switchIdentity(0, 0, system), [
+    "tried to drop privileges and setuid 0 but uid is already 0; should we be root? Continuing.",
+    "set uid/gid 0/0",
+  ]);
+  assert.deepEqual(calls, []);
+});
+
+Deno.test("switchIdentity refuses to switch when it cannot leave the other groups", () => {
+  const { calls, system } = fakeSystem({
+    setgroups: new Deno.errors.NotCapable('Requires ffi access to "libc.so.6", run again...'),
+  });
+  assert.throws(
+    () => switchIdentity(1000, 1000, system),
+    (e: unknown) => {
+      assert.ok(e instanceof IdentityError);
+      assert.match(e.message, /cannot leave the supplementary groups 0, 4: .*--allow-ffi/);
+      return true;
+    },
+  );
+  assert.deepEqual(calls, [], "nothing switched");
+  const { system: notRoot } = fakeSystem({ setgid: new Error("EPERM: Operation not permitted") });
+  assert.throws(
+    () => switchIdentity(undefined, 1000, notRoot),
+    /failed to set uid\/gid -\/1000: EPERM: Operation not permitted \(are you root\?\)/,
+  );
+});
+
+/** Whether this process runs as root: only root can switch users. */
+const isRoot = new TextDecoder().decode(
+  new Deno.Command("id", { args: ["-u"], stdout: "piped" }).outputSync().stdout,
+).trim() === "0";
+
+Deno.test({
+  name: "The runner switches to the application's uid and gid after the privileged start",
+  ignore: !isRoot,
+  async fn() {
+    const identityApp = new URL("./fixtures/runner/identity_app.ts", import.meta.url).pathname;
+    const main = new URL("../mod.ts", import.meta.url);
+    const flags = ["--allow-read", "--allow-env", "--allow-run=deno"];
+    const env = { UID: "65534", GID: "65534" };
+    const out = await runProgram(main, [...flags, "--allow-sys", "--allow-ffi"], [
+      "--keep-permissions",
+      "-y",
+      identityApp,
+    ], { env });
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.match(out.stdout, /set uid\/gid 65534\/65534\n/);
+    assert.match(out.stdout, /running as uid=65534 gid=65534 groups=(65534)?\n/);
+
+    // Without --allow-sys it cannot switch, and says so instead of running as root.
+    const refused = await runProgram(main, flags, ["-y", identityApp], { env });
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /cannot start: IdentityError: failed to set uid\/gid 65534\/65534/,
+    );
+    assert.doesNotMatch(refused.stdout, /running as/);
+  },
 });
