@@ -19,6 +19,7 @@
  * | `-l`, `--logfile=FILE` | log to FILE, rotated at 1 MB or on SIGUSR1 (`-` for stdout, the foreground's default) |
  * | `-y`, `--config=MODULE` | run the `application` a module exports |
  * | `--plugin=MODULE` | add the plugin a module exports (repeatable) |
+ * | `--keep=PERMISSION` | keep this permission after start-up (`read`, `write`, `env`, `run`, `sys`, `ffi`, `import`; repeatable) |
  * | `--keep-permissions` | keep every permission after start-up |
  * | `--version` | print the version and exit |
  *
@@ -157,6 +158,7 @@ interface RunnerFlags {
   logfile?: string;
   config?: string;
   plugin: string[];
+  keep: string[];
   "keep-permissions": boolean;
   version: boolean;
 }
@@ -191,6 +193,12 @@ const RUNNER_SPEC: CommandSpec<RunnerFlags> = {
       name: "plugin",
       repeat: true,
       help: "Add the plugin exported by this module (default export or `plugin`).",
+    },
+    {
+      name: "keep",
+      repeat: true,
+      help: "Keep this Deno permission after start-up (read, write, env, run, sys, ffi or " +
+        "import), for a service that reads a file again later, say; repeatable.",
     },
     {
       name: "keep-permissions",
@@ -334,6 +342,8 @@ interface ServeConfig {
   pidfile: string | undefined;
   logfile: string | undefined;
   keepPermissions: boolean;
+  /** Permissions kept besides those the runner keeps itself (`--keep`). */
+  keep: string[];
   daemonChild: boolean;
 }
 
@@ -418,6 +428,10 @@ export async function runMain(
   }
   if (flags.daemon && flags.nodaemon) {
     return fail(2, "--daemon and --nodaemon cannot both be given");
+  }
+  const unknown = flags.keep.find((name) => !(DROPPABLE as readonly string[]).includes(name));
+  if (unknown !== undefined) {
+    return fail(2, `--keep: ${JSON.stringify(unknown)} is not one of ${DROPPABLE.join(", ")}`);
   }
 
   // What to run: a configuration module, a named plugin, or the default plugin.
@@ -510,6 +524,7 @@ export async function runMain(
     pidfile,
     logfile,
     keepPermissions: flags["keep-permissions"],
+    keep: flags.keep,
     daemonChild,
   });
 }
@@ -563,36 +578,33 @@ async function makeApplication(target: Target): Promise<Service> {
   return application;
 }
 
+/** The permissions the runner may revoke after start-up; `net` is always kept. */
+const DROPPABLE = ["read", "write", "env", "run", "sys", "ffi", "import"] as const;
+
 /**
  * Revokes what only start-up needed and says what was dropped. A log file keeps read and
- * write (rotation lists, renames and creates files); a pid file keeps write (to remove it).
- * Deno cannot narrow a permission to some paths, so these stay whole.
+ * write (rotation lists, renames and creates files); a pid file keeps write (to remove it);
+ * `--keep` keeps what it names. Deno cannot narrow a permission to some paths, so these stay
+ * whole.
  */
-function dropPermissions(logFile: boolean, pidFile: boolean): void {
-  const keep = { read: logFile, write: logFile || pidFile };
-  // `import` (remote modules) is a permission Deno 2 knows, though its types do not list it.
-  const names = ["read", "write", "env", "run", "sys", "ffi", "import"]
-    .filter((name) =>
-      !(name === "read" && keep.read) && !(name === "write" && keep.write)
-    ) as Deno.PermissionName[];
+function dropPermissions(logFile: boolean, pidFile: boolean, asked: string[]): void {
+  const why = new Map<string, string>();
+  for (const name of asked) why.set(name, "--keep");
+  if (logFile && !why.has("read")) why.set("read", "for log rotation");
+  const writers = [logFile && "log file", pidFile && "pid file"].filter(Boolean);
+  if (writers.length > 0 && !why.has("write")) why.set("write", `for the ${writers.join(" and ")}`);
   const dropped: string[] = [];
-  for (const name of names) {
+  for (const name of DROPPABLE) {
+    if (why.has(name)) continue;
     try {
+      // `import` (remote modules) is a permission Deno 2 knows, though its types do not list it.
       Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);
       dropped.push(name);
     } catch {
       // A permission this Deno does not know.
     }
   }
-  const kept = ["net"];
-  if (keep.read) kept.push("read (for log rotation)");
-  if (keep.write) {
-    kept.push(
-      `write (for the ${
-        [logFile && "log file", pidFile && "pid file"].filter(Boolean).join(" and ")
-      })`,
-    );
-  }
+  const kept = ["net", ...DROPPABLE.filter((n) => why.has(n)).map((n) => `${n} (${why.get(n)})`)];
   msg(
     `Dropped the permissions only start-up needed: ${dropped.join(", ")}; kept ` +
       `${kept.join(", ")} (--keep-permissions keeps them all).`,
@@ -769,7 +781,7 @@ async function serve(config: ServeConfig): Promise<number> {
   }
 
   if (!config.keepPermissions) {
-    dropPermissions(logFile !== undefined, pidfile !== undefined);
+    dropPermissions(logFile !== undefined, pidfile !== undefined, config.keep);
   }
   if (daemonChild) reportDaemonStatus(0, String(Deno.pid));
 

@@ -356,6 +356,21 @@ Deno.test("runner revokes what start-up alone needed, unless --keep-permissions"
       runner.child.kill("SIGTERM");
       assert.equal((await runner.exit()).code, 0, runner.output);
     }
+    {
+      // A service that reads a file again later (a periodic reload) keeps read, and only that.
+      await using runner = new Runner(
+        ["--keep", "read", "--keep=run", "hello", "--port", "0", "--probe"],
+        dir,
+      );
+      const port = await runner.port();
+      await runner.waitFor(/kept net, read \(--keep\), run \(--keep\) \(/);
+      assert.equal(await fetchText(port), "read=granted write=prompt env=prompt run=granted\n");
+      runner.child.kill("SIGTERM");
+      assert.equal((await runner.exit()).code, 0, runner.output);
+    }
+    const [status, refused] = await runToEnd(["--keep", "disk", "hello", "--port", "0"], dir);
+    assert.equal(status.code, 2, refused.output);
+    assert.match(refused.stderr, /--keep: "disk" is not one of read, write, env, run, sys, ffi/);
   });
 });
 
