@@ -102,7 +102,8 @@ import { Service } from "./service.ts";
 import { importFromCwd } from "./_import.ts";
 import { absolutePath, AlreadyRunningError, checkPidFile, PidFile } from "./_pidfile.ts";
 import { DAEMON_CHILD_FLAG, reportDaemonStatus, startDaemon } from "./_daemon.ts";
-import { switchIdentity } from "./_identity.ts";
+import { IdentityError, switchIdentity } from "./_identity.ts";
+import { CannotListenError } from "../error.ts";
 
 /**
  * Options for {@linkcode runMain}.
@@ -775,7 +776,13 @@ async function serve(config: ServeConfig): Promise<number> {
     for (const line of switchIdentity(uid, gid)) msg(line);
     application.startService();
   } catch (e) {
-    err(e, "Failed to start the application:");
+    // A port in use or a user it cannot become is the machine's state, not a bug: one line,
+    // as for a failed accept. Anything else keeps its traceback.
+    if (e instanceof CannotListenError || e instanceof IdentityError) {
+      msg(`Failed to start the application: ${oneLine(e)}`);
+    } else {
+      err(e, "Failed to start the application:");
+    }
     await stopWhatStarted(application);
     return finish(1, `${program}: cannot start: ${oneLine(e)}`);
   }
