@@ -49,6 +49,10 @@ import { LineSplitter, notImplemented, writeLine } from "./_framing.ts";
  * arrival; here, as in Twisted's `LineReceiver`, what was buffered is passed and dropped, so
  * the tail of a line that arrives later (if the connection is kept) is a line of its own.
  *
+ * A `delimiter` changed inside `lineReceived` splits the rest of the data at once, as
+ * `LineReceiver` does; Twisted's `LineOnlyReceiver` splits each chunk up front, so there the
+ * change waits for the next chunk, and the lines depend on how the stream was chunked.
+ *
  * @example Answer each line
  * ```ts
  * import { LineOnlyReceiver } from "@poetry/serve/line-only-receiver";
