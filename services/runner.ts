@@ -37,6 +37,10 @@
  * no `setgroups`); a switch that cannot be made stops the start (exit status 1) rather than
  * run as root.
  *
+ * A failed Deferred that no errback handled is logged (`Unhandled error in Deferred:`) when it
+ * is garbage collected, as in Twisted, and at the latest when the runner shuts down: a
+ * Deferred still referenced may never be collected in a long-running server.
+ *
  * Signals: SIGINT and SIGTERM stop the application and exit (a second one exits at once).
  * When logging to a file, SIGUSR1 rotates it (as twistd does) and SIGHUP reopens it, for
  * external rotation (twistd has no SIGHUP handler: it dies of it). Since Deno 2.9.2, SIGUSR1
@@ -103,6 +107,7 @@ import { importFromCwd } from "./_import.ts";
 import { absolutePath, AlreadyRunningError, checkPidFile, PidFile } from "./_pidfile.ts";
 import { DAEMON_CHILD_FLAG, reportDaemonStatus, startDaemon } from "./_daemon.ts";
 import { IdentityError, switchIdentity } from "./_identity.ts";
+import { reportUnhandledErrors } from "../defer.ts";
 import { CannotListenError } from "../error.ts";
 
 /**
@@ -803,5 +808,8 @@ async function serve(config: ServeConfig): Promise<number> {
   if (stopRequested !== undefined) reactor.stop();
   await running;
   reactor.removeSystemEventTrigger(trigger);
+  // Failures no errback handled are logged when their Deferreds are collected, which in a
+  // long-running server may be never: whatever is left is logged now, as Python's exit would.
+  reportUnhandledErrors();
   return finish(0);
 }

@@ -816,6 +816,18 @@ new Printer().setServiceParent(application);
   });
 });
 
+Deno.test("runner logs the failures no errback handled when it shuts down", async () => {
+  // Collected Deferreds report theirs; one still referenced would never be reported.
+  const app = new URL("./fixtures/runner/unhandled_app.ts", import.meta.url).pathname;
+  const main = new URL("../mod.ts", import.meta.url);
+  const out = await runProgram(main, ["--allow-read"], ["-y", app]);
+  assert.equal(out.code, 0, out.stdout + out.stderr);
+  assert.match(
+    out.stdout,
+    /Unhandled error in Deferred:\n[^]*RangeError: the lookup failed and nobody looked\n[^]*Server Shut Down\.\n$/,
+  );
+});
+
 // ---- Switching user and group ----
 
 /** A system that records what a switch does, as root with supplementary groups 0 and 4. */
