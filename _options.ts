@@ -848,6 +848,24 @@ export function parseAddress(text: string, defaultHost = "127.0.0.1"): HostPort 
 }
 
 /**
+ * Parses the `[HOST:]PORT` of a server to connect to: as {@linkcode parseAddress}, but port 0,
+ * which only a listener can ask for, is refused as a usage error.
+ *
+ * @param text The text given.
+ * @returns The host and port.
+ * @throws {UsageError} When the text is not `[HOST:]PORT`, or the port is 0.
+ */
+export function parseServerAddress(text: string): HostPort {
+  const address = parseAddress(text);
+  if (address.port === 0) {
+    throw new UsageError(
+      `${JSON.stringify(text)}: port 0 is for listening; give the server's port`,
+    );
+  }
+  return address;
+}
+
+/**
  * Checks that a file exists and is not a directory (as a server that will read it at start-up
  * wants to know before it starts), and returns its path as given.
  *

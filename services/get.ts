@@ -71,10 +71,10 @@ import {
   formatHelp,
   HelpRequested,
   type HostPort,
-  parseAddress,
   parseByteCount,
   parseOptions,
   parsePositiveSeconds,
+  parseServerAddress,
   UsageError,
 } from "../_options.ts";
 import { TransformProxy } from "./transform_client.ts";
@@ -613,7 +613,7 @@ const GET_COMMAND: CommandSpec<GetCommandOptions> = {
     {
       name: "transform",
       help: "The transformation server, [HOST:]PORT, to send each poem through.",
-      parse: (text) => parseAddress(text),
+      parse: parseServerAddress,
     },
     {
       name: "xform",
@@ -628,7 +628,7 @@ const GET_COMMAND: CommandSpec<GetCommandOptions> = {
       rest: true,
       required: true,
       help: "The poetry servers, as [HOST:]PORT.",
-      parse: (text) => parseAddress(text),
+      parse: parseServerAddress,
     },
   ],
 };

@@ -83,10 +83,10 @@ import { reactor as globalReactor, type ReactorTime } from "../reactor.ts";
 import {
   type CommandSpec,
   type HostPort,
-  parseAddress,
   parseByteCount,
   parsePort,
   parsePositiveSeconds,
+  parseServerAddress,
   UsageError,
 } from "../_options.ts";
 import { type ClientReactor, DEFAULT_MAX_POEM_LENGTH, getPoetryBytes } from "./get.ts";
@@ -1076,7 +1076,7 @@ export const proxyOptions: CommandSpec<ProxyOptions> = {
     {
       name: "transform",
       help: "The transformation server, [HOST:]PORT, to proxy.",
-      parse: (text) => parseAddress(text),
+      parse: parseServerAddress,
     },
     {
       name: "xform-port",
@@ -1091,7 +1091,7 @@ export const proxyOptions: CommandSpec<ProxyOptions> = {
       name: "server",
       optional: true,
       help: "The poetry server to proxy, [HOST:]PORT.",
-      parse: (text) => parseAddress(text),
+      parse: parseServerAddress,
     },
   ],
 };

@@ -120,6 +120,11 @@ Deno.test("get exits with 2 and one line on stderr for a command line it cannot 
     const [args, message] of [
       [[], "get: missing argument: addresses"],
       [["ten"], 'get: argument addresses: "ten" is not a port number (0 to 65535)'],
+      [["0"], `get: argument addresses: "0": port 0 is for listening; give the server's port`],
+      [
+        ["--transform", "localhost:0", "10000"],
+        `get: option --transform: "localhost:0": port 0 is for listening`,
+      ],
       [["--timeout", "-1", "10000"], 'get: option --timeout: "-1" is not a number of seconds > 0'],
       [["--xform", "reverse", "10000"], "get: option --xform needs --transform HOST:PORT"],
       [["--transform", "11000", "--xform", "a.b", "10000"], "get: option --xform:"],

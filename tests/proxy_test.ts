@@ -541,6 +541,12 @@ Deno.test("proxy plugin: the tutorial's command line, and --transform", () => {
   assert.throws(() => parseOptions(plugin.options, ["--ttl", "0", "10001"]), UsageError);
   assert.throws(() => parseOptions(plugin.options, ["--max-length", "0", "10001"]), UsageError);
   assert.throws(() => parseOptions(plugin.options, ["10001", "10002"]), UsageError);
+  // Port 0 is for listening: an upstream server has a real port.
+  assert.throws(() => parseOptions(plugin.options, ["0"]), /port 0 is for listening/);
+  assert.throws(
+    () => parseOptions(plugin.options, ["--transform", "localhost:0"]),
+    /port 0 is for listening/,
+  );
   assert.throws(
     () => makeProxyService(parseOptions(plugin.options, [])),
     (e: Error) => e instanceof UsageError && /--transform/.test(e.message),
