@@ -723,6 +723,31 @@ Deno.test("A protocol callback that throws drops only its connection and is logg
   await assertFailureDropsOnlyItsConnection(Fragile);
 });
 
+/**
+ * Serves protocols of class `FailsFirst`, whose first connectionMade fails with "not today"
+ * and whose later ones write "welcome" and close: the first connection is dropped with that
+ * reason and nothing written, the error logged once, and the next connection served.
+ */
+async function assertConnectionMadeFailureDropsIt(FailsFirst: new () => Recorder): Promise<void> {
+  await withLog(async (events) => {
+    const first = new Recorder();
+    const pair = await connectedPair(() => new FailsFirst(), first);
+    const reason = await pair.server.lost.promise;
+    assert.match(reason.getErrorMessage(), /not today/);
+    await first.lost.promise;
+    assert.equal(first.text(), "");
+    const second = new Recorder();
+    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
+    await second.lost.promise;
+    assert.equal(second.text(), "welcome");
+    await pair.serverFactory.nth(1).then((p) => p.lost.promise);
+    const errors = events.filter((e) => e.isError);
+    assert.equal(errors.length, 1);
+    assert.match(textFromEvent(errors[0]), /Unhandled error in connectionMade/);
+    await pair.port.stopListening();
+  });
+}
+
 Deno.test("A connectionMade that throws drops the connection; the port keeps accepting", async () => {
   let made = 0;
   class FailsFirst extends Recorder {
@@ -732,19 +757,7 @@ Deno.test("A connectionMade that throws drops the connection; the port keeps acc
       this.transport.loseConnection();
     }
   }
-  await withLog(async (events) => {
-    const first = new Recorder();
-    const pair = await connectedPair(() => new FailsFirst(), first);
-    await first.lost.promise;
-    const second = new Recorder();
-    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
-    await second.lost.promise;
-    assert.equal(second.text(), "welcome");
-    await pair.serverFactory.nth(1).then((p) => p.lost.promise);
-    await pair.server.lost.promise;
-    assert.equal(events.filter((e) => e.isError).length, 1);
-    await pair.port.stopListening();
-  });
+  await assertConnectionMadeFailureDropsIt(FailsFirst);
 });
 
 Deno.test("An async protocol callback that rejects drops only its connection and is logged", async () => {
@@ -770,23 +783,7 @@ Deno.test("An async connectionMade that rejects drops the connection; the port k
       this.transport.loseConnection();
     }
   }
-  await withLog(async (events) => {
-    const first = new Recorder();
-    const pair = await connectedPair(() => new FailsFirst(), first);
-    const reason = await pair.server.lost.promise;
-    assert.match(reason.getErrorMessage(), /not today/);
-    await first.lost.promise;
-    assert.equal(first.text(), "");
-    const second = new Recorder();
-    reactor.connectTCP("127.0.0.1", pair.portNumber, new OneClientFactory(second));
-    await second.lost.promise;
-    assert.equal(second.text(), "welcome");
-    await pair.serverFactory.nth(1).then((p) => p.lost.promise);
-    const errors = events.filter((e) => e.isError);
-    assert.equal(errors.length, 1);
-    assert.match(textFromEvent(errors[0]), /Unhandled error in connectionMade/);
-    await pair.port.stopListening();
-  });
+  await assertConnectionMadeFailureDropsIt(FailsFirst);
 });
 
 Deno.test("The receivers' async callbacks that reject, or whose Deferred fails, drop the connection", async () => {
