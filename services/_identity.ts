@@ -43,53 +43,58 @@ export function switchIdentity(
   system: IdentitySystem = realSystem,
 ): string[] {
   if (uid === undefined && gid === undefined) return [];
+  if (uid !== undefined && gid === undefined) gid = primaryGroup(uid, system);
+  const what = `uid/gid ${uid ?? "-"}/${gid ?? "-"}`;
   const lines: string[] = [];
   try {
-    if (uid !== undefined && gid === undefined) {
-      gid = system.primaryGroup(uid);
-      if (gid === undefined) {
-        throw new IdentityError(
-          `failed to set uid ${uid}: /etc/passwd gives it no group; give the application a gid`,
-        );
-      }
+    if (uid !== undefined && uid === system.getuid()) {
+      if (gid !== undefined && gid !== system.getgid()) system.setgid(gid);
+      lines.push(
+        `tried to drop privileges and setuid ${uid} but uid is already ${uid}; ` +
+          "should we be root? Continuing.",
+      );
+    } else {
+      if (uid !== undefined) leaveOtherGroups(gid!, what, system);
+      if (gid !== undefined) system.setgid(gid);
+      if (uid !== undefined) system.setuid(uid);
     }
-    const what = `uid/gid ${uid ?? "-"}/${gid ?? "-"}`;
-    try {
-      if (uid !== undefined && uid === system.getuid()) {
-        if (gid !== undefined && gid !== system.getgid()) system.setgid(gid);
-        lines.push(
-          `tried to drop privileges and setuid ${uid} but uid is already ${uid}; ` +
-            "should we be root? Continuing.",
-        );
-      } else {
-        if (uid !== undefined) {
-          // A user switch must not keep root's other groups (twistd sets the user's own).
-          const others = system.getgroups().filter((g) => g !== gid);
-          if (others.length > 0) {
-            try {
-              system.setgroups([gid!]);
-            } catch (e) {
-              throw new IdentityError(
-                `failed to set ${what}: cannot leave the supplementary groups ` +
-                  `${others.join(", ")}: ${reason(e)}`,
-                { cause: e },
-              );
-            }
-          }
-        }
-        if (gid !== undefined) system.setgid(gid);
-        if (uid !== undefined) system.setuid(uid);
-      }
-    } catch (e) {
-      if (e instanceof IdentityError) throw e;
-      throw new IdentityError(`failed to set ${what}: ${reason(e)}`, { cause: e });
-    }
-    lines.push(`set ${what}`);
   } catch (e) {
     if (e instanceof IdentityError) throw e;
-    throw new IdentityError(`failed to set uid/gid: ${reason(e)}`, { cause: e });
+    throw new IdentityError(`failed to set ${what}: ${reason(e)}`, { cause: e });
   }
+  lines.push(`set ${what}`);
   return lines;
+}
+
+/** `uid`'s primary group, as twistd takes it when given no gid. */
+function primaryGroup(uid: number, system: IdentitySystem): number {
+  let gid: number | undefined;
+  try {
+    gid = system.primaryGroup(uid);
+  } catch (e) {
+    throw new IdentityError(`failed to find the group of uid ${uid}: ${reason(e)}`, { cause: e });
+  }
+  if (gid === undefined) {
+    throw new IdentityError(
+      `failed to set uid ${uid}: /etc/passwd gives it no group; give the application a gid`,
+    );
+  }
+  return gid;
+}
+
+/** A user switch must not keep root's other groups (twistd sets the user's own). */
+function leaveOtherGroups(gid: number, what: string, system: IdentitySystem): void {
+  const others = system.getgroups().filter((g) => g !== gid);
+  if (others.length === 0) return;
+  try {
+    system.setgroups([gid]);
+  } catch (e) {
+    throw new IdentityError(
+      `failed to set ${what}: cannot leave the supplementary groups ${others.join(", ")}: ` +
+        reason(e),
+      { cause: e },
+    );
+  }
 }
 
 /** Why a system call failed, with what to do about the usual causes. */
