@@ -733,15 +733,15 @@ export class StreamTransport implements Transport, FailsProtocol {
    * when that rejects.
    */
   #callProtocol(name: string, fn: () => unknown): boolean {
-    const why = `Unhandled error in ${name}`;
     let result: unknown;
     try {
       result = callWithContext(this.#logstr, fn);
     } catch (e) {
-      this.#protocolFailed(e, why);
+      this.#protocolFailed(e, `Unhandled error in ${name}`);
       return true;
     }
-    if (result !== undefined) watchCallbackResult(this, result, why);
+    // The message is made only when needed: dataReceived passes here on every read.
+    if (result !== undefined) watchCallbackResult(this, result, `Unhandled error in ${name}`);
     return false;
   }
 
