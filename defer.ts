@@ -620,6 +620,14 @@ function deferredGiven(): TypeError {
   );
 }
 
+/**
+ * Thrown when a stage is added that is not a function (Twisted asserts the same): accepted, it
+ * would break the Deferred only when it fired, far from the mistake.
+ */
+function notCallable(method: string, value: unknown): TypeError {
+  return new TypeError(`Deferred.${method}() needs a function, not ${describe(value)}`);
+}
+
 /** Set by Deferred's static block: makes `outer` wait for `inner` as if a callback returned it. */
 let waitOn: (outer: Deferred<unknown>, inner: Deferred<unknown>) => void;
 
@@ -759,6 +767,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Adds a stage: `callback(result, ...args)` if the previous stage succeeded, and a
    * pass-through for failures. Returns this Deferred, typed for what `callback` returns.
    *
+   * @throws {TypeError} if `callback` is not a function.
+   *
    * @example Pass extra arguments to a callback
    * ```ts
    * import { Deferred } from "@poetry/serve/defer";
@@ -771,6 +781,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     callback: (result: T, ...args: A) => U,
     ...args: A
   ): Deferred<ChainResult<U>> {
+    if (typeof callback !== "function") throw notCallable("addCallback", callback);
     return this.#add(args.length === 0 ? callback as Fn : withArgs(callback, args)!);
   }
 
@@ -778,6 +789,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Adds a stage: `errback(failure, ...args)` if the previous stage failed, and a pass-through
    * for results. The errback handles the failure by returning a value, or passes it on by
    * throwing or returning a `Failure` (`failure.trap(SomeError)` does that for other errors).
+   *
+   * @throws {TypeError} if `errback` is not a function.
    *
    * @example Turn a failure into a message
    * ```ts
@@ -791,12 +804,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     errback: (failure: Failure, ...args: A) => U,
     ...args: A
   ): Deferred<T | ChainResult<U>> {
+    if (typeof errback !== "function") throw notCallable("addErrback", errback);
     return this.#add(new Stage(PAIR, null, withArgs(errback, args), undefined));
   }
 
   /**
    * Adds a stage whose one function gets the result or the failure, whichever arrives: the
    * place for clean-up that must happen either way. Return the argument to pass it on.
+   *
+   * @throws {TypeError} if `callback` is not a function.
    *
    * @example Clean up whatever happened
    * ```ts
@@ -813,6 +829,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     callback: (outcome: T | Failure, ...args: A) => U,
     ...args: A
   ): Deferred<ChainResult<U>> {
+    if (typeof callback !== "function") throw notCallable("addBoth", callback);
     const both = withArgs(callback, args);
     return this.#add(new Stage(PAIR, both, both, undefined));
   }
@@ -821,6 +838,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Adds a stage with both a callback and an errback: exactly one of them runs, and the
    * errback does not see a failure thrown by the callback (add it with a separate
    * {@linkcode Deferred.addErrback} for that).
+   *
+   * @throws {TypeError} if `callback` is not a function, or `errback` is neither a function nor
+   *   `null`/`undefined` (a pass-through).
    *
    * @example Add a callback and an errback as one stage
    * ```ts
@@ -839,6 +859,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     errback?: ((failure: Failure, ...args: B) => V) | null,
     options?: AddCallbacksOptions<A, B>,
   ): Deferred<ChainResult<U | V>> {
+    if (typeof callback !== "function") throw notCallable("addCallbacks", callback);
+    if (errback != null && typeof errback !== "function") {
+      throw notCallable("addCallbacks", errback);
+    }
     return this.#add(
       slot(withArgs(callback, options?.callbackArgs), withArgs(errback, options?.errbackArgs)),
     );
@@ -1915,6 +1939,9 @@ export function gatherResults<T>(
  * The value of a `yield` is typed `unknown`: assert the type you expect
  * (`const poem = (yield getPoem()) as string`).
  *
+ * @throws {TypeError} from the returned function, when `fn` returns something other than a
+ *   generator (an `async` function, say).
+ *
  * @example Get a poem, then transform it
  * ```ts
  * import { inlineCallbacks, succeed } from "@poetry/serve/defer";
@@ -1941,6 +1968,16 @@ export function inlineCallbacks<This, A extends unknown[], R>(
       generator = fn.apply(this, args);
     } catch (e) {
       return fail(e);
+    }
+    // Checked at once, as Twisted does: run, it would only fail with "next is not a function".
+    if (
+      generator === null || typeof generator !== "object" ||
+      typeof generator.next !== "function" || typeof generator.throw !== "function"
+    ) {
+      throw new TypeError(
+        `inlineCallbacks needs a generator function (function*): ${fn.name || "the function"} ` +
+          `returned ${describe(generator)}`,
+      );
     }
     return runGenerator(generator) as Deferred<Awaited<R>>;
   };

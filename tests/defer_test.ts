@@ -177,6 +177,31 @@ Deno.test("Deferred.addCallbacks does not route the callback's own failure to it
   assert.deepEqual(ran, ["next errback in callback"]);
 });
 
+Deno.test("Deferred refuses a stage that is not a function when it is added, and keeps working", () => {
+  const d = new Deferred<number>();
+  const notAFunction = 5 as unknown as (n: number) => number;
+  const adds: [string, () => unknown][] = [
+    ["addCallback", () => d.addCallback(notAFunction)],
+    ["addErrback", () => d.addErrback(notAFunction as never)],
+    ["addBoth", () => d.addBoth(notAFunction as never)],
+    ["addCallbacks", () => d.addCallbacks(notAFunction)],
+    ["addCallbacks", () => d.addCallbacks((n) => n, "oops" as never)],
+  ];
+  for (const [method, add] of adds) {
+    assert.throws(add, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.match(e.message, new RegExp(`^Deferred\\.${method}\\(\\) needs a function, not `));
+      return true;
+    });
+  }
+  // null and undefined stay pass-through errbacks, as in Twisted.
+  let result = 0;
+  d.addCallbacks((n) => n + 1, null).addCallbacks((n) => n * 2, undefined)
+    .addCallback((n) => void (result = n));
+  d.callback(1);
+  assert.equal(result, 4);
+});
+
 Deno.test("Deferred passes extra arguments to callbacks and errbacks", () => {
   const seen: unknown[] = [];
   const d = new Deferred<number>();
@@ -1053,6 +1078,21 @@ Deno.test("inlineCallbacks resumes the generator with Deferred, Promise and plai
   assert.equal(result.called, false);
   later.callback("done");
   assert.equal(await result, "sum 6 done");
+});
+
+Deno.test("inlineCallbacks throws TypeError at once for a function that returns no generator", () => {
+  const notGenerators = [
+    () => 5,
+    async () => await Promise.resolve(5),
+  ] as unknown as (() => Generator)[];
+  for (const fn of notGenerators) {
+    const run = inlineCallbacks(fn);
+    assert.throws(() => run(), (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.match(e.message, /^inlineCallbacks needs a generator function \(function\*\): /);
+      return true;
+    });
+  }
 });
 
 Deno.test("inlineCallbacks throws a failed Deferred's error into the generator", () => {
