@@ -114,7 +114,8 @@ const HALTED = 2;
  * {@linkcode IntNStringReceiver.lengthLimitExceeded} is called with that length at once, and
  * no more strings are delivered on this connection: the data after the prefix cannot be framed
  * any more, so it and all later data are discarded rather than buffered. (Twisted keeps it
- * buffered and calls `lengthLimitExceeded` again on each later arrival.) As in Twisted, strings
+ * buffered, and on each later arrival delivers again the strings that came before it in the
+ * same data and calls `lengthLimitExceeded` again.) As in Twisted, strings
  * keep being delivered after the protocol calls `loseConnection()`, up to the end of the data
  * already received.
  *
@@ -155,6 +156,8 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   #in = new ChunkQueue();
   #busy = false;
   #paused = false;
+  /** Set by stopProducing: then resumeProducing delivers nothing more. */
+  #stopped = false;
 
   /**
    * `true` while paused by {@linkcode IntNStringReceiver.pauseProducing} (or stopped).
@@ -176,8 +179,10 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
   /**
    * Parses `data` and calls {@linkcode IntNStringReceiver.stringReceived} for each complete
    * string; a partial one is kept until the rest arrives. Called by the transport; a call from
-   * inside `stringReceived` is parsed after the current data. What a callback throws
-   * propagates.
+   * inside `stringReceived` is parsed after the current data (Twisted's parses it at once, in
+   * a nested call). What a callback throws propagates; the strings after it in the data are
+   * still delivered on the next call, and those before it are not delivered again (Twisted's
+   * delivers them again).
    *
    * @example
    * ```ts
@@ -324,6 +329,12 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    * ```
    */
   resumeProducing(): void {
+    if (this.#stopped) {
+      // Stopping is for good. The transport answers for resuming a stopped producer (a
+      // StringTransport throws, as Twisted's does); the strings held stay undelivered.
+      this.transport.resumeProducing();
+      return;
+    }
     this.#paused = false;
     try {
       if (!this.#busy) this.#deliver();
@@ -349,6 +360,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    */
   stopProducing(): void {
     this.#paused = true;
+    this.#stopped = true;
     this.transport.stopProducing();
   }
 

@@ -113,6 +113,8 @@ export class LineReceiver extends Protocol implements PushProducer {
   #in = new LineSplitter();
   #busy = false;
   #paused = false;
+  /** Set by stopProducing: then resumeProducing delivers nothing more. */
+  #stopped = false;
   #lineMode = true;
 
   /**
@@ -412,6 +414,12 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   resumeProducing(): void {
+    if (this.#stopped) {
+      // Stopping is for good. The transport answers for resuming a stopped producer (a
+      // StringTransport throws, as Twisted's does); the lines held stay undelivered.
+      this.transport.resumeProducing();
+      return;
+    }
     this.#paused = false;
     this.#in.epoch++;
     try {
@@ -438,6 +446,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    */
   stopProducing(): void {
     this.#paused = true;
+    this.#stopped = true;
     this.#in.epoch++;
     this.transport.stopProducing();
   }

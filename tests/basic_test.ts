@@ -357,6 +357,16 @@ Deno.test("LineReceiver.stopProducing stops delivery for good", () => {
   });
 });
 
+Deno.test("LineReceiver.resumeProducing after stopProducing delivers nothing held", () => {
+  const p = new LineTester();
+  const t = connect(p);
+  p.stopProducing();
+  p.dataReceived(b("held\n"));
+  assert.throws(() => p.resumeProducing(), /stopped/); // the transport's answer, as in Twisted
+  assert.deepEqual(p.received, []);
+  assert.equal(t.producerState, "stopped");
+});
+
 Deno.test("LineReceiver can register itself as a producer from lineReceived", () => {
   const p = new LineTester();
   const t = connect(p);
@@ -1231,6 +1241,9 @@ for (const { name, kind, n, illegal, foo, ubar } of intKinds) {
     assert.equal(t.producerState, "producing");
     p.stopProducing();
     assert.equal(t.producerState, "stopped");
+    p.dataReceived(prefixed(n, b("held")));
+    assert.throws(() => p.resumeProducing(), /stopped/); // the transport's answer, as in Twisted
+    assert.deepEqual(p.got, ["a", "pause", "b", "c"]);
   });
 
   Deno.test(`${name}.resumeProducing resumes the transport even when a callback throws`, () => {
