@@ -382,7 +382,9 @@ export class Protocol {
   /**
    * Called with each piece of data as it arrives. Data may come in pieces of any size: a
    * protocol must not assume one call per message (use a framing receiver for that).
-   * The array is the protocol's to keep.
+   * The array is the protocol's to keep. A value it returns is not used (Twisted's closing of the
+   * connection on a returned error is deprecated since Twisted 11.0): throw to drop the
+   * connection. A promise or Deferred it returns only counts if it fails, as above.
    *
    * @example
    * ```ts
@@ -414,4 +416,19 @@ export class Protocol {
    * ```
    */
   connectionLost(_reason: Failure): void {}
+
+  /**
+   * The name this protocol's log lines carry, before the connection number and the peer's host
+   * on a server (`Echo,3,127.0.0.1`): the class name unless overridden, as in Twisted.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "@poetry/serve/protocol";
+   * class Echo extends Protocol {}
+   * console.log(new Echo().logPrefix()); // Echo
+   * ```
+   */
+  logPrefix(): string {
+    return this.constructor.name;
+  }
 }

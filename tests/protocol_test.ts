@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConnectionAborted, ConnectionClosed, ConnectionDone, ConnectionLost } from "../error.ts";
 import type { Failure } from "../failure.ts";
-import { addObserver, type LogEvent, removeObserver, textFromEvent } from "../log.ts";
+import { addObserver, type LogEvent, msg, removeObserver, textFromEvent } from "../log.ts";
 import { Factory } from "../protocols/factory.ts";
 import { Protocol, type PullProducer, type PushProducer } from "../protocols/protocol.ts";
 import {
@@ -895,7 +895,6 @@ Deno.test("A rejected promise from connectionLost is logged", async () => {
 
 Deno.test("StreamTransport logs protocol calls in Twisted's contexts", async () => {
   const systems: Record<string, string> = {};
-  const { msg } = await import("../log.ts");
   class Server extends Recorder {
     override connectionMade(): void {
       msg("made");
@@ -945,6 +944,29 @@ Deno.test("StreamTransport logs protocol calls in Twisted's contexts", async () 
   } finally {
     removeObserver(observer);
   }
+});
+
+Deno.test("Protocol.logPrefix names the connection's log lines, the class name by default", async () => {
+  class Server extends Recorder {
+    override logPrefix(): string {
+      return "Poetry";
+    }
+    override dataReceived(data: Uint8Array): void {
+      super.dataReceived(data);
+      msg("data");
+      this.transport.loseConnection();
+    }
+  }
+  assert.equal(new Recorder().logPrefix(), "Recorder");
+  await withLog(async (events) => {
+    const client = new Recorder();
+    const { port, server } = await connectedPair(() => new Server(), client);
+    client.transport.write("hi");
+    await Promise.all([client.lost.promise, server.lost.promise]);
+    await port.stopListening();
+    const data = events.find((e) => textFromEvent(e) === "data");
+    assert.equal(data?.system, "Poetry,0,127.0.0.1");
+  });
 });
 
 Deno.test("StreamTransport reports TCP addresses and accepts TCP options", async () => {
