@@ -187,6 +187,22 @@ export class Clock implements ReactorTime {
   }
 
   /**
+   * The pending calls, in the order they will be made: {@linkcode Clock.getDelayedCalls} under
+   * the name Twisted's tests use (`clock.calls`). A copy: changing it changes no call.
+   *
+   * @example
+   * ```ts
+   * import { Clock } from "@poetry/serve/task";
+   * const clock = new Clock();
+   * clock.callLater(5, () => {});
+   * console.log(clock.calls.length, clock.calls[0].getTime()); // 1 5
+   * ```
+   */
+  get calls(): DelayedCall[] {
+    return this.getDelayedCalls();
+  }
+
+  /**
    * Moves time forward by `amount` seconds and makes every call now due, earliest first —
    * including calls that those calls schedule, if they too are due.
    *
@@ -465,6 +481,22 @@ export class LoopingCall<A extends unknown[] = []> {
   /** Schedules the next call for the next point of the interval grid after `when`. */
   #scheduleFrom(when: number): void {
     this.call = this.clock.callLater(this.#untilNext(when), () => this.#run());
+  }
+
+  /**
+   * For debugging: the interval, the function and its arguments, as Twisted's `repr` shows
+   * them (`LoopingCall<1>(tick, "world")`).
+   *
+   * @example
+   * ```ts
+   * import { LoopingCall } from "@poetry/serve/task";
+   * function tick(who: string): void {}
+   * console.log(String(new LoopingCall(tick, "world"))); // LoopingCall<undefined>(tick, "world")
+   * ```
+   */
+  toString(): string {
+    const args = this.a.map((arg) => typeof Deno === "undefined" ? String(arg) : Deno.inspect(arg));
+    return `LoopingCall<${this.interval}>(${[this.f.name || "anonymous", ...args].join(", ")})`;
   }
 
   #untilNext(when: number): number {

@@ -111,6 +111,22 @@ Deno.test("Clock.getDelayedCalls lists pending calls in due order", () => {
   assert.deepEqual(clock.getDelayedCalls(), [a, c]);
   a.reset(10);
   assert.deepEqual(clock.getDelayedCalls(), [c, a]);
+  // Twisted's tests read `clock.calls`: the same list, and a copy.
+  assert.deepEqual(clock.calls, [c, a]);
+  clock.calls.length = 0;
+  assert.equal(clock.calls.length, 2);
+});
+
+Deno.test("LoopingCall's string names its interval, function and arguments", () => {
+  const clock = new Clock();
+  function tick(_who: string, _times: number): void {}
+  const loop = new LoopingCall(tick, "world", 2);
+  assert.equal(String(loop), 'LoopingCall<undefined>(tick, "world", 2)');
+  loop.clock = clock;
+  loop.start(1.5, false);
+  assert.equal(String(loop), 'LoopingCall<1.5>(tick, "world", 2)');
+  loop.stop();
+  assert.equal(String(new LoopingCall(() => {})), "LoopingCall<undefined>(anonymous)");
 });
 
 Deno.test("Clock: a call moved later goes before the calls it comes to share a time with", () => {
