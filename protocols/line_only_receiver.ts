@@ -93,7 +93,7 @@ export class LineOnlyReceiver extends Protocol {
   /**
    * Splits `data` into lines and delivers them; a partial line is kept until the rest
    * arrives. Called by the transport; a call from inside `lineReceived` is delivered after the
-   * current data.
+   * current data (Twisted's delivers it at once, before the lines left in the current data).
    *
    * @throws {RangeError} if {@linkcode LineOnlyReceiver.delimiter} is empty. Whatever
    * `lineReceived` throws propagates; the whole lines left in that data are then dropped,
