@@ -189,7 +189,9 @@ export class TimeoutError extends Error {
  * ```ts
  * import { FirstError, gatherResults, fail, succeed } from "@poetry/serve/defer";
  *
- * gatherResults([succeed(1), fail(new Error("no poem"))]).addErrback((failure) => {
+ * // consumeErrors: the failure is handled here, not left in the Deferred that failed.
+ * const all = gatherResults([succeed(1), fail(new Error("no poem"))], { consumeErrors: true });
+ * all.addErrback((failure) => {
  *   const first = failure.value as FirstError;
  *   console.log(first.index, first.subFailure.getErrorMessage()); // 1 no poem
  * });
@@ -361,11 +363,61 @@ function debugText(info: DebugInfo | undefined): string {
 /**
  * A failure that a Deferred ended holding with no errback to handle it. The Deferred points at
  * its holder, never the other way round, so that the registry can notice the Deferred die.
+ *
+ * Nor may the holder keep the failure for long: in Deno an error keeps the receivers of the
+ * frames it went through for as long as it lives, and a Deferred's own methods are among
+ * them whenever a callback threw. Holding it would keep the Deferred alive for ever, and the
+ * failure unreported. So at the end of the turn the holder swaps it for a weak reference and a
+ * copy to report once the Deferred is gone.
  */
-interface Unhandled {
-  failure: Failure;
-  reported: boolean;
-  debug: DebugInfo | undefined;
+class Unhandled {
+  reported = false;
+  #failure: Failure | undefined;
+  #ref: WeakRef<Failure> | undefined = undefined;
+  #copy: Failure | undefined = undefined;
+
+  constructor(failure: Failure, readonly debug: DebugInfo | undefined) {
+    this.#failure = failure;
+  }
+
+  /** The failure itself while anything else holds it; otherwise its copy. */
+  get failure(): Failure {
+    return this.#failure ?? this.#ref?.deref() ?? this.#copy!;
+  }
+
+  /** Lets go of the failure, keeping a copy that holds no frame. */
+  detach(): void {
+    const failure = this.#failure;
+    if (failure === undefined) return;
+    this.#copy = new Failure(copyError(failure.value, 0));
+    this.#ref = new WeakRef(failure);
+    this.#failure = undefined;
+  }
+}
+
+/**
+ * An error's stand-in for a report: an object of the same class with the same name, message,
+ * stack and causes, holding nothing else. Other values are kept as they are.
+ */
+function copyError(value: unknown, depth: number): unknown {
+  if (!(value instanceof Error)) return value;
+  const copy = Object.create(Object.getPrototypeOf(value)) as Error;
+  try {
+    // Own data properties: the stack read once, now, is all the copy will ever show.
+    for (const key of ["name", "message", "stack"] as const) {
+      Object.defineProperty(copy, key, { value: value[key], writable: true, configurable: true });
+    }
+    if (depth < 10 && value.cause !== undefined) {
+      Object.defineProperty(copy, "cause", {
+        value: copyError(value.cause, depth + 1),
+        writable: true,
+        configurable: true,
+      });
+    }
+  } catch {
+    // A getter that throws: the copy shows what could be read.
+  }
+  return copy;
 }
 
 const UNHANDLED_WHY = "Unhandled error in Deferred:";
@@ -378,6 +430,21 @@ function report(holder: Unhandled): void {
 /** Holders of Deferreds that are alive and end in an unhandled failure. */
 const unhandled = new Set<Unhandled>();
 
+/** Holders tracked this turn, detached when it ends (most are handled before then). */
+let toDetach: Unhandled[] = [];
+
+function detachAll(): void {
+  const holders = toDetach;
+  toDetach = [];
+  for (const holder of holders) if (unhandled.has(holder)) holder.detach();
+}
+
+// Python reports what is left when it exits and collects it; a Deno program's end is its
+// `unload` event (also on Deno.exit()).
+if (typeof globalThis.addEventListener === "function") {
+  globalThis.addEventListener("unload", () => void reportUnhandledErrors());
+}
+
 const registry = new FinalizationRegistry<Unhandled>((holder) => {
   if (holder.reported) return;
   unhandled.delete(holder);
@@ -388,7 +455,9 @@ const registry = new FinalizationRegistry<Unhandled>((holder) => {
  * Logs, with `log.err` and the message `Unhandled error in Deferred:`, every failure that a
  * live Deferred currently ends with and that no errback handled, and returns how many there
  * were. Each is reported once: a failure reported here is not reported again when its Deferred
- * is garbage collected (which is when Twisted, and this module, report the others).
+ * is garbage collected (which is when Twisted, and this module, report the others). What is
+ * still unreported when the program ends (its `unload` event, `Deno.exit()` included) is
+ * reported then, as Python's exit reports Twisted's.
  *
  * A failure stops counting as unhandled once an errback is added after it, or once the
  * Deferred is awaited (or `then` is called on it).
@@ -1522,9 +1591,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   #trackUnhandled(failure: Failure): void {
     const extra = this.#extra ??= {};
-    const holder: Unhandled = { failure, reported: false, debug: extra.debug };
+    const holder = new Unhandled(failure, extra.debug);
     extra.unhandled = holder;
     unhandled.add(holder);
+    if (toDetach.push(holder) === 1) queueMicrotask(detachAll);
     registry.register(this, holder, holder);
   }
 
@@ -2286,7 +2356,8 @@ export class DeferredSemaphore {
    * semaphore.acquire();
    * const waiting = semaphore.acquire();
    * console.log(waiting.called); // false
-   * waiting.cancel(); // gives up its place
+   * waiting.addErrback(() => console.log("gave up")); // the failure: CancelledError
+   * waiting.cancel(); // gives up its place: gave up
    * ```
    */
   acquire(): Deferred<DeferredSemaphore> {

@@ -1475,6 +1475,58 @@ Deno.test("reportUnhandledErrors counts a failure raised after an await", async 
   swallow(d);
 });
 
+/** Runs a fixture of tests/fixtures/defer with Deno; returns its exit code and output. */
+async function runFixture(
+  name: string,
+  args: string[],
+  flags: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const script = new URL(`./fixtures/defer/${name}`, import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-check", ...flags, script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+Deno.test("Deferred whose callback threw is reported when garbage collected", async () => {
+  // Deno's errors keep the receivers of their frames, the Deferred among them: holding the
+  // failure for the report kept every such Deferred alive and unreported.
+  const { code, stdout } = await runFixture("unhandled_gc.ts", ["50"], ["--v8-flags=--expose-gc"]);
+  assert.equal(code, 0);
+  const result = JSON.parse(stdout);
+  assert.equal(result.reports, 50);
+  assert.equal(result.why, "Unhandled error in Deferred:");
+  assert.ok(result.isPoemError, "the report's failure checks as the error's class");
+  assert.match(
+    result.traceback,
+    /^Unhandled error in Deferred:\nPoemError: bad request \d+\n\s+at /,
+  );
+  assert.match(result.traceback, /\nCaused by: RangeError: too long\n/);
+});
+
+Deno.test("Deferred failures left unhandled are reported when the program ends", async () => {
+  for (const args of [[], ["exit"]]) {
+    const { code, stdout, stderr } = await runFixture("unhandled_exit.ts", args);
+    assert.equal(code, 0);
+    assert.equal(stdout, "done\n");
+    assert.match(stderr, /^Unhandled error in Deferred:\nError: nobody handled this\n\s+at /);
+  }
+});
+
+Deno.test("reportUnhandledErrors reports the failure itself while it is alive, after the turn", async () => {
+  flushUnhandled();
+  const error = new RangeError("kept");
+  const d = fail(error);
+  await Promise.resolve(); // the turn ends: the holder lets go of the failure
+  const events = captureLog(() => void reportUnhandledErrors());
+  assert.equal(events.length, 1);
+  assert.equal(events[0].failure?.value, error);
+  swallow(d);
+});
+
 Deno.test("reportUnhandledErrors does not count a failure handed to a waiting Deferred", () => {
   flushUnhandled();
   const inner = new Deferred<string>();
