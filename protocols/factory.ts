@@ -29,7 +29,7 @@
 
 import type { Failure } from "../failure.ts";
 import { msg } from "../log.ts";
-import { type Address, Protocol } from "./protocol.ts";
+import type { Address, Protocol } from "./protocol.ts";
 
 /**
  * A protocol class that a factory can build with no arguments.
@@ -67,8 +67,12 @@ export type ProtocolClass = new () => Protocol;
  * ```
  */
 export class Factory {
-  /** The class {@linkcode Factory.buildProtocol} instantiates. */
-  protocol: ProtocolClass = Protocol;
+  /**
+   * The class {@linkcode Factory.buildProtocol} instantiates. Unset until a subclass or
+   * {@linkcode Factory.forProtocol} sets it (Twisted's is `None`): building a protocol without
+   * it throws, rather than serve every connection with a protocol that does nothing.
+   */
+  declare protocol: ProtocolClass;
   /** How many ports or connectors currently use this factory. */
   numPorts = 0;
   /**
@@ -202,9 +206,20 @@ export class Factory {
    *   }
    * }
    * ```
+   *
+   * @throws {TypeError} if {@linkcode Factory.protocol} is not set. A port logs it and closes
+   *   the connection; a connection attempt fails with it.
    */
   buildProtocol(_addr: Address): Protocol | null {
-    const p = new this.protocol();
+    const protocol = this.protocol as ProtocolClass | undefined;
+    if (protocol === undefined) {
+      const name = this.constructor.name;
+      throw new TypeError(
+        `${name}.protocol is not set: set it to a protocol class, or make the factory with ` +
+          `${name}.forProtocol(SomeProtocol)`,
+      );
+    }
+    const p = new protocol();
     p.factory = this;
     return p;
   }

@@ -541,6 +541,39 @@ Deno.test("Factory.forProtocol passes its arguments to the factory's constructor
   assert.equal(greeter.factory.greeting, "bonjour");
 });
 
+Deno.test("Factory without a protocol class refuses connections loudly, naming itself", async () => {
+  class EchoFactory extends Factory {}
+  const unset = new EchoFactory();
+  assert.throws(
+    () => unset.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 1 }),
+    (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.match(e.message, /^EchoFactory\.protocol is not set: .*EchoFactory\.forProtocol/);
+      return true;
+    },
+  );
+  // Over a real port: logged, that connection closed, the port still listening.
+  await withLog(async (events) => {
+    const port = reactor.listenTCP(0, unset, { interface: "127.0.0.1" });
+    const client = new Recorder();
+    reactor.connectTCP("127.0.0.1", port.getHost().port, new OneClientFactory(client));
+    assert.ok((await client.lost.promise).check(ConnectionDone));
+    const errors = events.filter((e) => e.isError);
+    assert.equal(errors.length, 1);
+    assert.match(
+      textFromEvent(errors[0]),
+      /Unhandled error in buildProtocol\n.*protocol is not set/,
+    );
+    unset.protocol = Recorder;
+    const second = new Recorder();
+    reactor.connectTCP("127.0.0.1", port.getHost().port, new OneClientFactory(second));
+    await second.made.promise;
+    second.transport.loseConnection();
+    await second.lost.promise;
+    await port.stopListening();
+  });
+});
+
 Deno.test("Factory.buildProtocol returning null closes the connection at once", async () => {
   const serverFactory = new CollectingFactory<Recorder>(() => null);
   const port = reactor.listenTCP(0, serverFactory, { interface: "127.0.0.1" });

@@ -824,6 +824,7 @@ Deno.test("connectProtocol builds a protocol from a recorded factory and connect
 Deno.test("connectProtocol gives buildProtocol the transport's peer address", () => {
   const seen: Address[] = [];
   class Watching extends Factory {
+    override protocol = Protocol;
     override buildProtocol(addr: Address): Protocol | null {
       seen.push(addr);
       return super.buildProtocol(addr);
