@@ -1262,6 +1262,20 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     return `Deferred (fired: ${describe(this.#result)})`;
   }
 
+  /**
+   * `Deno.inspect` and `console.log` show a Deferred as its {@linkcode Deferred.toString}: its
+   * fields are private, and would show as `Deferred {}`.
+   *
+   * @example
+   * ```ts
+   * import { Deferred } from "@poetry/serve/defer";
+   * console.log(new Deferred<string>()); // Deferred (waiting)
+   * ```
+   */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+
   // ---- internals --------------------------------------------------------------------------
 
   #add(stage: Slot): never {
@@ -1746,10 +1760,13 @@ export function ensureDeferred<T>(value: Deferred<T> | PromiseLike<T>): Deferred
  * ```ts
  * import { Deferred, DeferredList, type DeferredListOptions } from "@poetry/serve/defer";
  *
- * const options: DeferredListOptions = { fireOnOneCallback: true, consumeErrors: true };
+ * // Typed DeferredListOptions, the result may be either shape; a literal option decides it.
+ * const options = { fireOnOneCallback: true, consumeErrors: true } satisfies DeferredListOptions;
  * const slow = new Deferred<string>();
  * const fast = new Deferred<string>();
- * new DeferredList([slow, fast], options).addCallback(console.log); // [ "tide", 1 ]
+ * new DeferredList([slow, fast], options).addCallback(([poem, index]) => {
+ *   console.log(poem.toUpperCase(), index); // TIDE 1
+ * });
  * fast.callback("tide");
  * slow.callback("kettle"); // too late: the list has fired
  * ```
@@ -1807,8 +1824,13 @@ export type DeferredListOutcome<T> = [success: true, result: T] | [
  * });
  * ```
  */
-export type DeferredListResult<T, O extends DeferredListOptions = DeferredListOptions> = O extends
-  { fireOnOneCallback: true } ? [result: T, index: number] : DeferredListOutcome<T>[];
+export type DeferredListResult<T, O extends DeferredListOptions = Record<never, never>> = O extends
+  { fireOnOneCallback: true } ? [result: T, index: number]
+  // A fireOnOneCallback only known to be a boolean (options typed DeferredListOptions, say):
+  // either shape, for the callback to tell apart.
+  : true extends ("fireOnOneCallback" extends keyof O ? O[keyof O & "fireOnOneCallback"] : false)
+    ? [result: T, index: number] | DeferredListOutcome<T>[]
+  : DeferredListOutcome<T>[];
 
 /**
  * A Deferred for a list of Deferreds: it fires once all of them have fired, with
@@ -1835,8 +1857,16 @@ export type DeferredListResult<T, O extends DeferredListOptions = DeferredListOp
  * // poem 1
  * // failed: no poem 2
  * ```
+ *
+ * @example Deferreds of different types: name the union
+ * ```ts
+ * import { DeferredList, succeed } from "@poetry/serve/defer";
+ *
+ * new DeferredList<string | number>([succeed("tide"), succeed(3)])
+ *   .addCallback((outcomes) => console.log(outcomes.map(([, value]) => value))); // [ "tide", 3 ]
+ * ```
  */
-export class DeferredList<T, O extends DeferredListOptions = DeferredListOptions>
+export class DeferredList<T, O extends DeferredListOptions = Record<never, never>>
   extends Deferred<DeferredListResult<T, O>> {
   /** The outcomes so far, by position in the list; `undefined` for those not yet fired. */
   readonly resultList: (DeferredListOutcome<T> | undefined)[];

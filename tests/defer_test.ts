@@ -4,7 +4,9 @@ import {
   CancelledError,
   Deferred,
   DeferredList,
+  type DeferredListOptions,
   type DeferredListOutcome,
+  type DeferredListResult,
   DeferredLock,
   DeferredQueue,
   DeferredSemaphore,
@@ -956,6 +958,29 @@ Deno.test("execute fires with what the function returns or fails with what it th
 
 // --- DeferredList and gatherResults ------------------------------------------------------
 
+/** `true` only when A and B are the same type: a type test fails to type-check otherwise. */
+type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true
+  : false;
+
+Deno.test("DeferredListResult is either shape when fireOnOneCallback is only known to be a boolean", () => {
+  type First = [result: string, index: number];
+  type All = DeferredListOutcome<string>[];
+  const checks: [
+    Same<DeferredListResult<string>, All>,
+    Same<DeferredListResult<string, { fireOnOneCallback: true }>, First>,
+    Same<DeferredListResult<string, { fireOnOneCallback: false }>, All>,
+    Same<DeferredListResult<string, { fireOnOneErrback: true; consumeErrors: boolean }>, All>,
+    Same<DeferredListResult<string, { fireOnOneCallback: boolean }>, First | All>,
+    Same<DeferredListResult<string, DeferredListOptions>, First | All>,
+  ] = [true, true, true, true, true, true];
+  assert.ok(checks.every(Boolean));
+  // What the type now admits, the list really does.
+  const options: DeferredListOptions = { fireOnOneCallback: true };
+  const fired: (First | All)[] = [];
+  new DeferredList([succeed("tide")], options).addCallback((result) => void fired.push(result));
+  assert.deepEqual(fired, [["tide", 0]]);
+});
+
 Deno.test("DeferredList fires with every outcome in list order once all have fired", () => {
   const a = new Deferred<string>();
   const b = new Deferred<string>();
@@ -1572,8 +1597,14 @@ Deno.test("Deferred's errors have names and say what went wrong", () => {
   assert.equal(connect.seconds, 30);
   assert.equal(connect.name, "TimeoutError");
   assert.equal(new QueueUnderflow().name, "QueueUnderflow");
+});
+
+Deno.test("Deferred shows its state in String() and console.log", () => {
   assert.equal(String(succeed(3)), "Deferred (fired: 3)");
   assert.equal(String(new Deferred()), "Deferred (waiting)");
+  // console.log shows the same, and the result inside, rather than `Deferred {}`.
+  assert.equal(Deno.inspect(succeed({ poem: "tide" })), 'Deferred (fired: { poem: "tide" })');
+  assert.equal(Deno.inspect([new Deferred()]), "[ Deferred (waiting) ]");
 });
 
 Deno.test("Deferred runs the rest of its chain after a callback pauses it", () => {
