@@ -14,11 +14,16 @@ export const EMPTY: Uint8Array = new Uint8Array(0);
 
 const encoder = new TextEncoder();
 
-/** `data` as bytes: a string is encoded as UTF-8, a `Uint8Array` is returned as it is. */
-export function toBytes(data: Data): Uint8Array {
+/**
+ * `data` as bytes: a string is encoded as UTF-8, a `Uint8Array` is returned as it is.
+ * Anything else throws TypeError naming `owner`'s class and `member`, the API it was given to
+ * (the name is built only then: this is on every send's path).
+ */
+export function toBytes(data: Data, owner?: object, member?: string): Uint8Array {
   if (typeof data === "string") return encoder.encode(data);
   if (data instanceof Uint8Array) return data;
-  throw new TypeError(`expected a Uint8Array or a string, not ${describe(data)}`);
+  const what = owner === undefined ? "this call" : `${owner.constructor.name}.${member}`;
+  throw new TypeError(`${what} takes a Uint8Array or a string, not ${describe(data)}`);
 }
 
 /**

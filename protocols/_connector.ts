@@ -7,6 +7,7 @@
  */
 
 import { connectTimeout } from "../_connect_timeout.ts";
+import { checkFactory } from "./_check_factory.ts";
 import { ConnectError, NotConnectingError, UserError } from "../error.ts";
 import { Failure } from "../failure.ts";
 import { callWithContext, err } from "../log.ts";
@@ -69,6 +70,7 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
     timeout: number | null,
     hooks: ConnectorHooks,
   ) {
+    checkFactory(factory, `connect${spec.kind === "TLS" ? "SSL" : spec.kind}`, true);
     this.#spec = spec;
     this.#factory = factory;
     this.#timeout = timeout;

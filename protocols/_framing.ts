@@ -230,7 +230,7 @@ export class LineSplitter extends ChunkQueue {
   #delimiterBytes(target: LineTarget): Uint8Array {
     const source = target.delimiter;
     if (source !== this.#delimSource) {
-      const bytes = toBytes(source);
+      const bytes = toBytes(source, target, "delimiter");
       if (bytes.length === 0) {
         throw new RangeError(`${target.constructor.name}.delimiter must not be empty`);
       }
@@ -243,17 +243,21 @@ export class LineSplitter extends ChunkQueue {
 
 /**
  * Writes `line` then `delimiter` to `transport`, in one write: as one string when both are
- * strings, else as bytes (a string as UTF-8).
+ * strings, else as bytes (a string as UTF-8). `sender`, the receiver, is named in the error
+ * that a line of the wrong type gets.
  */
 export function writeLine(
   transport: Transport,
   line: Data,
   delimiter: Uint8Array | string,
+  sender: object,
 ): void {
   if (typeof line === "string" && typeof delimiter === "string") {
     transport.write(line + delimiter);
   } else {
-    transport.write(concatBytes([toBytes(line), toBytes(delimiter)]));
+    transport.write(
+      concatBytes([toBytes(line, sender, "sendLine"), toBytes(delimiter, sender, "delimiter")]),
+    );
   }
 }
 

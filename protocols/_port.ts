@@ -7,6 +7,7 @@
  */
 
 import { Deferred } from "../defer.ts";
+import { checkFactory } from "./_check_factory.ts";
 import { CannotListenError } from "../error.ts";
 import { whenAborted } from "../_on_abort.ts";
 import { callWithContext, err, msg } from "../log.ts";
@@ -82,6 +83,7 @@ export class Port implements TransportOwner, AsyncDisposable {
 
   /** A port for `spec`, building protocols with `factory`; it listens once started. */
   constructor(spec: ListenSpec, factory: Factory, hooks: PortHooks) {
+    checkFactory(factory, `listen${spec.kind === "TLS" ? "SSL" : spec.kind}`, false);
     this.#spec = spec;
     this.#factory = factory;
     this.#hooks = hooks;

@@ -270,7 +270,7 @@ export abstract class IntNStringReceiver extends Protocol implements PushProduce
    * ```
    */
   sendString(s: Data): void {
-    const payload = toBytes(s);
+    const payload = toBytes(s, this, "sendString");
     const n = this.prefixLength;
     let length = payload.length;
     if (length >= 2 ** (8 * n)) throw new StringTooLongError(length, n);

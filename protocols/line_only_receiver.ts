@@ -194,7 +194,7 @@ export class LineOnlyReceiver extends Protocol {
    * ```
    */
   sendLine(line: Data): void {
-    writeLine(this.transport, line, this.delimiter);
+    writeLine(this.transport, line, this.delimiter, this);
   }
 
   /** Delivers the lines buffered, keeping a trailing partial line; once closing, drops all. */

@@ -278,7 +278,7 @@ export class LineReceiver extends Protocol implements PushProducer {
    * ```
    */
   sendLine(line: Data): void {
-    writeLine(this.transport, line, this.delimiter);
+    writeLine(this.transport, line, this.delimiter, this);
   }
 
   /**
@@ -332,7 +332,7 @@ export class LineReceiver extends Protocol implements PushProducer {
     this.#lineMode = true;
     this.#in.epoch++;
     if (extra !== undefined) {
-      const bytes = toBytes(extra);
+      const bytes = toBytes(extra, this, "setLineMode");
       if (bytes.length !== 0) this.dataReceived(bytes);
     }
   }

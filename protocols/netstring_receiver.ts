@@ -235,7 +235,7 @@ export class NetstringReceiver extends Protocol {
    * ```
    */
   sendString(s: Data): void {
-    const payload = toBytes(s);
+    const payload = toBytes(s, this, "sendString");
     writeFrame(this.transport, toBytes(`${payload.length}:`), payload, TRAILER);
   }
 

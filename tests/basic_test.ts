@@ -1800,3 +1800,31 @@ Deno.test("IntNStringReceivers match the reference on 2,000 random inputs", () =
     assert.equal(t.disconnecting, want.exceeded, what);
   }
 });
+
+Deno.test("Receivers name the method given data that is neither bytes nor a string", () => {
+  class Chat extends LineReceiver {}
+  class Lines extends LineOnlyReceiver {}
+  class Requests extends NetstringReceiver {}
+  class Frames extends Int16StringReceiver {}
+  const wrong = 42 as unknown as string;
+  const connected = <P extends Protocol>(p: P): P => (connect(p), p);
+  const cases: [string, () => void][] = [
+    ["Chat.sendLine", () => connected(new Chat()).sendLine(wrong)],
+    ["Lines.sendLine", () => connected(new Lines()).sendLine(wrong)],
+    ["Requests.sendString", () => connected(new Requests()).sendString(wrong)],
+    ["Frames.sendString", () => connected(new Frames()).sendString(wrong)],
+    ["Chat.setLineMode", () => connected(new Chat()).setLineMode(wrong)],
+  ];
+  for (const [what, call] of cases) {
+    assert.throws(call, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal(e.message, `${what} takes a Uint8Array or a string, not number`);
+      return true;
+    });
+  }
+  // The delimiter too, when a line must be joined to it as bytes.
+  const chat = new Chat();
+  connect(chat);
+  chat.delimiter = 7 as unknown as string;
+  assert.throws(() => chat.sendLine(b("hi")), /^TypeError: Chat\.delimiter takes a Uint8Array/);
+});

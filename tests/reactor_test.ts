@@ -135,6 +135,27 @@ Deno.test("Reactor.listenTCP throws CannotListenError naming the address for a p
   assert.equal(factory.numPorts, 0, "a port that failed does not start its factory");
 });
 
+Deno.test("Reactor's listen and connect calls refuse what is not a factory, naming the call", () => {
+  const cases: [RegExp, () => unknown][] = [
+    [
+      /^listenTCP needs a Factory, not Object \(it has no buildProtocol, /,
+      () => reactor.listenTCP(0, {} as never),
+    ],
+    [/^listenUNIX needs a Factory, not null$/, () => reactor.listenUNIX("/tmp/x.sock", null!)],
+    [
+      /^connectTCP needs a ClientFactory, not Factory \(it has no startedConnecting, /,
+      () => reactor.connectTCP("127.0.0.1", 1, new Factory() as never),
+    ],
+  ];
+  for (const [message, call] of cases) {
+    assert.throws(call, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});
+
 Deno.test("Reactor.listenTCP releases the port when the factory's startFactory throws", async () => {
   class Broken extends Factory {
     override startFactory(): void {
