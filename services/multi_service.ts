@@ -147,7 +147,7 @@ export class MultiService extends Service implements ServiceCollection {
   override stopService(): Deferred<void> {
     super.stopService();
     const stops = [...this.#services].reverse().map((child) => {
-      const why = `Error stopping service ${describeService(child)}:`;
+      const why = `Error stopping ${describeService(child)}:`;
       const stopped: Deferred<unknown> = maybeDeferred(() => child.stopService());
       return stopped.addErrback((failure: Failure) => void err(failure, why));
     });
@@ -219,14 +219,14 @@ export class MultiService extends Service implements ServiceCollection {
   addService(service: Service): void {
     if (service.parent !== undefined && service.parent !== this) {
       throw new ServiceParentError(
-        `service ${describeService(service)} already has a parent (${
+        `${describeService(service)} already has a parent (${
           describeService(service.parent)
         }); disown it first`,
       );
     }
     if (this.#services.includes(service)) {
       throw new ServiceParentError(
-        `service ${describeService(service)} is already a child of ${describeService(this)}`,
+        `${describeService(service)} is already a child of ${describeService(this)}`,
       );
     }
     if (service.name !== undefined) {
@@ -263,11 +263,11 @@ export class MultiService extends Service implements ServiceCollection {
    * console.log(child.running, child.parent); // false undefined
    * ```
    */
-  removeService(service: Service): Deferred<void> | void {
+  removeService(service: Service): PromiseLike<void> | void {
     const index = this.#services.indexOf(service);
     if (index < 0) {
       throw new UnknownServiceError(
-        `service ${describeService(service)} is not a child of ${describeService(this)}`,
+        `${describeService(service)} is not a child of ${describeService(this)}`,
       );
     }
     this.#services.splice(index, 1);

@@ -535,7 +535,7 @@ export class ProxyService extends Service {
    * console.log(service.running); // false
    * ```
    */
-  override stopService(): Deferred<void> | void {
+  override stopService(): PromiseLike<void> | void {
     this.#cache.cancelFetches();
     return super.stopService();
   }
@@ -829,7 +829,7 @@ export class TransformProxyService extends Service {
    * await service.stopService(); // CancelledError
    * ```
    */
-  override stopService(): Deferred<void> | void {
+  override stopService(): PromiseLike<void> | void {
     this.#cache.cancelFetches();
     return super.stopService();
   }

@@ -308,7 +308,7 @@ async function stopWhatStarted(service: Service): Promise<void> {
   try {
     await service.stopService();
   } catch (e) {
-    err(e, `Error stopping service ${describeService(service)}:`);
+    err(e, `Error stopping ${describeService(service)}:`);
   }
 }
 

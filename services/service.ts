@@ -9,8 +9,9 @@
  *
  * - {@linkcode Service.startService} starts the service; override it, and call
  *   `super.startService()` (which sets {@linkcode Service.running}).
- * - {@linkcode Service.stopService} stops it, and returns a `Deferred` that fires once the
- *   service has really finished stopping — or nothing, if stopping is immediate.
+ * - {@linkcode Service.stopService} stops it, and returns a `Deferred` or a promise that
+ *   settles once the service has really finished stopping (it may be `async`) — or nothing,
+ *   if stopping is immediate.
  * - {@linkcode Service.privilegedStartService} runs before the runner drops privileges: bind
  *   low ports there.
  *
@@ -38,7 +39,6 @@
  * @module
  */
 
-import type { Deferred } from "../defer.ts";
 import { describeService } from "./_names.ts";
 
 /**
@@ -77,7 +77,7 @@ export interface ServiceCollection {
    *
    * @throws {UnknownServiceError} if `service` is not a child of this collection.
    */
-  removeService(service: Service): Deferred<void> | void;
+  removeService(service: Service): PromiseLike<void> | void;
   /** The children, in the order they were added (the order they are started in). */
   [Symbol.iterator](): Iterator<Service>;
 }
@@ -148,8 +148,8 @@ export class DuplicateServiceNameError extends Error {
    * @example
    * ```ts
    * import { DuplicateServiceNameError } from "@poetry/serve/service";
-   * console.log(new DuplicateServiceNameError("web", "\"app\"").message);
-   * // cannot add service "web" to "app": it already has a service named "web"
+   * console.log(new DuplicateServiceNameError("web", 'service "app"').message);
+   * // cannot add service "web" to service "app": it already has a service named "web"
    * ```
    */
   constructor(serviceName: string, parent: string) {
@@ -243,9 +243,7 @@ export class Service implements AsyncDisposable {
   setName(name: string): void {
     if (this.parent !== undefined) {
       throw new ServiceParentError(
-        `cannot rename service ${describeService(this)} to ${
-          JSON.stringify(name)
-        }: it has a parent`,
+        `cannot rename ${describeService(this)} to ${JSON.stringify(name)}: it has a parent`,
       );
     }
     this.name = name;
@@ -274,7 +272,7 @@ export class Service implements AsyncDisposable {
   setServiceParent(parent: ServiceCollection): void {
     if (this.parent !== undefined) {
       throw new ServiceParentError(
-        `service ${describeService(this)} already has a parent (${
+        `${describeService(this)} already has a parent (${
           describeService(this.parent)
         }); disown it first`,
       );
@@ -294,8 +292,8 @@ export class Service implements AsyncDisposable {
 
   /**
    * Removes this service from its parent. If the parent is running, this service is stopped,
-   * and what its {@linkcode Service.stopService} returned (a Deferred that fires once it has
-   * stopped, or nothing) is returned.
+   * and what its {@linkcode Service.stopService} returned (a Deferred or promise that settles
+   * once it has stopped, or nothing) is returned.
    *
    * @throws {ServiceParentError} if the service has no parent.
    * @example
@@ -309,10 +307,10 @@ export class Service implements AsyncDisposable {
    * console.log(service.parent, [...top].length); // undefined 0
    * ```
    */
-  disownServiceParent(): Deferred<void> | void {
+  disownServiceParent(): PromiseLike<void> | void {
     const parent = this.parent;
     if (parent === undefined) {
-      throw new ServiceParentError(`service ${describeService(this)} has no parent to disown`);
+      throw new ServiceParentError(`${describeService(this)} has no parent to disown`);
     }
     const result = parent.removeService(this);
     this.parent = undefined;
@@ -351,9 +349,9 @@ export class Service implements AsyncDisposable {
 
   /**
    * Stops the service: clears {@linkcode Service.running}. Subclasses override it to release
-   * what they hold, call `super.stopService()`, and return a Deferred that fires once they
-   * have really stopped (or nothing, if stopping is immediate). A Deferred that fails reports
-   * an error in stopping.
+   * what they hold, call `super.stopService()`, and return a Deferred or a promise (it may be
+   * `async`) that settles once they have really stopped, or nothing if stopping is immediate.
+   * One that fails reports an error in stopping.
    *
    * @example
    * ```ts
@@ -364,7 +362,7 @@ export class Service implements AsyncDisposable {
    * console.log(service.running); // false
    * ```
    */
-  stopService(): Deferred<void> | void {
+  stopService(): PromiseLike<void> | void {
     this.running = false;
   }
 

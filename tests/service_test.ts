@@ -135,6 +135,33 @@ Deno.test("MultiService.stopService logs a failing child and still stops the oth
   ]);
 });
 
+Deno.test("MultiService waits for a child's async stopService, and logs one that rejects", async () => {
+  using log = captureLog();
+  const journal: string[] = [];
+  class Database extends Service {
+    override async stopService(): Promise<void> {
+      super.stopService();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      journal.push(`${this.name} closed`);
+      if (this.name === "cache") throw new Error("could not flush");
+    }
+  }
+  const top = new MultiService();
+  for (const name of ["db", "cache"]) {
+    const child = new Database();
+    child.setName(name);
+    child.setServiceParent(top);
+  }
+  top.startService();
+  await top.stopService();
+  journal.push("top stopped");
+  assert.deepEqual(journal, ["cache closed", "db closed", "top stopped"]);
+  const errors = log.events.filter((e) => e.isError);
+  assert.deepEqual(errors.map((e) => [e.why, e.failure?.getErrorMessage()]), [
+    ['Error stopping service "cache":', "could not flush"],
+  ]);
+});
+
 Deno.test("MultiService.stopService cancelled cancels the children's pending stops", async () => {
   using log = captureLog();
   const top = new MultiService();
@@ -176,7 +203,7 @@ Deno.test("Service.setServiceParent refuses a service that already has a parent"
   assert.throws(() => service.setServiceParent(new MultiService()), (e: unknown) => {
     assert.ok(e instanceof ServiceParentError);
     assert.equal(e.name, "ServiceParentError");
-    assert.match(e.message, /service "poetry" already has a parent \("first"\)/);
+    assert.match(e.message, /^service "poetry" already has a parent \(service "first"\)/);
     return true;
   });
   assert.equal(service.parent, first);
@@ -196,7 +223,7 @@ Deno.test("Service.setServiceParent refuses a second child of the same name", ()
     assert.equal(e.serviceName, "web");
     assert.equal(
       e.message,
-      'cannot add service "web" to "fastpoetry": it already has a service named "web"',
+      'cannot add service "web" to service "fastpoetry": it already has a service named "web"',
     );
     return true;
   });
@@ -239,7 +266,7 @@ Deno.test("MultiService.getServiceNamed finds a named child and names the unknow
   assert.equal(top.getServiceNamed("web"), web);
   assert.throws(() => top.getServiceNamed("ftp"), (e: unknown) => {
     assert.ok(e instanceof UnknownServiceError);
-    assert.equal(e.message, '"fastpoetry" has no service named "ftp"');
+    assert.equal(e.message, 'service "fastpoetry" has no service named "ftp"');
     return true;
   });
 });
@@ -624,7 +651,7 @@ Deno.test("TimerService logs a failing call and stops calling", async () => {
   assert.equal(calls, 2);
   const errors = log.events.filter((e) => e.isError);
   assert.equal(errors.length, 1);
-  assert.equal(errors[0].why, 'Error in the function of "refresher":');
+  assert.equal(errors[0].why, 'Error in the function of service "refresher":');
   assert.equal(errors[0].failure?.getErrorMessage(), "poem source gone");
   await timer.stopService();
   assert.equal(timer.running, false);
