@@ -85,7 +85,9 @@ export class Factory {
   /**
    * A factory of this class, made with `args` (passed to its constructor, as in Twisted),
    * whose {@linkcode Factory.protocol} is `protocol`. What the connections share goes to the
-   * factory; each protocol reaches it as `this.factory`.
+   * factory; each protocol reaches it as `this.factory`, typed by `declare factory: PoemFactory`
+   * in the protocol. A protocol whose declared factory is of another class than this one is
+   * refused by the type checker.
    *
    * @example A poem for every connection, kept by the factory
    * ```ts
@@ -108,9 +110,14 @@ export class Factory {
    * console.log(factory.protocol === PoemSender, factory.poem); // true Roses are red
    * ```
    */
-  static forProtocol<F extends Factory, A extends unknown[]>(
+  static forProtocol<F extends Factory, A extends unknown[], P extends Protocol>(
     this: new (...args: A) => F,
-    protocol: ProtocolClass,
+    // A protocol that declares its factory of another class (`declare factory: PoemFactory`)
+    // is refused when the types are checked, rather than find no poem at run time.
+    protocol:
+      & (new () => P)
+      & ([F] extends [NonNullable<P["factory"]>] ? unknown
+        : { "the protocol's factory is of another class": P["factory"] }),
     ...args: A
   ): F {
     const factory = new this(...args);

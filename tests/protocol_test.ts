@@ -541,6 +541,22 @@ Deno.test("Factory.forProtocol passes its arguments to the factory's constructor
   assert.equal(greeter.factory.greeting, "bonjour");
 });
 
+Deno.test("Factory.forProtocol's types refuse a protocol that declares another factory class", () => {
+  class GreetingFactory extends Factory {
+    greeting = "bonjour";
+  }
+  class Greeter extends Protocol {
+    declare factory: GreetingFactory;
+  }
+  class Plain extends Protocol {}
+  // @ts-expect-error: Greeter reads this.factory.greeting, which a plain Factory lacks.
+  const wrong = Factory.forProtocol(Greeter);
+  assert.equal(wrong.protocol, Greeter); // only the types know: it builds as before
+  // A protocol happy with any Factory fits every factory.
+  assert.ok(GreetingFactory.forProtocol(Plain) instanceof GreetingFactory);
+  assert.ok(GreetingFactory.forProtocol(Greeter) instanceof GreetingFactory);
+});
+
 Deno.test("Factory without a protocol class refuses connections loudly, naming itself", async () => {
   class EchoFactory extends Factory {}
   const unset = new EchoFactory();
