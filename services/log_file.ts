@@ -45,22 +45,24 @@ export type { LogSink } from "../log.ts";
  */
 export interface LogFileOptions {
   /**
-   * The size in bytes at which the file is rotated (before the next write). `Infinity` never
-   * rotates.
+   * The size in bytes at which the file is rotated (before the next write; Twisted counts a
+   * string's characters). `0` or `Infinity` never rotates (Twisted's `0` or `None`).
    * @default {1_000_000}
    */
   rotateLength?: number;
   /**
    * How many rotated files (`NAME.1` … `NAME.N`) to keep; older ones are deleted at rotation.
-   * `0` keeps none (the file just starts again); `Infinity` keeps all, as twistd does.
+   * `0` keeps none (the file just starts again; Twisted keeps one then); `Infinity` keeps all,
+   * as twistd does.
    * @default {10}
    */
   maxRotatedFiles?: number;
   /**
    * The mode (e.g. `0o600`) the log file is given whenever it is opened, a new one after
-   * rotation included, as Twisted's `defaultMode`; by default a new file gets what the umask
-   * leaves of `0o666`, and an existing one keeps its own.
-   * @default {undefined}
+   * rotation included, as Twisted's `defaultMode`. By default, as in Twisted, it is the mode
+   * of the file as it is when the `LogFile` is made, so the files that follow rotation keep it;
+   * a file made new gets what the umask leaves of `0o666`.
+   * @default {the existing file's mode}
    */
   defaultMode?: number;
 }
@@ -121,6 +123,22 @@ function exists(path: string): boolean {
   }
 }
 
+/** Whether `path` is absolute, on POSIX or Windows. */
+function isAbsolute(path: string): boolean {
+  return /^(?:[A-Za-z]:)?[\\/]/.test(path);
+}
+
+/** The permission bits of the file at `path`, or `undefined` if there is none. */
+function existingMode(path: string): number | undefined {
+  try {
+    const mode = Deno.statSync(path).mode;
+    return mode === null ? undefined : mode & 0o7777;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
 function checkLimit(name: string, value: number, min: number): void {
   if (!(value === Infinity || (Number.isInteger(value) && value >= min))) {
     throw new RangeError(
@@ -168,12 +186,13 @@ export class LogFile implements LogSink, Disposable {
   #file: Deno.FsFile | undefined;
   #size = 0;
   #rotationBroken = false;
+  #modeGiven = false;
 
   /**
    * Opens (creating if needed) the log file at `path` for appending.
    *
-   * @throws {RangeError} if `rotateLength` is not a positive integer or `Infinity`, or
-   * `maxRotatedFiles` not a non-negative integer or `Infinity`.
+   * @throws {RangeError} if `rotateLength` or `maxRotatedFiles` is not a non-negative integer
+   *   or `Infinity`.
    * @throws {Deno.errors.NotFound} if the directory does not exist, and the other errors of
    * `Deno.openSync`.
    * @example
@@ -186,14 +205,16 @@ export class LogFile implements LogSink, Disposable {
    * ```
    */
   constructor(path: string, options: LogFileOptions = {}) {
-    const { rotateLength = 1_000_000, maxRotatedFiles = 10, defaultMode } = options;
-    checkLimit("rotateLength", rotateLength, 1);
+    const { rotateLength = 1_000_000, maxRotatedFiles = 10 } = options;
+    checkLimit("rotateLength", rotateLength, 0);
     checkLimit("maxRotatedFiles", maxRotatedFiles, 0);
-    this.path = path;
+    // Absolute, as Twisted makes it: rotation renames by path, and the process may change
+    // directory meanwhile (the runner's --rundir, a daemon's chdir to /).
+    this.path = isAbsolute(path) ? path : `${Deno.cwd()}/${path}`;
     this.rotateLength = rotateLength;
     this.maxRotatedFiles = maxRotatedFiles;
-    this.defaultMode = defaultMode;
-    this.#open();
+    this.defaultMode = options.defaultMode ?? existingMode(this.path);
+    this.#open(options.defaultMode !== undefined);
   }
 
   /**
@@ -264,8 +285,9 @@ export class LogFile implements LogSink, Disposable {
   write(data: string | Uint8Array): void {
     this.#current();
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (bytes.length === 0) return;
-    if (!this.#rotationBroken && this.#size > 0 && this.#size >= this.rotateLength) {
+    // Even an empty write rotates a file that is due, as in Twisted.
+    const limit = this.rotateLength;
+    if (!this.#rotationBroken && this.#size > 0 && limit > 0 && this.#size >= limit) {
       try {
         this.rotate();
       } catch (e) {
@@ -276,7 +298,7 @@ export class LogFile implements LogSink, Disposable {
         ));
       }
     }
-    this.#writeAll(this.#current(), bytes);
+    if (bytes.length !== 0) this.#writeAll(this.#current(), bytes);
   }
 
   /**
@@ -433,13 +455,22 @@ export class LogFile implements LogSink, Disposable {
     this.close();
   }
 
-  #open(): void {
+  /** `given`: the mode was asked for, not read from the file, so it must be set. */
+  #open(given = this.#modeGiven): void {
+    this.#modeGiven = given;
     const mode = this.defaultMode;
     // A new file is created with the mode (never readable by others, even for a moment); an
     // existing one is changed to it, as Twisted's LogFile does.
     const file = Deno.openSync(this.path, { append: true, create: true, mode });
     try {
-      if (mode !== undefined) Deno.chmodSync(this.path, mode);
+      if (mode !== undefined) {
+        try {
+          Deno.chmodSync(this.path, mode);
+        } catch (e) {
+          // A file not ours (/dev/null, say) that was already in this mode: as in Twisted.
+          if (given || !(e instanceof Deno.errors.PermissionDenied)) throw e;
+        }
+      }
       this.#size = file.statSync().size;
     } catch (e) {
       file.close();

@@ -427,6 +427,57 @@ Deno.test("LogFile gives every file it opens its defaultMode, a new one after ro
   });
 });
 
+Deno.test("LogFile keeps an existing file's mode for the files after rotation, as Twisted", async () => {
+  await withTempDir((dir) => {
+    const mode = (path: string) => (Deno.statSync(path).mode! & 0o777).toString(8);
+    const path = `${dir}/app.log`;
+    Deno.writeTextFileSync(path, "");
+    Deno.chmodSync(path, 0o640);
+    using file = new LogFile(path, { rotateLength: 5 });
+    assert.equal(file.defaultMode, 0o640);
+    file.write("rotate me\n");
+    file.write("new file\n");
+    assert.deepEqual(names(dir), ["app.log", "app.log.1"]);
+    assert.equal(mode(path), "640");
+  });
+});
+
+Deno.test("LogFile rotates a file that is due even on an empty write, as Twisted", async () => {
+  await withTempDir((dir) => {
+    using file = new LogFile(`${dir}/app.log`, { rotateLength: 10 });
+    file.write("more than ten bytes\n");
+    file.write("");
+    assert.deepEqual(file.listLogs(), [1]);
+    assert.equal(file.size, 0);
+  });
+});
+
+Deno.test("LogFile with rotateLength 0 never rotates, as Twisted", async () => {
+  await withTempDir((dir) => {
+    using file = new LogFile(`${dir}/app.log`, { rotateLength: 0 });
+    for (let i = 0; i < 3; i++) file.write("a line of the log\n");
+    assert.deepEqual(file.listLogs(), []);
+    assert.equal(file.rotateLength, 0);
+  });
+});
+
+Deno.test("LogFile makes a relative path absolute, so rotation survives a change of directory", async () => {
+  await withTempDir((dir) => {
+    const before = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      using file = LogFile.fromFullPath("app.log", { rotateLength: 5 });
+      assert.equal(file.path, `${Deno.realPathSync(dir)}/app.log`);
+      Deno.chdir(before);
+      file.write("rotate me\n");
+      file.write("still here\n");
+      assert.deepEqual(names(dir), ["app.log", "app.log.1"]);
+    } finally {
+      Deno.chdir(before);
+    }
+  });
+});
+
 Deno.test("LogFile writes through startLogging rotate between events", async () => {
   await withTempDir((dir) => {
     const path = `${dir}/twistd.log`;
@@ -546,7 +597,8 @@ Deno.test("LogFile refuses writes after close and bad limits", async () => {
     file.write("open again\n");
     file.close();
     assert.equal(read(`${dir}/app.log`), "open again\n");
-    assert.throws(() => new LogFile(`${dir}/b.log`, { rotateLength: 0 }), RangeError);
+    assert.throws(() => new LogFile(`${dir}/b.log`, { rotateLength: -1 }), RangeError);
+    assert.throws(() => new LogFile(`${dir}/b.log`, { rotateLength: 1.5 }), RangeError);
     assert.throws(() => new LogFile(`${dir}/b.log`, { maxRotatedFiles: -1 }), RangeError);
     assert.throws(() => new LogFile(`${dir}/missing/c.log`), Deno.errors.NotFound);
   });
