@@ -438,6 +438,12 @@ function before(a: Slot, b: Slot): boolean {
   return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
 
+// Deno loads its timers on first use of `setTimeout`, and loading drains the microtask queue:
+// reactions would run in the middle of the `callLater` that first arms a timer, before it has
+// returned its DelayedCall. Taking them here does that loading at import instead.
+const setTimer = globalThis.setTimeout;
+const clearTimer = globalThis.clearTimeout;
+
 /**
  * Runs the calls of `clock` that are due now, as its timer would on its next turn: the reactor
  * runs them before its shutdown, as Twisted's loop finishes its pass first. Set by RealTime.
@@ -618,7 +624,7 @@ export class RealTime implements ReactorTime {
   #arm(): void {
     while (this.#heap.length > 0 && !this.#live(this.#heap[0])) this.#pop();
     if (this.#heap.length === 0) {
-      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      if (this.#timer !== undefined) clearTimer(this.#timer);
       this.#timer = undefined;
       this.#timerAt = Infinity;
       return;
@@ -627,10 +633,10 @@ export class RealTime implements ReactorTime {
     // A timer armed earlier than needed fires, finds nothing due and re-arms: cheaper than
     // re-arming on every cancel.
     if (this.#timer !== undefined && this.#timerAt <= at) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearTimer(this.#timer);
     const ms = Math.min(Math.max(0, Math.ceil((at - this.seconds()) * 1000)), MAX_TIMEOUT_MS);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => {
+    this.#timer = setTimer(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#runUntilCurrent();

@@ -122,12 +122,9 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
     };
     this.#attempt = attempt;
     this.#hooks.connecting(this, true);
-    const settled = this.#open(attempt).then(
-      (conn) => this.#connected(attempt, conn),
-      (e) => this.#failed(attempt, e),
-    ).finally(() => this.#unsettled.delete(settled));
-    attempt.settled = settled;
-    this.#unsettled.add(settled);
+    // The timeout is armed before the attempt starts: arming may run pending reactions (the
+    // first timer of a process loads Deno's timers, which drains the microtask queue), and an
+    // attempt that had already failed would then leave this timer behind.
     const timeout = this.#timeout;
     if (timeout !== null && Number.isFinite(timeout)) {
       this.#timeoutCall = this.#hooks.clock.callLater(timeout, () => {
@@ -139,6 +136,12 @@ export class ClientConnector implements Connector, TransportOwner, Disposable, A
         );
       });
     }
+    const settled = this.#open(attempt).then(
+      (conn) => this.#connected(attempt, conn),
+      (e) => this.#failed(attempt, e),
+    ).finally(() => this.#unsettled.delete(settled));
+    attempt.settled = settled;
+    this.#unsettled.add(settled);
     this.#factory.startedConnecting(this);
   }
 

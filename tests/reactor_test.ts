@@ -1012,6 +1012,20 @@ unixTest("Reactor.listenUNIX and connectUNIX carry data over a UNIX socket", {
   assert.match(reason.getErrorMessage(), /missing\.sock/);
 });
 
+Deno.test("A connection attempt that fails at once leaves no timer, even as a test's first timer", async () => {
+  const fixture = new URL("./fixtures/first_timer.ts", import.meta.url).pathname;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--no-check", "--allow-read", "--sanitize-ops", "--sanitize-resources", fixture],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert.equal(code, 0, out);
+  assert.match(out, /failed: connection to \/nonexistent\/poetry\.sock failed/);
+  assert.match(out, /ok \| 1 passed/);
+});
+
 unixTest("Reactor.listenUNIX makes the socket 0o666 unless given a mode, whatever the umask", {
   file: import.meta.url,
   sockets: ["open.sock", "private.sock"],
