@@ -27,6 +27,7 @@
  */
 
 import { isConnectTimeout } from "./_connect_timeout.ts";
+import type { Address } from "./protocols/protocol.ts";
 
 export { TimeoutError } from "./defer.ts";
 
@@ -488,5 +489,72 @@ export class ReactorAlreadyRunning extends Error {
   constructor(message = "cannot run the reactor: it is already running") {
     super(message);
     this.name = "ReactorAlreadyRunning";
+  }
+}
+
+/**
+ * A client endpoint's connection attempt was cancelled: the Deferred that
+ * `endpoint.connect(factory)` returned was cancelled before the connection was made.
+ *
+ * @example
+ * ```ts
+ * import { ConnectingCancelledError } from "@poetry/serve/error";
+ * const e = new ConnectingCancelledError({ type: "TCP", host: "127.0.0.1", port: 10000 });
+ * console.log(e.message); // connecting to 127.0.0.1:10000 was cancelled
+ * ```
+ */
+export class ConnectingCancelledError extends Error {
+  /** Where the cancelled attempt was connecting to. */
+  readonly address: Address;
+
+  /**
+   * An error for a cancelled attempt to connect to `address`.
+   *
+   * @param address The destination of the attempt.
+   *
+   * @example
+   * ```ts
+   * import { ConnectingCancelledError } from "@poetry/serve/error";
+   * const e = new ConnectingCancelledError({ type: "UNIX", path: "/run/poetry.sock" });
+   * console.log(e.address.type); // UNIX
+   * ```
+   */
+  constructor(address: Address) {
+    const where = address.type === "UNIX"
+      ? address.path
+      : address.host.includes(":")
+      ? `[${address.host}]:${address.port}`
+      : `${address.host}:${address.port}`;
+    super(`connecting to ${where} was cancelled`);
+    this.name = "ConnectingCancelledError";
+    this.address = address;
+  }
+}
+
+/**
+ * The factory given to a client endpoint built no protocol for the connection (its
+ * `buildProtocol` returned `null`), so the connection was closed.
+ *
+ * @example
+ * ```ts
+ * import { NoProtocol } from "@poetry/serve/error";
+ * console.log(new NoProtocol().message); // the factory built no protocol for the connection
+ * ```
+ */
+export class NoProtocol extends Error {
+  /**
+   * An error for a factory that returned no protocol.
+   *
+   * @param message The message.
+   *
+   * @example
+   * ```ts
+   * import { NoProtocol } from "@poetry/serve/error";
+   * console.log(new NoProtocol().name); // NoProtocol
+   * ```
+   */
+  constructor(message = "the factory built no protocol for the connection") {
+    super(message);
+    this.name = "NoProtocol";
   }
 }

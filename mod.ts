@@ -28,6 +28,7 @@ export * as log from "./log.ts";
 export * from "./error.ts";
 export * from "./reactor.ts";
 export * from "./task.ts";
+export * from "./endpoints.ts";
 export * from "./protocols/protocol.ts";
 export * from "./protocols/factory.ts";
 export * from "./protocols/reconnecting_client_factory.ts";

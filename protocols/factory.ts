@@ -87,7 +87,8 @@ export class Factory {
    * whose {@linkcode Factory.protocol} is `protocol`. What the connections share goes to the
    * factory; each protocol reaches it as `this.factory`, typed by `declare factory: PoemFactory`
    * in the protocol. A protocol whose declared factory is of another class than this one is
-   * refused by the type checker.
+   * refused by the type checker. The factory's type records the protocol class, so that a
+   * client endpoint's `connect` gives the protocol typed as its class.
    *
    * @example A poem for every connection, kept by the factory
    * ```ts
@@ -119,10 +120,10 @@ export class Factory {
       & ([F] extends [NonNullable<P["factory"]>] ? unknown
         : { "the protocol's factory is of another class": P["factory"] }),
     ...args: A
-  ): F {
+  ): F & { buildProtocol(addr: Address): P | null } {
     const factory = new this(...args);
     factory.protocol = protocol;
-    return factory;
+    return factory as F & { buildProtocol(addr: Address): P | null };
   }
 
   /**
