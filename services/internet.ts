@@ -6,6 +6,8 @@
  * - {@linkcode TCPServer}, {@linkcode UNIXServer}, {@linkcode SSLServer} listen when started
  *   (in `privilegedStartService`, so a port below 1024 is bound before privileges are dropped)
  *   and stop listening when stopped; their stop Deferred fires once the socket is closed.
+ * - {@linkcode StreamServerEndpointService} does the same for an endpoint (`endpoints.ts`), such
+ *   as a description like `tcp:10000:interface=127.0.0.1` makes.
  * - {@linkcode TCPClient} connects when started and disconnects when stopped.
  * - {@linkcode TimerService} calls a function at once when started, then every interval.
  *
@@ -58,7 +60,8 @@
  * @module
  */
 
-import { Deferred, succeed } from "../defer.ts";
+import { CancelledError, Deferred, succeed } from "../defer.ts";
+import type { StreamServerEndpoint } from "../endpoints.ts";
 import type { Failure } from "../failure.ts";
 import { err } from "../log.ts";
 import type { ClientFactory, Factory } from "../protocols/factory.ts";
@@ -579,6 +582,197 @@ export class SSLServer extends ListeningService<TCPAddress> {
    */
   override toString(): string {
     return this.name ?? `SSLServer on ${this.portNumber}`;
+  }
+}
+
+/**
+ * Listens on an endpoint, as Twisted's `StreamServerEndpointService` (what its
+ * `strports.service` makes): `endpoint.listen(factory)` when started (in
+ * `privilegedStartService`, before the runner drops privileges), the port closed when stopped.
+ *
+ * An endpoint that fails at once (a port in use) makes the start method throw, so that the
+ * runner reports it and does not start, as with `strports.service`; one that fails later is
+ * logged. Stopping before the endpoint has listened cancels the attempt.
+ *
+ * @typeParam A The kind of address the endpoint listens on.
+ *
+ * @example A server whose address is a description, as a command line gives it
+ * ```ts
+ * import { serverFromString } from "@poetry/serve/endpoints";
+ * import { Factory } from "@poetry/serve/factory";
+ * import { StreamServerEndpointService } from "@poetry/serve/internet";
+ * import { Protocol } from "@poetry/serve/protocol";
+ * import { reactor } from "@poetry/serve/reactor";
+ *
+ * const endpoint = serverFromString(reactor, "tcp:0:interface=127.0.0.1");
+ * const service = new StreamServerEndpointService(endpoint, Factory.forProtocol(Protocol));
+ * service.startService();
+ * console.log(service.port?.getHost().port !== 0); // true
+ * await service.stopService();
+ * ```
+ */
+export class StreamServerEndpointService<A extends Address = Address> extends Service {
+  /** Where to listen. */
+  readonly endpoint: StreamServerEndpoint<A>;
+  /** The factory that builds a protocol for each connection. */
+  readonly factory: Factory;
+  #waiting: Deferred<ListeningPort<A> | undefined> | undefined = undefined;
+  #port: ListeningPort<A> | undefined = undefined;
+
+  /**
+   * A service listening on `endpoint` with `factory`; nothing is opened until it is started.
+   *
+   * @example
+   * ```ts
+   * import { serverFromString } from "@poetry/serve/endpoints";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { StreamServerEndpointService } from "@poetry/serve/internet";
+   * import { reactor } from "@poetry/serve/reactor";
+   * const endpoint = serverFromString(reactor, "tcp:10000");
+   * console.log(new StreamServerEndpointService(endpoint, new Factory()).running); // false
+   * ```
+   */
+  constructor(endpoint: StreamServerEndpoint<A>, factory: Factory) {
+    super();
+    this.endpoint = endpoint;
+    this.factory = factory;
+  }
+
+  /**
+   * The listening port once the endpoint has listened, until the service stops.
+   *
+   * @example
+   * ```ts
+   * import { serverFromString } from "@poetry/serve/endpoints";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { StreamServerEndpointService } from "@poetry/serve/internet";
+   * import { reactor } from "@poetry/serve/reactor";
+   * const endpoint = serverFromString(reactor, "tcp:10000");
+   * console.log(new StreamServerEndpointService(endpoint, new Factory()).port); // undefined
+   * ```
+   */
+  get port(): ListeningPort<A> | undefined {
+    return this.#port;
+  }
+
+  /**
+   * Starts listening, before the runner drops privileges.
+   *
+   * @throws what the endpoint failed with, if it failed at once (`CannotListenError`, say).
+   * @example
+   * ```ts
+   * import { CannotListenError } from "@poetry/serve/error";
+   * import { serverFromString } from "@poetry/serve/endpoints";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { StreamServerEndpointService } from "@poetry/serve/internet";
+   * import { reactor } from "@poetry/serve/reactor";
+   *
+   * const first = new StreamServerEndpointService(
+   *   serverFromString(reactor, "tcp:0:interface=127.0.0.1"),
+   *   new Factory(),
+   * );
+   * first.privilegedStartService();
+   * const taken = `tcp:${first.port!.getHost().port}:interface=127.0.0.1`;
+   * const second = new StreamServerEndpointService(serverFromString(reactor, taken), new Factory());
+   * try {
+   *   second.privilegedStartService();
+   * } catch (e) {
+   *   console.log(e instanceof CannotListenError); // true
+   * }
+   * await first.stopService();
+   * ```
+   */
+  override privilegedStartService(): void {
+    super.privilegedStartService();
+    this.#listen();
+  }
+
+  /**
+   * Starts listening (unless `privilegedStartService` already did), then marks the service
+   * running.
+   *
+   * @throws what the endpoint failed with, if it failed at once; the service is then not
+   *   running.
+   * @example
+   * ```ts
+   * import { serverFromString } from "@poetry/serve/endpoints";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { StreamServerEndpointService } from "@poetry/serve/internet";
+   * import { reactor } from "@poetry/serve/reactor";
+   * const endpoint = serverFromString(reactor, "tcp:0:interface=127.0.0.1");
+   * const service = new StreamServerEndpointService(endpoint, new Factory());
+   * service.startService();
+   * console.log(service.running); // true
+   * await service.stopService();
+   * ```
+   */
+  override startService(): void {
+    this.#listen();
+    super.startService();
+  }
+
+  #listen(): void {
+    if (this.#waiting !== undefined) return;
+    let synchronous = true;
+    let failedAtOnce: Failure | undefined;
+    const waiting = this.endpoint.listen(this.factory).addCallbacks(
+      (port) => (this.#port = port),
+      (failure): undefined => {
+        if (synchronous) failedAtOnce = failure;
+        else if (!failure.check(CancelledError)) err(failure, `${this} could not listen`);
+      },
+    );
+    synchronous = false;
+    // Not kept when it failed at once, so that starting again tries again.
+    if (failedAtOnce !== undefined) failedAtOnce.raiseException();
+    this.#waiting = waiting;
+  }
+
+  /**
+   * Stops listening (or cancels the endpoint's attempt) and marks the service stopped.
+   * Returns a Deferred that fires once the port is closed, or nothing if it was not started.
+   *
+   * @example
+   * ```ts
+   * import { serverFromString } from "@poetry/serve/endpoints";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { StreamServerEndpointService } from "@poetry/serve/internet";
+   * import { reactor } from "@poetry/serve/reactor";
+   * const endpoint = serverFromString(reactor, "tcp:0:interface=127.0.0.1");
+   * const service = new StreamServerEndpointService(endpoint, new Factory());
+   * service.startService();
+   * await service.stopService();
+   * console.log(service.running, service.port); // false undefined
+   * ```
+   */
+  override stopService(): Deferred<void> | void {
+    super.stopService();
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    this.#waiting = undefined;
+    if (!waiting.called) waiting.cancel();
+    return waiting.addCallback((port): Deferred<void> | undefined => {
+      this.#port = undefined;
+      return port?.stopListening();
+    }).addCallback((): void => {});
+  }
+
+  /**
+   * `StreamServerEndpointService`, or the service's name.
+   *
+   * @example
+   * ```ts
+   * import { serverFromString } from "@poetry/serve/endpoints";
+   * import { Factory } from "@poetry/serve/factory";
+   * import { StreamServerEndpointService } from "@poetry/serve/internet";
+   * import { reactor } from "@poetry/serve/reactor";
+   * const service = new StreamServerEndpointService(serverFromString(reactor, "tcp:80"), new Factory());
+   * service.setName("web");
+   * console.log(String(service)); // web
+   * ```
+   */
+  override toString(): string {
+    return this.name ?? "StreamServerEndpointService";
   }
 }
 

@@ -7,11 +7,14 @@ import { ClientFactory, Factory } from "../protocols/factory.ts";
 import { Protocol } from "../protocols/protocol.ts";
 import { ReconnectingClientFactory } from "../protocols/reconnecting_client_factory.ts";
 import { Clock } from "../task.ts";
+import { serverFromString, type StreamServerEndpoint } from "../endpoints.ts";
+import { type ListeningPort, reactor } from "../reactor.ts";
 import { MemoryReactor } from "../testing.ts";
 import { Application } from "../services/application.ts";
 import {
   NotListeningError,
   SSLServer,
+  StreamServerEndpointService,
   TCPClient,
   TCPServer,
   TimerService,
@@ -721,4 +724,70 @@ Deno.test("server and client services hand their options to the reactor they are
   assert.equal(ssl.listeningPort.listening, false);
   assert.equal(unix.listeningPort.listening, false);
   assert.equal(reactor.tcpServers.length, 1, "not listened again");
+});
+
+Deno.test("StreamServerEndpointService listens on its endpoint when started and closes it when stopped", async () => {
+  const endpoint = serverFromString(reactor, "tcp:0:interface=127.0.0.1");
+  const service = new StreamServerEndpointService(endpoint, Factory.forProtocol(Greeter));
+  assert.equal(service.port, undefined);
+  service.privilegedStartService();
+  assert.equal(service.running, false);
+  const { port } = service.port!.getHost();
+  service.startService(); // listens once only
+  assert.equal(service.running, true);
+  assert.equal(service.port!.getHost().port, port);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  assert.equal(await readAll(conn), "hello from the service\n");
+  const stopped = service.stopService();
+  assert.ok(stopped instanceof Deferred);
+  assert.equal(service.running, false);
+  await stopped;
+  assert.equal(service.port, undefined);
+  assert.ok(await refused(port), "the port is closed once the Deferred fires");
+});
+
+Deno.test("StreamServerEndpointService throws when its endpoint fails at once, and can start later", async () => {
+  const first = new TCPServer(0, new Factory(), { interface: "127.0.0.1" });
+  first.startService();
+  const { port } = first.getHost();
+  const endpoint = serverFromString(reactor, `tcp:${port}:interface=127.0.0.1`);
+  const service = new StreamServerEndpointService(endpoint, Factory.forProtocol(Greeter));
+  using log = captureLog();
+  assert.throws(() => service.startService(), CannotListenError);
+  assert.equal(service.running, false);
+  assert.deepEqual(log.events.filter((e) => e.isError), [], "thrown, not logged");
+  await first.stopService();
+  service.startService();
+  assert.equal(service.port!.getHost().port, port);
+  await service.stopService();
+});
+
+/** An endpoint whose listen() fires only when the test says. */
+class LaterEndpoint implements StreamServerEndpoint {
+  readonly calls: Deferred<ListeningPort>[] = [];
+  cancelled = 0;
+  listen(_factory: Factory): Deferred<ListeningPort> {
+    const d = new Deferred<ListeningPort>(() => void this.cancelled++);
+    this.calls.push(d);
+    return d;
+  }
+}
+
+Deno.test("StreamServerEndpointService cancels an endpoint still listening when stopped, and logs a late failure", async () => {
+  using log = captureLog();
+  const endpoint = new LaterEndpoint();
+  const service = new StreamServerEndpointService(endpoint, new Factory());
+  service.startService();
+  assert.equal(endpoint.calls.length, 1);
+  await service.stopService();
+  assert.equal(endpoint.cancelled, 1);
+  assert.deepEqual(log.events.filter((e) => e.isError), [], "a cancelled attempt is not an error");
+
+  service.startService();
+  endpoint.calls[1].errback(new CannotListenError("", "/run/poetry.sock", "permission denied"));
+  const errors = log.events.filter((e) => e.isError);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].why, "StreamServerEndpointService could not listen");
+  assert.ok(errors[0].failure?.check(CannotListenError));
+  await service.stopService();
 });
